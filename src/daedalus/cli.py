@@ -1,0 +1,53 @@
+"""The ``daedalus`` command. Each part registers its own subcommands; heavy imports happen inside handlers, so
+``daedalus --help`` works with only the base install."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from daedalus import __version__
+from daedalus.errors import DaedalusError
+
+# Modules that expose ``register(subparsers)``; each part adds its own line.
+COMMAND_MODULES = [
+    "daedalus.maze.cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="daedalus",
+        description="Daedalus: train a maze VAE, export its decoder to ONNX, generate levels that are always "
+        "solvable, and play them.",
+        epilog="Run 'daedalus COMMAND --help' for the options of one command. Set DAEDALUS_DEBUG=1 for tracebacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"daedalus {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"daedalus {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (DaedalusError, ValueError, OSError) as error:
+        if os.environ.get("DAEDALUS_DEBUG"):
+            raise
+        print(f"daedalus {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""The recursive backtracker, as the seed describes it, made iterative.
+
+1. Start at the cell ``(0, 0)`` and open it.
+2. Look at the four moves from the current cell; keep those whose link and target cell are both still wall.
+3. If any remain, pick one uniformly at random, open the link and the target cell, and continue from the target
+   (the seed recurses here; we push it on a stack).
+4. If none remain, backtrack to the previous cell (pop the stack); stop when the stack is empty.
+5. The exit is the open cell furthest from the start by row + column.
+
+An explicit stack replaces recursion, so any size works without a recursion limit. Randomness comes from a
+``numpy.random.Generator`` (or an int seed) passed in, never from a global RNG.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from daedalus.maze.grid import DEFAULT_SIZE, Position, check_shape
+
+def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from a seed, a generator (returned as is) or ``None`` (fresh entropy)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
+        return np.random.default_rng(rng)
+    raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {rng!r}")
+
+
+def _walk(n_rows: int, n_cols: int, rng: np.random.Generator) -> Iterator[tuple[str, int, int]]:
+    """Yield ``("carve", from_cell, to_cell)`` and ``("back", from_cell, to_cell)`` events (flat cell indices)."""
+    total = n_rows * n_cols
+    visited = bytearray(total)
+    visited[0] = 1
+    stack = [0]
+    # One uniform draw per carve, taken up front: a Generator call per step would dominate the run time.
+    draws = rng.random(total).tolist()
+    k = 0
+    while stack:
+        cell = stack[-1]
+        r, c = divmod(cell, n_cols)
+        options = []
+        if r > 0 and not visited[cell - n_cols]:
+            options.append(cell - n_cols)
+        if c + 1 < n_cols and not visited[cell + 1]:
+            options.append(cell + 1)
+        if r + 1 < n_rows and not visited[cell + n_cols]:
+            options.append(cell + n_cols)
+        if c > 0 and not visited[cell - 1]:
+            options.append(cell - 1)
+        if not options:
+            stack.pop()
+            if stack:
+                yield ("back", cell, stack[-1])
+            continue
+        target = options[int(draws[k] * len(options))]
+        k += 1
+        visited[target] = 1
+        stack.append(target)
+        yield ("carve", cell, target)
+
+
+def backtracker(
+    height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE, rng: int | np.random.Generator | None = None
+) -> np.ndarray:
+    """One perfect maze from the recursive backtracker.
+
+    Args:
+        height, width: grid size, even and ≥ 4 (cells on even coordinates).
+        rng: a ``numpy.random.Generator`` or an int seed; the same seed gives the same maze.
+
+    Returns:
+        ``(height, width)`` uint8 grid, 1 = open floor.
+    """
+    height, width = check_shape(height, width)
+    rng = as_generator(rng)
+    n_cols = width // 2
+    flat = np.zeros(height * width, dtype=np.uint8)
+    flat[0] = 1
+    for kind, a, b in _walk(height // 2, width // 2, rng):
+        if kind == "carve":
+            ar, ac = divmod(a, n_cols)
+            br, bc = divmod(b, n_cols)
+            flat[(ar + br) * width + (ac + bc)] = 1
+            flat[2 * br * width + 2 * bc] = 1
+    return flat.reshape(height, width)
+
+
+def backtracker_batch(
+    count: int, height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE, rng: int | np.random.Generator | None = None
+) -> np.ndarray:
+    """``count`` mazes as an ``(count, height, width)`` uint8 array, drawn in order from one generator."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    height, width = check_shape(height, width)
+    rng = as_generator(rng)
+    out = np.empty((int(count), height, width), dtype=np.uint8)
+    for i in range(int(count)):
+        out[i] = backtracker(height, width, rng)
+    return out
+
+
+def carve_frames(
+    height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE, rng: int | np.random.Generator | None = None
+) -> list[tuple[np.ndarray, Position]]:
+    """The backtracker's steps for an animation: ``(grid so far, head position)`` after each carve and backtrack.
+
+    The last frame's grid equals ``backtracker(height, width, rng)`` for the same seed.
+    """
+    height, width = check_shape(height, width)
+    rng = as_generator(rng)
+    n_cols = width // 2
+    grid = np.zeros((height, width), dtype=np.uint8)
+    grid[0, 0] = 1
+    frames = [(grid.copy(), (0, 0))]
+    for kind, a, b in _walk(height // 2, width // 2, rng):
+        ar, ac = divmod(a, n_cols)
+        br, bc = divmod(b, n_cols)
+        if kind == "carve":
+            grid[ar + br, ac + bc] = 1
+            grid[2 * br, 2 * bc] = 1
+        frames.append((grid.copy(), (2 * br, 2 * bc)))
+    return frames

@@ -1,0 +1,117 @@
+"""``daedalus dataset``: mazes from the backtracker to an npz file, with an optional preview sheet and animation."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from daedalus.errors import UsageError
+from daedalus.maze.grid import DEFAULT_SIZE, check_shape, default_exit, default_start
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"28"`` → (28, 28); ``"20x30"`` → (20, 30). Raises UsageError naming the text."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise UsageError(f"--size must be N or HxW with even integers >= 4, got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2:
+        raise UsageError(f"--size must be N or HxW with even integers >= 4, got {text!r}")
+    try:
+        return check_shape(*values)
+    except ValueError as error:
+        raise UsageError(f"--size {text}: {error}") from None
+
+
+def check_output(path: str | os.PathLike, option: str, suffixes: tuple[str, ...]) -> Path:
+    """Check before any work starts that ``path`` can be written: its folder exists and is writable, its suffix
+    is one of ``suffixes``, and it is not a folder."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {str(path)!r} must end in {' or '.join(suffixes)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
+    if path.is_dir():
+        raise UsageError(f"{option} {str(path)!r} is a folder, expected a file name")
+    return path
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "dataset",
+        help="generate backtracker mazes to an npz file",
+        description="Generate perfect mazes with the recursive backtracker and save them as an npz file with "
+        "grids (N, H, W uint8, 1 = open), starts (N, 2), exits (N, 2) and the parameters. The same seed gives the "
+        "same file.",
+    )
+    parser.add_argument("--count", type=positive_int, default=1280, help="number of mazes (default 1280)")
+    parser.add_argument("--size", default=str(DEFAULT_SIZE), help="N or HxW, even and >= 4 (default 28)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, help="output .npz file")
+    parser.add_argument("--preview", help="also draw the first mazes (up to 64) on a PNG sheet")
+    parser.add_argument("--animate", help="also animate the carving of the first maze to a GIF")
+    parser.set_defaults(func=run_dataset)
+
+
+def run_dataset(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from daedalus.maze.backtracker import backtracker, carve_frames
+    from daedalus.maze.draw import atomic_write, carve_gif, sheet_png
+
+    height, width = parse_size(args.size)
+    out = check_output(args.out, "--out", (".npz",))
+    preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
+    animate = check_output(args.animate, "--animate", (".gif",)) if args.animate else None
+
+    rng = np.random.default_rng(args.seed)
+    grids = np.empty((args.count, height, width), dtype=np.uint8)
+    for i in tqdm(range(args.count), desc="mazes", unit="maze", disable=args.count < 5000, leave=False):
+        grids[i] = backtracker(height, width, rng)
+    starts = np.tile(np.array(default_start((height, width)), dtype=np.int64), (args.count, 1))
+    exits = np.tile(np.array(default_exit((height, width)), dtype=np.int64), (args.count, 1))
+
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, grids=grids, starts=starts, exits=exits, count=args.count, height=height, width=width,
+        seed=args.seed, generator="recursive-backtracker",
+    )
+    atomic_write(out, buffer.getvalue())
+    print(f"wrote {args.count} mazes of {height}x{width} (seed {args.seed}) to {out}")
+    if preview:
+        sheet_png(grids[:64], preview, scale=4)
+        print(f"wrote preview sheet to {preview}")
+    if animate:
+        carve_gif(carve_frames(height, width, np.random.default_rng(args.seed)), animate, scale=8)
+        print(f"wrote carving animation to {animate}")
+    return 0
