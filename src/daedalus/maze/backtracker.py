@@ -13,6 +13,7 @@ An explicit stack replaces recursion, so any size works without a recursion limi
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -61,6 +62,50 @@ def _walk(n_rows: int, n_cols: int, rng: np.random.Generator) -> Iterator[tuple[
         yield ("carve", cell, target)
 
 
+@lru_cache(maxsize=32)
+def _neighbour_table(n_rows: int, n_cols: int) -> tuple[tuple[int, ...], ...]:
+    """For each flat cell index, its neighbours in the order up, right, down, left."""
+    table = []
+    for cell in range(n_rows * n_cols):
+        r, c = divmod(cell, n_cols)
+        moves = []
+        if r > 0:
+            moves.append(cell - n_cols)
+        if c + 1 < n_cols:
+            moves.append(cell + 1)
+        if r + 1 < n_rows:
+            moves.append(cell + n_cols)
+        if c > 0:
+            moves.append(cell - 1)
+        table.append(tuple(moves))
+    return tuple(table)
+
+
+def _carve_pairs(n_rows: int, n_cols: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """The carves of one walk as two lists (from cell, to cell): the same walk as ``_walk``, without the events."""
+    neighbours = _neighbour_table(n_rows, n_cols)
+    total = n_rows * n_cols
+    visited = bytearray(total)
+    visited[0] = 1
+    stack = [0]
+    draws = rng.random(total).tolist()
+    sources, targets = [], []
+    k = 0
+    while stack:
+        cell = stack[-1]
+        options = [n for n in neighbours[cell] if not visited[n]]
+        if not options:
+            stack.pop()
+            continue
+        target = options[int(draws[k] * len(options))]
+        k += 1
+        visited[target] = 1
+        stack.append(target)
+        sources.append(cell)
+        targets.append(target)
+    return sources, targets
+
+
 def backtracker(
     height: int = DEFAULT_SIZE, width: int = DEFAULT_SIZE, rng: int | np.random.Generator | None = None
 ) -> np.ndarray:
@@ -76,14 +121,14 @@ def backtracker(
     height, width = check_shape(height, width)
     rng = as_generator(rng)
     n_cols = width // 2
+    sources, targets = _carve_pairs(height // 2, width // 2, rng)
+    a = np.array(sources, dtype=np.intp)
+    b = np.array(targets, dtype=np.intp)
+    # Cell (r, c) sits at (2r, 2c); the link between cells a and b at (ar + br, ac + bc).
     flat = np.zeros(height * width, dtype=np.uint8)
     flat[0] = 1
-    for kind, a, b in _walk(height // 2, width // 2, rng):
-        if kind == "carve":
-            ar, ac = divmod(a, n_cols)
-            br, bc = divmod(b, n_cols)
-            flat[(ar + br) * width + (ac + bc)] = 1
-            flat[2 * br * width + 2 * bc] = 1
+    flat[2 * (b // n_cols) * width + 2 * (b % n_cols)] = 1
+    flat[(a // n_cols + b // n_cols) * width + (a % n_cols + b % n_cols)] = 1
     return flat.reshape(height, width)
 
 
