@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,11 +58,13 @@ def _torch_export(model, opset: int) -> bytes:
     buffer = io.BytesIO()
     example = torch.zeros(2, model.latent_dim)
     # The TorchScript path writes the requested opset directly; the dynamo path builds at 18 and converts down.
-    torch.onnx.export(
-        _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
-        do_constant_folding=True,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and folding notes
+        torch.onnx.export(
+            _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
+            do_constant_folding=True,
+        )
     return buffer.getvalue()
 
 
@@ -110,7 +113,8 @@ def measure_quality(onnx_bytes: bytes, latent_dim: int, prior: dict, threshold: 
     stats["distinct"] = distinct_fraction(grids)
     stats["samples"] = samples
     stats["seed"] = seed
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in stats.items()}
+    # NaN (no solvable sample: no mean solution length) becomes null, since strict JSON has no NaN.
+    return {k: ((round(v, 6) if np.isfinite(v) else None) if isinstance(v, float) else v) for k, v in stats.items()}
 
 
 def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = 15,

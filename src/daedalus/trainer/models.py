@@ -15,7 +15,6 @@ exporter writes to ONNX.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from daedalus.errors import UsageError
@@ -41,17 +40,19 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _lattice_index(height: int, width: int) -> torch.Tensor:
-    """For each grid position (row-major), the index into ``[links..., 0, 1]``: a link's own index, ``L`` for a
-    fixed wall, ``L + 1`` for a cell."""
+def _lattice_layout(height: int, width: int) -> tuple[torch.Tensor, ...]:
+    """How links become a grid, per grid position (row-major): the link index to gather (0 where there is no
+    link), a mask that is 1 at links, and the constant value elsewhere (1 at cells, 0 at fixed walls)."""
     from daedalus.maze.grid import cell_mask, link_positions
 
     positions = link_positions((height, width))
-    n_links = len(positions)
-    index = torch.full((height, width), n_links, dtype=torch.long)
-    index[torch.tensor(cell_mask((height, width)))] = n_links + 1
-    index[torch.tensor(positions[:, 0]), torch.tensor(positions[:, 1])] = torch.arange(n_links)
-    return index.reshape(-1)
+    flat = torch.tensor(positions[:, 0] * width + positions[:, 1], dtype=torch.long)
+    index = torch.zeros(height * width, dtype=torch.long)
+    index[flat] = torch.arange(len(positions))
+    mask = torch.zeros(height * width)
+    mask[flat] = 1.0
+    base = torch.tensor(cell_mask((height, width)).reshape(-1), dtype=torch.float32)
+    return index, mask, base, flat
 
 
 class MazeAutoencoder(nn.Module):
@@ -87,14 +88,13 @@ class MazeAutoencoder(nn.Module):
         self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden
         self.height, self.width, self.output = int(height), int(width), output
         if output == "links":
-            index = _lattice_index(self.height, self.width)
-            self.features = int(index.max()) - 1
+            index, mask, base, flat = _lattice_layout(self.height, self.width)
+            self.features = int(mask.sum())
             # Derived from the lattice, so not part of the saved weights.
             self.register_buffer("lattice_index", index, persistent=False)
-            from daedalus.maze.grid import link_positions
-
-            positions = torch.tensor(link_positions((self.height, self.width)), dtype=torch.long)
-            self.register_buffer("link_flat", positions[:, 0] * self.width + positions[:, 1], persistent=False)
+            self.register_buffer("lattice_mask", mask, persistent=False)
+            self.register_buffer("lattice_base", base, persistent=False)
+            self.register_buffer("link_flat", flat, persistent=False)
         else:
             self.features = self.height * self.width
         self.encoder = _mlp([self.features, *hidden])
@@ -127,9 +127,8 @@ class MazeAutoencoder(nn.Module):
         """``[B, latent_dim]`` → open-floor probabilities, float32 ``[B, H, W]`` in ``[0, 1]``."""
         p = torch.sigmoid(self.decode_logits(z))
         if self.output == "links":
-            # [links..., 0 (fixed wall), 1 (cell)], then one gather lays them out as the grid.
-            p = F.pad(F.pad(p, (0, 1), value=0.0), (0, 1), value=1.0)
-            p = p.index_select(1, self.lattice_index)
+            # Gather, Mul, Add in ONNX: no shape arithmetic, so every engine and opset reads it.
+            p = p.index_select(1, self.lattice_index) * self.lattice_mask + self.lattice_base
         return p.reshape(-1, self.height, self.width)
 
     def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
