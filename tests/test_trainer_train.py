@@ -166,3 +166,14 @@ def test_existing_run_is_not_overwritten(tmp_path, capsys):
     train(tiny_config(model="seed-ae", epochs=1), run, progress=False)
     assert main(["train", "--out", str(run), "--model", "seed-ae"]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options", [{"model": "link-vae", "latent": 3, "hidden": "16"},
+                                     {"model": "seed-vae", "data": "digits", "count": 64}])
+def test_figures_are_written(tmp_path, options):
+    train(tiny_config(epochs=1, figures=True, **options), tmp_path / "run", progress=False)
+    names = ("reconstructions.png", "latent.png", "latent_grid.png", "samples.png", "losses.png", "schedule.png")
+    for name in names:
+        data = (tmp_path / "run" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, name
+    assert not list((tmp_path / "run").glob(".*.tmp"))
