@@ -14,6 +14,8 @@ from daedalus.errors import DaedalusError
 # Modules that expose ``register(subparsers)``; each part adds its own line.
 COMMAND_MODULES = [
     "daedalus.maze.cli",
+    "daedalus.trainer.cli",
+    "daedalus.export.cli",
 ]
 
 

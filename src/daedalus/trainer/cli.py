@@ -1,0 +1,83 @@
+"""``daedalus train``: fit an AE or VAE on mazes or digits and write a run folder (see docs/formats.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a maze (or digit) autoencoder / VAE into a run folder",
+        description="Train an AE or VAE on backtracker mazes (or digits) and write a run folder: config.json, "
+        "model.safetensors, state.pt, log.jsonl and figures. Options can also come from a TOML file (--config) "
+        "with the same names; the command line wins. Needs the 'train' extra (torch).",
+    )
+    add = parser.add_argument
+    add("--out", required=True, help="run folder to write (or to continue with --resume)")
+    add("--config", help="TOML file of options (flat keys, same names as the options below)")
+    add("--resume", action="store_true", help="continue a stopped run in --out from its state.pt")
+    add("--model", help="named model: seed-ae, seed-vae, link-ae, link-vae (default link-vae)")
+    add("--latent", type=int, help="latent size (default: the model's)")
+    add("--hidden", help="hidden widths, comma-separated, e.g. 512,512 (default: the model's)")
+    add("--schedule", help="KL schedule: none, monotonic, cyclical (default cyclical for a VAE)")
+    add("--beta-max", dest="beta_max", type=float, help="the KL weight the schedule rises to (default 1)")
+    add("--cycles", type=int, help="cycles over the run for the cyclical schedule (default 4)")
+    add("--ratio", type=float, help="rising fraction of the run / of each cycle (default 0.5)")
+    add("--data", help="mazes, digits (scikit-learn's, offline) or mnist (IDX files in --mnist-dir)")
+    add("--mnist-dir", dest="mnist_dir", help="folder with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte")
+    add("--count", type=int, help="training mazes (default 1280) or digits (default: all)")
+    add("--size", help="maze size N or HxW (default 28)")
+    add("--holdout", type=int, help="held-out samples (default 256)")
+    add("--fresh", action="store_true", default=None, help="fresh mazes every epoch")
+    add("--data-seed", dest="data_seed", type=int, help="seed of the training data (default: --seed)")
+    add("--epochs", type=int, help="epochs (default 40)")
+    add("--batch-size", dest="batch_size", type=int, help="batch size (default 128)")
+    add("--lr", type=float, help="Adam learning rate (default 3e-4)")
+    add("--loss", help="reconstruction loss: sse (the seed's) or bce (default bce for link models)")
+    add("--seed", type=int, help="training seed (default 0)")
+    add("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
+    add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
+    add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
+    add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
+    add("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_train)
+
+
+OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "mnist_dir", "count",
+                "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss", "seed", "device",
+                "eval_samples", "threshold", "figures")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from daedalus.errors import UsageError
+    from daedalus.trainer.config import resolve_config
+
+    overrides = {name: getattr(args, name) for name in OPTION_NAMES}
+    if args.size is not None and args.size.isdigit():
+        overrides["size"] = int(args.size)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.resume:
+        given = [name for name, value in overrides.items() if value is not None]
+        if given or args.config:
+            raise UsageError(f"--resume continues the run in --out with its own config.json; drop "
+                             f"{', '.join('--' + g.replace('_', '-') for g in given) or '--config'}")
+        config = None
+    else:
+        config = resolve_config(overrides, args.config)
+
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("daedalus train needs torch: pip install 'daedalus[train]'") from None
+    from daedalus.trainer.train import train
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    record = train(config, args.out, resume=args.resume, progress=not args.quiet)
+    print(f"trained {record.get('epoch', 0)} epochs into {args.out}: loss {record.get('train_loss', float('nan')):.4f}"
+          + (f", prior perfect rate {record['prior_perfect']:.3f}" if "prior_perfect" in record else ""))
+    return 0

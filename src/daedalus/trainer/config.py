@@ -1,0 +1,168 @@
+"""Run configuration: defaults, a TOML file, command-line overrides → one resolved dict (``config.json``).
+
+Options are flat names shared by the TOML file and the command line (``batch_size`` or ``batch-size``).
+No torch here, so bad options fail fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from daedalus import __version__
+from daedalus.errors import UsageError
+
+# Every option with its default; None means "derived" (see resolve_config).
+OPTIONS: dict[str, object] = {
+    "model": "link-vae",
+    "latent": None,
+    "hidden": None,
+    "schedule": None,
+    "beta_max": 1.0,
+    "cycles": 4,
+    "ratio": 0.5,
+    "data": "mazes",
+    "count": None,
+    "size": 28,
+    "holdout": 256,
+    "fresh": False,
+    "mnist_dir": None,
+    "data_seed": None,
+    "epochs": 40,
+    "batch_size": 128,
+    "lr": 3e-4,
+    "loss": None,
+    "seed": 0,
+    "device": "auto",
+    "eval_samples": 1000,
+    "threshold": 0.5,
+    "figures": True,
+}
+
+
+def read_toml(path: str | os.PathLike) -> dict:
+    """Options from a TOML file (flat keys; ``-`` and ``_`` are the same). Raises UsageError on a bad file."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"config file {str(path)!r} is not valid TOML: {error}") from None
+    options = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in OPTIONS:
+            raise UsageError(f"config file {str(path)!r}: unknown option {key!r}, expected one of "
+                             f"{', '.join(sorted(OPTIONS))}")
+        options[name] = value
+    return options
+
+
+def _int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _size(value) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    elif isinstance(value, str):
+        from daedalus.maze.cli import parse_size
+
+        return parse_size(value)
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise UsageError(f"size must be N, 'HxW' or [H, W], got {value!r}")
+    from daedalus.maze.grid import check_shape
+
+    try:
+        return check_shape(*value)
+    except ValueError as error:
+        raise UsageError(f"size: {error}") from None
+
+
+def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike | None = None) -> dict:
+    """The full run configuration from defaults, an optional TOML file and overrides (``None`` = not given).
+
+    Returns:
+        ``{"model", "schedule", "data", "train", "threshold", "daedalus_version"}``; ``model`` is the full
+        constructor configuration (see ``docs/formats.md``).
+
+    Raises:
+        UsageError: one line naming the bad option and what was expected.
+    """
+    from daedalus.trainer.models import MODELS, model_config
+    from daedalus.trainer.schedules import check_schedule
+    from daedalus.trainer.data import check_data
+
+    options = dict(OPTIONS)
+    if config_file is not None:
+        options.update(read_toml(config_file))
+    for key, value in (overrides or {}).items():
+        if key not in OPTIONS:
+            raise UsageError(f"unknown option {key!r}")
+        if value is not None:
+            options[key] = value
+
+    name = options["model"]
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r}, expected one of {', '.join(MODELS)}")
+    if options["latent"] is not None:
+        _int("latent", options["latent"], 1)
+    hidden = options["hidden"]
+    if hidden is not None:
+        if isinstance(hidden, str):
+            try:
+                hidden = [int(h) for h in hidden.split(",")]
+            except ValueError:
+                raise UsageError(f"hidden must be comma-separated widths like 512,512, got {hidden!r}") from None
+        if not isinstance(hidden, list) or not hidden or any(
+                isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+            raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+
+    kind = MODELS[name]["kind"]
+    schedule_kind = options["schedule"] or ("cyclical" if kind == "vae" else "none")
+    schedule = check_schedule({"kind": schedule_kind, "beta_max": options["beta_max"],
+                               "cycles": options["cycles"], "ratio": options["ratio"]})
+    if kind == "ae":
+        # An AE has no KL term; record that rather than a schedule that does nothing.
+        schedule = {"kind": "none", "beta_max": 0.0, "cycles": 1, "ratio": 1.0}
+
+    seed = _int("seed", options["seed"], 0)
+    height, width = _size(options["size"])
+    data = check_data({
+        "kind": options["data"], "count": options["count"], "holdout": options["holdout"],
+        "seed": seed if options["data_seed"] is None else options["data_seed"],
+        "height": height, "width": width, "fresh": options["fresh"], "path": options["mnist_dir"],
+    })
+    model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden)
+
+    loss = options["loss"] or ("sse" if name.startswith("seed") else "bce")
+    if loss not in ("sse", "bce"):
+        raise UsageError(f"unknown reconstruction loss {loss!r}, expected sse or bce")
+    lr = options["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise UsageError(f"lr must be a positive finite number, got {lr!r}")
+    device = options["device"]
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise UsageError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    threshold = float(options["threshold"])
+    if not 0 < threshold < 1:
+        raise UsageError(f"threshold must lie in (0, 1), got {threshold}")
+    train = {
+        "epochs": _int("epochs", options["epochs"], 1),
+        "batch_size": _int("batch_size", options["batch_size"], 1),
+        "lr": float(lr),
+        "loss": loss,
+        "seed": seed,
+        "device": device,
+        "eval_samples": _int("eval_samples", options["eval_samples"], 0),
+        "figures": bool(options["figures"]),
+    }
+    return {"model": model, "schedule": schedule, "data": data, "train": train, "threshold": threshold,
+            "daedalus_version": __version__}

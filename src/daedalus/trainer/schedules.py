@@ -1,0 +1,77 @@
+"""KL-weight schedules as pure functions of the step (nanoGPT's ``get_lr`` style): no state, trivially resumable.
+
+``none``: a constant weight ``beta_max``. ``monotonic``: 0 → ``beta_max`` linearly over the first ``ratio`` of the
+run, then flat. ``cyclical`` (Fu et al. 2019, "Cyclical Annealing Schedule"): the run is split into ``cycles``
+equal cycles; within each, the weight rises linearly from 0 to ``beta_max`` over the first ``ratio`` of the cycle,
+then stays flat. The seed's per-epoch cycle is ``cycles = epochs, ratio = 0.5``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from daedalus.errors import UsageError
+
+SCHEDULES = ("none", "monotonic", "cyclical")
+
+
+def check_schedule(config: dict) -> dict:
+    """Validate a schedule configuration; return it with defaults filled in.
+
+    Args:
+        config: ``{"kind": .., "beta_max": .., "cycles": .., "ratio": ..}`` (missing keys take defaults).
+
+    Raises:
+        UsageError: naming the bad value and what was expected.
+    """
+    kind = config.get("kind", "cyclical")
+    if kind not in SCHEDULES:
+        raise UsageError(f"unknown KL schedule {kind!r}, expected one of {', '.join(SCHEDULES)}")
+    beta_max = float(config.get("beta_max", 1.0))
+    cycles = config.get("cycles", 4)
+    ratio = float(config.get("ratio", 0.5))
+    if not math.isfinite(beta_max) or beta_max < 0:
+        raise UsageError(f"KL beta_max must be a finite number >= 0, got {beta_max}")
+    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+        raise UsageError(f"KL schedule cycles must be an integer >= 1, got {cycles!r}")
+    if not 0 < ratio <= 1:
+        raise UsageError(f"KL schedule ratio must lie in (0, 1], got {ratio}")
+    return {"kind": kind, "beta_max": beta_max, "cycles": cycles, "ratio": ratio}
+
+
+def kl_weight(
+    step: int, total_steps: int, kind: str = "cyclical", beta_max: float = 1.0, cycles: int = 4, ratio: float = 0.5
+) -> float:
+    """The KL weight β at ``step`` (0-based) of a run of ``total_steps`` optimizer steps.
+
+    Args:
+        step: the current step, 0 ≤ step (steps past the end keep the last cycle's shape).
+        total_steps: steps in the whole run, ≥ 1.
+        kind: ``"none"``, ``"monotonic"`` or ``"cyclical"``.
+        beta_max: the weight the schedule rises to.
+        cycles: number of cycles over the run (cyclical only).
+        ratio: the fraction of the run (monotonic) or of each cycle (cyclical) spent rising.
+
+    Returns:
+        β as a float in ``[0, beta_max]``.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if kind == "none":
+        return float(beta_max)
+    if kind == "monotonic":
+        return float(beta_max) * min(1.0, step / (ratio * total_steps))
+    if kind == "cyclical":
+        period = total_steps / cycles
+        # Fu et al.: tau = mod(t - 1, ceil(T / M)) / (T / M) with 1-based t; our step is 0-based.
+        tau = (step % math.ceil(period)) / period
+        return float(beta_max) * min(1.0, tau / ratio)
+    raise ValueError(f"unknown KL schedule {kind!r}, expected one of {', '.join(SCHEDULES)}")
+
+
+def schedule_weights(config: dict, total_steps: int) -> list[float]:
+    """β for every step of a run under the schedule ``config`` (for plots)."""
+    config = check_schedule(config)
+    return [kl_weight(step, total_steps, **config) for step in range(total_steps)]

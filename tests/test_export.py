@@ -1,0 +1,130 @@
+"""ONNX export: the contract of docs/formats.md, checked against torch, refused cleanly when it cannot hold."""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx.reference import ReferenceEvaluator
+
+from daedalus.cli import main
+from daedalus.export import export_decoder
+from daedalus.maze import LATTICE_RULE
+from daedalus.trainer import load_model
+from daedalus.trainer.config import resolve_config
+from daedalus.trainer.train import train
+
+KEYS = ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold",
+        "model_name", "model_kind", "schedule", "training_seed", "training_data", "latent_prior", "quality",
+        "daedalus_version")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name, options in {
+        "link-vae": {"model": "link-vae", "latent": 6, "hidden": "32,32", "size": "12x16", "fresh": True},
+        "seed-ae": {"model": "seed-ae"},
+    }.items():
+        config = resolve_config({"count": 64, "holdout": 16, "batch_size": 16, "epochs": 2, "eval_samples": 16,
+                                 "figures": False, "seed": 3, **options})
+        train(config, root / name, progress=False)
+        out[name] = root / name
+    return out
+
+
+def metadata(path):
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+@pytest.mark.parametrize("name", ["link-vae", "seed-ae"])
+def test_export_writes_the_contract(runs, tmp_path, name):
+    path = tmp_path / "decoder.onnx"
+    export_decoder(runs[name], path, quality_samples=64)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [15]
+    assert [i.name for i in proto.graph.input] == ["z"] and [o.name for o in proto.graph.output] == ["p_open"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and not dims[0].dim_value, "batch must be dynamic"
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+
+    meta = metadata(path)
+    assert set(KEYS) <= set(meta)
+    model, config = load_model(runs[name])
+    height, width = model.height, model.width
+    assert meta["daedalus_format"] == "1" and meta["lattice_rule"] == LATTICE_RULE
+    assert (int(meta["latent_dim"]), int(meta["height"]), int(meta["width"])) == (model.latent_dim, height, width)
+    assert json.loads(meta["start"]) == [0, 0] and json.loads(meta["exit"]) == [height - 2, width - 2]
+    assert float(meta["threshold"]) == 0.5 and meta["model_name"] == name
+    assert meta["model_kind"] == config["model"]["kind"] and int(meta["training_seed"]) == 3
+    assert json.loads(meta["schedule"]) == config["schedule"]
+    data = json.loads(meta["training_data"])
+    assert data["kind"] == "mazes" and (data["count"], data["height"], data["width"]) == (64, height, width)
+    quality = json.loads(meta["quality"])
+    for key in ("perfect", "loops", "pieces", "dead_ends", "solution_length", "border_corridor", "distinct"):
+        assert key in quality
+    assert quality["samples"] == 64
+
+    # onnxruntime and the reference evaluator agree with torch, at any batch size.
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    reference = ReferenceEvaluator(proto)
+    for batch in (1, 5, 37):
+        z = np.random.default_rng(batch).standard_normal((batch, model.latent_dim)).astype(np.float32)
+        expected = model.decode(torch.from_numpy(z)).detach().numpy()
+        got = session.run(["p_open"], {"z": z})[0]
+        assert got.shape == (batch, height, width) and got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        np.testing.assert_allclose(reference.run(None, {"z": z})[0], expected, atol=1e-5)
+
+
+def test_latent_prior_of_a_vae_is_normal_and_of_an_ae_is_fitted(runs, tmp_path):
+    export_decoder(runs["link-vae"], tmp_path / "vae.onnx", quality_samples=16)
+    assert json.loads(metadata(tmp_path / "vae.onnx")["latent_prior"]) == {"kind": "normal"}
+    export_decoder(runs["seed-ae"], tmp_path / "ae.onnx", quality_samples=16)
+    prior = json.loads(metadata(tmp_path / "ae.onnx")["latent_prior"])
+    assert prior["kind"] == "gaussian" and len(prior["mean"]) == 2
+    tril = np.array(prior["scale_tril"])
+    assert tril.shape == (2, 2) and tril[0, 1] == 0 and (np.diag(tril) > 0).all()
+
+
+def test_link_decoder_graph_is_small_and_engine_friendly(runs, tmp_path):
+    export_decoder(runs["link-vae"], tmp_path / "d.onnx", quality_samples=16)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "d.onnx")).graph.node}
+    assert ops <= {"Gemm", "Relu", "Sigmoid", "Gather", "Mul", "Add", "Reshape", "Constant"}, ops
+
+
+def test_other_opset_is_written_when_asked(runs, tmp_path):
+    assert main(["export", str(runs["link-vae"]), "--out", str(tmp_path / "d13.onnx"), "--opset", "13",
+                 "--quality-samples", "16"]) == 0
+    assert onnx.load(str(tmp_path / "d13.onnx")).opset_import[0].version == 13
+
+
+def test_not_a_decoder_is_refused_with_one_line(runs, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    config = json.loads((runs["seed-ae"] / "config.json").read_text())
+    config["model"] = {"name": "classifier", "kind": "resnet"}
+    (bad / "config.json").write_text(json.dumps(config))
+    assert main(["export", str(bad), "--out", str(tmp_path / "d.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not describe a decoder" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "d.onnx").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["RUN", "--out", "OUT/d.txt"], "must end in .onnx"),
+    (["RUN", "--out", "OUT/missing/d.onnx"], "does not exist"),
+    (["RUN", "--out", "OUT/d.onnx", "--opset", "3"], "opset must be an integer from 7 to 21, got 3"),
+    (["/nonexistent/run", "--out", "OUT/d.onnx"], "run folder '/nonexistent/run' does not exist"),
+])
+def test_bad_export_arguments(runs, tmp_path, capsys, argv, message):
+    argv = [a.replace("RUN", str(runs["seed-ae"])).replace("OUT", str(tmp_path)) for a in argv]
+    assert main(["export", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.glob("*.onnx"))

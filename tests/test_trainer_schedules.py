@@ -1,0 +1,83 @@
+"""KL schedules: pure functions of the step, with the shapes Fu et al. 2019 define."""
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from daedalus.errors import UsageError
+from daedalus.trainer.schedules import check_schedule, kl_weight, schedule_weights
+
+
+@given(st.integers(1, 5000), st.floats(0, 10), st.data())
+@settings(max_examples=200, deadline=None)
+def test_none_is_constant(total, beta_max, data):
+    step = data.draw(st.integers(0, total - 1))
+    assert kl_weight(step, total, "none", beta_max) == beta_max
+
+
+@given(st.integers(2, 5000), st.floats(0.05, 1.0))
+@settings(max_examples=100, deadline=None)
+def test_monotonic_rises_to_one_then_stays(total, ratio):
+    weights = [kl_weight(s, total, "monotonic", 1.0, ratio=ratio) for s in range(total)]
+    assert weights[0] == 0.0
+    assert all(b >= a for a, b in zip(weights, weights[1:])), "monotonic schedule must never fall"
+    assert all(0.0 <= w <= 1.0 for w in weights)
+    assert all(w == 1.0 for s, w in enumerate(weights) if s >= ratio * total)
+
+
+def test_monotonic_reaches_one_at_half_of_the_run():
+    assert kl_weight(0, 400, "monotonic") == 0.0
+    assert kl_weight(100, 400, "monotonic") == pytest.approx(0.5)
+    assert kl_weight(200, 400, "monotonic") == 1.0
+    assert kl_weight(399, 400, "monotonic") == 1.0
+
+
+@given(st.integers(1, 20), st.integers(1, 200), st.floats(0.1, 1.0), st.floats(0.1, 5.0))
+@settings(max_examples=100, deadline=None)
+def test_cyclical_restarts_each_cycle(cycles, period, ratio, beta_max):
+    total = cycles * period
+    weights = [kl_weight(s, total, "cyclical", beta_max, cycles, ratio) for s in range(total)]
+    for c in range(cycles):
+        cycle = weights[c * period : (c + 1) * period]
+        assert cycle[0] == 0.0, "every cycle starts from 0"
+        assert all(b >= a for a, b in zip(cycle, cycle[1:])), "within a cycle the weight never falls"
+        assert all(w == pytest.approx(beta_max) for s, w in enumerate(cycle) if s >= ratio * period)
+        assert max(cycle) <= beta_max + 1e-12
+
+
+def test_cyclical_matches_fu_et_al_values():
+    # T = 100, M = 4, R = 0.5: each cycle is 25 steps, rising over 12.5 of them.
+    assert kl_weight(0, 100, "cyclical", 1.0, 4, 0.5) == 0.0
+    assert kl_weight(5, 100, "cyclical", 1.0, 4, 0.5) == pytest.approx(0.4)
+    assert kl_weight(13, 100, "cyclical", 1.0, 4, 0.5) == 1.0
+    assert kl_weight(25, 100, "cyclical", 1.0, 4, 0.5) == 0.0
+    assert kl_weight(30, 100, "cyclical", 1.0, 4, 0.5) == pytest.approx(0.4)
+
+
+def test_seed_per_epoch_cycle_is_one_setting():
+    # The seed: 40 epochs of 10 steps, 0 -> 1 over the first half of every epoch.
+    epochs, steps = 40, 10
+    total = epochs * steps
+    for epoch in range(epochs):
+        weights = [kl_weight(epoch * steps + s, total, "cyclical", 1.0, epochs, 0.5) for s in range(steps)]
+        assert weights == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0])
+
+
+def test_schedule_weights_and_defaults():
+    assert len(schedule_weights({"kind": "cyclical"}, 37)) == 37
+    assert check_schedule({}) == {"kind": "cyclical", "beta_max": 1.0, "cycles": 4, "ratio": 0.5}
+
+
+@pytest.mark.parametrize("bad", [{"kind": "sawtooth"}, {"cycles": 0}, {"ratio": 0.0}, {"ratio": 1.5},
+                                 {"beta_max": -1.0}, {"beta_max": math.inf}])
+def test_bad_schedules_are_refused(bad):
+    with pytest.raises(UsageError):
+        check_schedule(bad)
+
+
+def test_bad_steps_are_refused():
+    with pytest.raises(ValueError):
+        kl_weight(-1, 10)
+    with pytest.raises(ValueError):
+        kl_weight(0, 0)
