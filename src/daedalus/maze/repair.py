@@ -1,0 +1,237 @@
+"""Repair: turn a decoder's open-floor probabilities into a level that a game can always finish.
+
+A pure function over a batch, vectorised in numpy (no per-maze Python loop), because repair is where the runtime
+spends its time.
+
+1. Clip: probabilities to ``[0, 1]``; ``p >= threshold`` is the decoder's thresholded output, the reference that
+   edits are counted against.
+2. Lattice: every cell open, every position the lattice rule keeps wall closed (``daedalus.maze.grid``).
+3. Spanning tree: Borůvka's algorithm on the cell graph (cells joined by their links), all mazes of the batch
+   together. A link's weight orders the thresholded-open links before the closed ones, then by probability, then
+   by link index (so weights are unique and the tree is unique). The maximum-weight spanning tree keeps as many
+   thresholded-open links as any spanning tree can (Kruskal's choice depends only on the order, so it is optimal
+   for the 0/1 "was it open" weight too), and where the decoder was unsure it follows the probabilities.
+4. Mode ``"perfect"``: the links are exactly the tree (a perfect maze). Mode ``"braid"``: the tree plus every
+   link the decoder opened, so the decoder's loops survive and only the links needed to join the pieces are
+   added; both modes drop open positions the lattice forbids.
+
+Every cell is open and the tree spans them all, so every open position is reachable and any start and exit on
+cells are open and connected. The edits are the positions whose value differs from the thresholded output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from daedalus.maze.grid import Position, as_batch, cell_mask, cell_shape, link_cells, link_positions, wall_mask
+
+MODES = ("perfect", "braid")
+# Link weights are 31-bit keys: bit 30 = thresholded open, then the probability on a 2**k grid (k = 30 - index
+# bits: 21 for 28 x 28), then the link index, which breaks what ties remain.
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """What ``repair`` returns.
+
+    Attributes:
+        grids: ``(N, H, W)`` uint8 repaired mazes (or ``(H, W)`` for one input grid).
+        edits: ``(N,)`` int64 positions changed against the thresholded decoder output (or an int).
+    """
+
+    grids: np.ndarray
+    edits: np.ndarray | int
+
+
+@lru_cache(maxsize=16)
+def _plan(shape: tuple[int, int]):
+    """Static tables of one maze size: link endpoints, the (up to 4) links around each cell, key bit widths."""
+    rows, cols = cell_shape(shape)
+    n_cells = rows * cols
+    a, b = (x.astype(np.int32) for x in link_cells(shape))
+    n_links = len(a)
+    # incident[c, k]: the k-th link touching cell c, or n_links (a padding slot whose key is -1).
+    incident = np.full((n_cells, 4), n_links, dtype=np.intp)
+    fill = np.zeros(n_cells, dtype=np.intp)
+    for link, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
+        incident[x, fill[x]] = link
+        fill[x] += 1
+        incident[y, fill[y]] = link
+        fill[y] += 1
+    return n_cells, a, b, n_links, incident
+
+
+def _bits(n_links: int) -> tuple[int, int]:
+    """Bits for the link index and for the probability in a 31-bit key (1 bit more says "thresholded open")."""
+    index_bits = max(1, int(n_links - 1).bit_length())
+    prob_bits = 30 - index_bits
+    if prob_bits < 8:
+        raise ValueError(f"mazes with {n_links} links are too large for repair's 32-bit link keys")
+    return index_bits, prob_bits
+
+
+def link_keys(link_probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Unique int32 weights of the links of each maze: thresholded-open first, then probability, then index.
+
+    Args:
+        link_probs: ``(N, L)`` probabilities at the link positions, already clipped to ``[0, 1]``.
+        threshold: positions with ``p >= threshold`` count as open.
+
+    Returns:
+        ``(N, L)`` int32 keys, distinct within each row.
+    """
+    n_links = link_probs.shape[1]
+    index_bits, prob_bits = _bits(n_links)
+    quantised = (link_probs * np.float32((1 << prob_bits) - 1)).astype(np.int32)
+    keys = quantised << index_bits
+    keys |= np.arange(n_links, dtype=np.int32)
+    keys[link_probs >= threshold] |= np.int32(1 << 30)
+    return keys
+
+
+def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The maximum-weight spanning tree of the cell graph of every maze in a batch (Borůvka, vectorised).
+
+    Args:
+        keys: ``(N, L)`` integer link weights < 2**31, distinct within each row (see ``link_keys``).
+        shape: the grid size ``(H, W)``.
+
+    Returns:
+        ``(N, L)`` bool, True for the links of the tree (``cells - 1`` per maze).
+    """
+    n_cells, a, b, n_links, incident = _plan(tuple(shape))
+    keys = np.asarray(keys, dtype=np.int32)
+    count = keys.shape[0]
+    mask = np.int32((1 << _bits(n_links)[0]) - 1)
+    chosen = np.zeros((count, n_links), dtype=bool)
+    if count == 0:
+        return chosen
+    if count * max(n_cells, n_links) >= 2**31:
+        raise ValueError(f"batch of {count} mazes is too large for one repair call; repair it in chunks")
+
+    # Round 1 has every cell as its own component: each cell's best link is a dense max over its <= 4 links.
+    padded = np.concatenate([keys, np.full((count, 1), -1, dtype=np.int32)], axis=1)
+    best_link = padded[:, incident].max(axis=2) & mask  # (N, cells)
+    chosen[np.arange(count)[:, None], best_link] = True
+
+    # Global node ids: maze * n_cells + cell. Each cell points to the other end of its best link.
+    offset = (np.arange(count, dtype=np.int32) * n_cells)[:, None]
+    cell = np.arange(n_cells, dtype=np.int32)[None, :]
+    ends = a[best_link]
+    parent = (np.where(ends == cell, b[best_link], ends) + offset).ravel()
+    comp, roots = _resolve(parent, np.arange(count * n_cells, dtype=np.int32))
+
+    # Later rounds work on the links that still join two components, compacted each round.
+    ends_a = (offset + a[None, :]).ravel()
+    ends_b = (offset + b[None, :]).ravel()
+    link_key = keys.ravel()
+    best = np.empty(count * n_cells, dtype=np.int32)
+    while True:
+        ca, cb = comp[ends_a], comp[ends_b]
+        cross = np.flatnonzero(ca != cb)
+        if not cross.size:
+            break
+        ends_a, ends_b, link_key, ca, cb = ends_a[cross], ends_b[cross], link_key[cross], ca[cross], cb[cross]
+        best[roots] = -1
+        np.maximum.at(best, ca, link_key)
+        np.maximum.at(best, cb, link_key)
+        active = roots[best[roots] >= 0]
+        link = best[active] & mask
+        owner = active // n_cells
+        chosen[owner, link] = True
+        base = owner * n_cells
+        end_a = comp[a[link] + base]
+        parent[active] = np.where(end_a == active, comp[b[link] + base], end_a)
+        comp, roots = _resolve(parent, comp, roots)
+    return chosen
+
+
+def _resolve(parent: np.ndarray, comp: np.ndarray, roots: np.ndarray | None = None):
+    """Merge components along the chosen links: each root points at a neighbour component (or at itself). With
+    distinct weights the only cycles are pairs that chose the same link; the smaller id of a pair becomes the
+    root, then pointer jumping over the roots flattens the forest. Updates ``parent`` in place.
+
+    Returns:
+        (each node's new root, the new roots).
+    """
+    if roots is None:
+        roots = np.arange(len(parent), dtype=parent.dtype)
+    target = parent[roots]
+    mutual = (parent[target] == roots) & (roots < target)
+    parent[roots[mutual]] = roots[mutual]
+    while True:
+        target = parent[roots]
+        jumped = parent[target]
+        if np.array_equal(jumped, target):
+            break
+        parent[roots] = jumped
+    return parent[comp], roots[parent[roots] == roots]
+
+
+def repair(
+    p_open: np.ndarray,
+    threshold: float = 0.5,
+    mode: str = "perfect",
+    start: Position | None = None,
+    exit: Position | None = None,
+) -> RepairResult:
+    """Clip and repair decoder output into solvable mazes (see the module docstring).
+
+    Args:
+        p_open: ``(H, W)`` or ``(N, H, W)`` open-floor probabilities (any real dtype; values are clipped to [0, 1]).
+        threshold: positions with ``p >= threshold`` are open in the decoder's thresholded output.
+        mode: ``"perfect"`` (a spanning tree) or ``"braid"`` (the tree plus the decoder's own links: keeps loops).
+        start, exit: positions the level needs open and connected (defaults: the lattice's); must be cells.
+
+    Returns:
+        ``RepairResult(grids, edits)``.
+
+    Raises:
+        ValueError: naming the value for a bad mode, threshold, shape, non-finite probability or off-cell endpoint.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    threshold = float(threshold)
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    batch, single = as_batch(p_open)
+    shape = batch.shape[1:]
+    for name, point in (("start", start), ("exit", exit)):
+        if point is not None:
+            row, col = point
+            if not (0 <= row < shape[0] and 0 <= col < shape[1] and row % 2 == 0 and col % 2 == 0
+                    and row < shape[0] - 1 and col < shape[1] - 1):
+                raise ValueError(f"{name} {tuple(point)} must be a cell (even row and column) of the "
+                                 f"{shape[0]}x{shape[1]} grid")
+    probs = np.asarray(batch, dtype=np.float32)
+    if not np.isfinite(probs).all():
+        bad = np.argwhere(~np.isfinite(probs))[0]
+        raise ValueError(f"probabilities must be finite, got {probs[tuple(bad)]} at index {tuple(bad.tolist())}")
+    probs = np.clip(probs, 0.0, 1.0)
+    thresholded = probs >= threshold
+
+    positions = link_positions(shape)
+    link_probs = probs[:, positions[:, 0], positions[:, 1]]
+    tree = spanning_tree(link_keys(link_probs, threshold), shape)
+    links = tree | thresholded[:, positions[:, 0], positions[:, 1]] if mode == "braid" else tree
+
+    grids = np.zeros(batch.shape, dtype=np.uint8)
+    grids[:, cell_mask(shape)] = 1
+    grids[:, positions[:, 0], positions[:, 1]] = links
+    edits = (grids != thresholded).sum(axis=(1, 2), dtype=np.int64)
+    if single:
+        return RepairResult(grids[0], int(edits[0]))
+    return RepairResult(grids, edits)
+
+
+def fixed_positions_changed(p_open: np.ndarray, threshold: float) -> np.ndarray:
+    """How many positions repair must change whatever the links: closed cells and open lattice-wall positions."""
+    batch, _ = as_batch(p_open)
+    shape = batch.shape[1:]
+    thresholded = np.asarray(batch) >= threshold
+    closed_cells = (~thresholded[:, cell_mask(shape)]).sum(axis=1)
+    open_walls = thresholded[:, wall_mask(shape)].sum(axis=1)
+    return (closed_cells + open_walls).astype(np.int64)
