@@ -30,23 +30,9 @@ FORMAT_VERSION = "1"
 REQUIRED_METADATA = ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold")
 DEVICES = ("auto", "cpu", "cuda")
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
-# The newest ai.onnx opset each onnxruntime release implements (onnxruntime's own compatibility table).
-_MAX_OPSET = {(1, 17): 20, (1, 18): 21, (1, 19): 21, (1, 20): 21, (1, 21): 22, (1, 22): 22, (1, 23): 23}
+# onnxruntime guarantees ai.onnx opsets from 7 and rejects opsets newer than it knows when the session is made.
 MIN_OPSET = 7
 DEFAULT_CHUNK = 1024
-
-
-def max_supported_opset() -> int:
-    """The newest ai.onnx opset the installed onnxruntime implements."""
-    try:
-        major, minor = (int(p) for p in ort.__version__.split(".")[:2])
-    except ValueError:
-        return max(_MAX_OPSET.values())
-    if (major, minor) in _MAX_OPSET:
-        return _MAX_OPSET[(major, minor)]
-    known = [key for key in _MAX_OPSET if key <= (major, minor)]
-    # A release newer than the table supports at least what the newest known one did.
-    return _MAX_OPSET[max(known)] if known else min(_MAX_OPSET.values())
 
 
 def installed_runtimes() -> list[str]:
@@ -243,10 +229,9 @@ class MazeGenerator:
             raise ModelError(f"{source} keeps tensors in external data ({', '.join(onnx.external_tensors[:3])}); "
                              "expected one self-contained file (export without external data)")
         opset = onnx.default_opset
-        newest = max_supported_opset()
-        if opset is None or not MIN_OPSET <= opset <= newest:
-            raise ModelError(f"{source} uses ai.onnx opset {opset}, expected {MIN_OPSET}..{newest} "
-                             f"(what onnxruntime {ort.__version__} runs)")
+        if opset is None or opset < MIN_OPSET:
+            raise ModelError(f"{source} uses ai.onnx opset {opset}, expected {MIN_OPSET} or newer (the oldest "
+                             f"onnxruntime {ort.__version__} supports)")
         info = _read_contract(onnx.metadata, source)
         chosen = choose_providers(device, providers)
 
@@ -257,7 +242,12 @@ class MazeGenerator:
         try:
             session = ort.InferenceSession(data, sess_options=options, providers=chosen)
         except Exception as error:  # onnxruntime raises its own pybind exception types
-            raise ModelError(f"onnxruntime cannot load {source}: {str(error).strip().splitlines()[0]}") from None
+            text = str(error).strip().splitlines()[0]
+            if "ValidateOpsetForDomain" in text or "opset" in text.lower():
+                raise ModelError(f"{source} uses ai.onnx opset {opset}, which onnxruntime {ort.__version__} does "
+                                 f"not support (expected {MIN_OPSET} up to what this onnxruntime knows; export with "
+                                 "a lower opset or upgrade onnxruntime)") from None
+            raise ModelError(f"onnxruntime cannot load {source}: {text}") from None
         got = session.get_providers()
         if device == "cuda" and providers is None and got[0] != CUDA:
             raise DeviceError(f"device 'cuda' asked for, but onnxruntime fell back to {got[0]} (CUDA or cuDNN "
