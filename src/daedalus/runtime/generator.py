@@ -370,7 +370,7 @@ class MazeGenerator:
         _check_mode(mode)
         if z is None:
             count = _check_count(count)
-            rng = as_generator(seed)
+            rng = as_generator(None if seed is None else _check_seed(seed))
         else:
             z = self._check_latents(z)
             count = len(z)
@@ -406,7 +406,7 @@ class MazeGenerator:
         _check_mode(mode)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-        as_generator(seed)  # validates the seed before any work
+        seed = _check_seed(seed)
         levels: list[Level] = []
         for batch in self.batches(count, seed, mode):
             levels.extend(self._levels(batch, seed, mode, True))
@@ -442,6 +442,13 @@ def _check_count(count) -> int:
     if count < 0:
         raise UsageError(f"count must be a non-negative integer, got {count}")
     return int(count)
+
+
+def _check_seed(seed) -> int:
+    # A level's code is seed + index, so the seed must be a plain integer that JSON and other engines can carry.
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
 
 
 def _check_mode(mode: str) -> None:
