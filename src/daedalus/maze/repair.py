@@ -48,20 +48,11 @@ class RepairResult:
 
 @lru_cache(maxsize=16)
 def _plan(shape: tuple[int, int]):
-    """Static tables of one maze size: link endpoints, the (up to 4) links around each cell, key bit widths."""
+    """Static tables of one maze size: cell counts, link endpoints and their sum (the other end of a link from
+    one end is ``a + b - end``)."""
     rows, cols = cell_shape(shape)
-    n_cells = rows * cols
     a, b = (x.astype(np.int32) for x in link_cells(shape))
-    n_links = len(a)
-    # incident[c, k]: the k-th link touching cell c, or n_links (a padding slot whose key is -1).
-    incident = np.full((n_cells, 4), n_links, dtype=np.intp)
-    fill = np.zeros(n_cells, dtype=np.intp)
-    for link, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
-        incident[x, fill[x]] = link
-        fill[x] += 1
-        incident[y, fill[y]] = link
-        fill[y] += 1
-    return n_cells, a, b, n_links, incident
+    return rows, cols, a, b, a + b
 
 
 def _bits(n_links: int) -> tuple[int, int]:
@@ -102,63 +93,86 @@ def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     Returns:
         ``(N, L)`` bool, True for the links of the tree (``cells - 1`` per maze).
     """
-    n_cells, a, b, n_links, incident = _plan(tuple(shape))
-    keys = np.asarray(keys, dtype=np.int32)
-    count = keys.shape[0]
+    rows, cols, a, b, ab = _plan(tuple(shape))
+    keys = np.ascontiguousarray(keys, dtype=np.int32)
+    count, n_links = keys.shape
+    n_cells = rows * cols
     mask = np.int32((1 << _bits(n_links)[0]) - 1)
-    chosen = np.zeros((count, n_links), dtype=bool)
+    chosen = np.zeros(count * n_links, dtype=bool)
     if count == 0:
-        return chosen
+        return chosen.reshape(0, n_links)
     if count * max(n_cells, n_links) >= 2**31:
         raise ValueError(f"batch of {count} mazes is too large for one repair call; repair it in chunks")
 
-    # Round 1 has every cell as its own component: each cell's best link is a dense max over its <= 4 links.
-    padded = np.concatenate([keys, np.full((count, 1), -1, dtype=np.int32)], axis=1)
-    best_link = padded[:, incident].max(axis=2) & mask  # (N, cells)
-    chosen[np.arange(count)[:, None], best_link] = True
-
-    # Global node ids: maze * n_cells + cell. Each cell points to the other end of its best link.
+    # Round 1: every cell is its own component, so its best link is a dense max over the (up to) four links
+    # around it, read from the horizontal and vertical key planes by slicing.
+    n_h = rows * (cols - 1)
+    horizontal = keys[:, :n_h].reshape(count, rows, cols - 1)
+    vertical = keys[:, n_h:].reshape(count, rows - 1, cols)
+    best = np.full((count, rows, cols), -1, dtype=np.int32)
+    best[:, :, :-1] = horizontal
+    np.maximum(best[:, :, 1:], horizontal, out=best[:, :, 1:])
+    np.maximum(best[:, :-1, :], vertical, out=best[:, :-1, :])
+    np.maximum(best[:, 1:, :], vertical, out=best[:, 1:, :])
+    link = (best & mask).reshape(count, n_cells)
+    maze_links = (np.arange(count, dtype=np.int32) * n_links)[:, None]
+    chosen[(link + maze_links).ravel()] = True
+    # Global node ids are maze * n_cells + cell; each cell points at the other end of its best link.
     offset = (np.arange(count, dtype=np.int32) * n_cells)[:, None]
-    cell = np.arange(n_cells, dtype=np.int32)[None, :]
-    ends = a[best_link]
-    parent = (np.where(ends == cell, b[best_link], ends) + offset).ravel()
-    comp, roots = _resolve(parent, np.arange(count * n_cells, dtype=np.int32))
+    parent = (ab[link] - np.arange(n_cells, dtype=np.int32) + offset).ravel()
+    comp, roots = _resolve(parent)
 
     # Later rounds work on the links that still join two components, compacted each round.
-    ends_a = (offset + a[None, :]).ravel()
-    ends_b = (offset + b[None, :]).ravel()
+    ends_a = (offset + a).ravel()
+    ends_b = (offset + b).ravel()
     link_key = keys.ravel()
     best = np.empty(count * n_cells, dtype=np.int32)
     while True:
-        ca, cb = comp[ends_a], comp[ends_b]
+        ca = comp[ends_a]
+        cb = comp[ends_b]
         cross = np.flatnonzero(ca != cb)
         if not cross.size:
             break
-        ends_a, ends_b, link_key, ca, cb = ends_a[cross], ends_b[cross], link_key[cross], ca[cross], cb[cross]
+        ends_a, ends_b, link_key = ends_a[cross], ends_b[cross], link_key[cross]
+        ca, cb = ca[cross], cb[cross]
         best[roots] = -1
         np.maximum.at(best, ca, link_key)
         np.maximum.at(best, cb, link_key)
         active = roots[best[roots] >= 0]
         link = best[active] & mask
         owner = active // n_cells
-        chosen[owner, link] = True
+        chosen[owner * n_links + link] = True
         base = owner * n_cells
         end_a = comp[a[link] + base]
         parent[active] = np.where(end_a == active, comp[b[link] + base], end_a)
         comp, roots = _resolve(parent, comp, roots)
-    return chosen
+    return chosen.reshape(count, n_links)
 
 
-def _resolve(parent: np.ndarray, comp: np.ndarray, roots: np.ndarray | None = None):
+def _resolve(parent: np.ndarray, comp: np.ndarray | None = None, roots: np.ndarray | None = None):
     """Merge components along the chosen links: each root points at a neighbour component (or at itself). With
     distinct weights the only cycles are pairs that chose the same link; the smaller id of a pair becomes the
     root, then pointer jumping over the roots flattens the forest. Updates ``parent`` in place.
+
+    Args:
+        parent: root → the root it merges into, for every node id (entries of non-roots are not read).
+        comp: each node's current root; None when every node is its own root (round 1).
+        roots: the current roots; None when every node is one (round 1).
 
     Returns:
         (each node's new root, the new roots).
     """
     if roots is None:
-        roots = np.arange(len(parent), dtype=parent.dtype)
+        # Round 1: every node is a root, so whole-array operations replace gathers through ``roots``.
+        ids = np.arange(len(parent), dtype=parent.dtype)
+        mutual = (parent[parent] == ids) & (ids < parent)
+        np.copyto(parent, ids, where=mutual)
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent[:] = jumped
+        return parent.copy(), ids[parent == ids]
     target = parent[roots]
     mutual = (parent[target] == roots) & (roots < target)
     parent[roots[mutual]] = roots[mutual]
