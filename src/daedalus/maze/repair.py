@@ -120,69 +120,70 @@ def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     # Global node ids are maze * n_cells + cell; each cell points at the other end of its best link.
     offset = (np.arange(count, dtype=np.int32) * n_cells)[:, None]
     parent = (ab[link] - np.arange(n_cells, dtype=np.int32) + offset).ravel()
-    comp, roots = _resolve(parent)
+    roots = _resolve(parent, None)
 
-    # Later rounds work on the links that still join two components, compacted each round.
-    ends_a = (offset + a).ravel()
-    ends_b = (offset + b).ravel()
+    # Later rounds keep, for each link that may still join two components, the components at its ends (ca, cb)
+    # and its key; the arrays shrink every round, and no per-cell labels are kept.
+    ends = (offset + a).ravel()
+    ca = parent[ends]
+    ends += (b - a)[None, :].repeat(count, 0).ravel()
+    cb = parent[ends]
     link_key = keys.ravel()
     best = np.empty(count * n_cells, dtype=np.int32)
     while True:
-        ca = comp[ends_a]
-        cb = comp[ends_b]
         cross = np.flatnonzero(ca != cb)
         if not cross.size:
             break
-        ends_a, ends_b, link_key = ends_a[cross], ends_b[cross], link_key[cross]
-        ca, cb = ca[cross], cb[cross]
+        ca, cb, link_key = ca[cross], cb[cross], link_key[cross]
         best[roots] = -1
         np.maximum.at(best, ca, link_key)
         np.maximum.at(best, cb, link_key)
-        active = roots[best[roots] >= 0]
-        link = best[active] & mask
-        owner = active // n_cells
-        chosen[owner * n_links + link] = True
-        base = owner * n_cells
-        end_a = comp[a[link] + base]
-        parent[active] = np.where(end_a == active, comp[b[link] + base], end_a)
-        comp, roots = _resolve(parent, comp, roots)
+        # A link wins for the component at an end when it is that component's best; keys are unique per maze.
+        win_a = best[ca] == link_key
+        win_b = best[cb] == link_key
+        won = np.flatnonzero(win_a | win_b)
+        chosen[(ca[won] // n_cells) * n_links + (link_key[won] & mask)] = True
+        parent[ca[win_a]] = cb[win_a]
+        parent[cb[win_b]] = ca[win_b]
+        roots = _resolve(parent, roots)
+        ca = parent[ca]
+        cb = parent[cb]
     return chosen.reshape(count, n_links)
 
 
-def _resolve(parent: np.ndarray, comp: np.ndarray | None = None, roots: np.ndarray | None = None):
+def _resolve(parent: np.ndarray, roots: np.ndarray | None) -> np.ndarray:
     """Merge components along the chosen links: each root points at a neighbour component (or at itself). With
     distinct weights the only cycles are pairs that chose the same link; the smaller id of a pair becomes the
-    root, then pointer jumping over the roots flattens the forest. Updates ``parent`` in place.
+    root, then pointer jumping flattens the forest, on a shrinking set of roots that do not point at a root yet.
+    Updates ``parent`` in place so that every old root points at its new root.
 
     Args:
-        parent: root → the root it merges into, for every node id (entries of non-roots are not read).
-        comp: each node's current root; None when every node is its own root (round 1).
-        roots: the current roots; None when every node is one (round 1).
+        parent: for every node id, the node it points at (only entries at ``roots`` are read and written).
+        roots: the roots before this round; None when every node is one (round 1: whole-array operations).
 
     Returns:
-        (each node's new root, the new roots).
+        The roots after this round.
     """
     if roots is None:
-        # Round 1: every node is a root, so whole-array operations replace gathers through ``roots``.
         ids = np.arange(len(parent), dtype=parent.dtype)
         mutual = (parent[parent] == ids) & (ids < parent)
         np.copyto(parent, ids, where=mutual)
-        while True:
-            jumped = parent[parent]
-            if np.array_equal(jumped, parent):
-                break
-            parent[:] = jumped
-        return parent.copy(), ids[parent == ids]
+        up = parent[parent]
+        pending = np.flatnonzero(up != parent)
+        parent[pending] = up[pending]
+        pending = pending[parent[parent[pending]] != parent[pending]]
+        while pending.size:
+            parent[pending] = parent[parent[pending]]
+            pending = pending[parent[parent[pending]] != parent[pending]]
+        return np.flatnonzero(parent == ids).astype(parent.dtype)
     target = parent[roots]
     mutual = (parent[target] == roots) & (roots < target)
     parent[roots[mutual]] = roots[mutual]
-    while True:
-        target = parent[roots]
-        jumped = parent[target]
-        if np.array_equal(jumped, target):
-            break
-        parent[roots] = jumped
-    return parent[comp], roots[parent[roots] == roots]
+    pending = roots[parent[parent[roots]] != parent[roots]]
+    while pending.size:
+        parent[pending] = parent[parent[pending]]
+        pending = pending[parent[parent[pending]] != parent[pending]]
+    return roots[parent[roots] == roots]
 
 
 def repair(
