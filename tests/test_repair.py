@@ -107,12 +107,18 @@ def kruskal(keys, shape):
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shape=shapes, kind=kinds)
 def test_boruvka_picks_the_same_tree_as_kruskal(seed, shape, kind):
-    p = np.clip(probabilities(seed, 4, shape, kind), 0, 1)
+    p = np.clip(probabilities(seed, 6, shape, kind), 0, 1)
     positions = link_positions(shape)
     keys = link_keys(p[:, positions[:, 0], positions[:, 1]], 0.5)
     trees = spanning_tree(keys, shape)
     for i in range(len(p)):
         assert (trees[i] == kruskal(keys[i], shape)).all()
+    # the small-batch path (Kruskal per maze) gives the same repaired mazes as the vectorised one
+    for mode in ("perfect", "braid"):
+        whole = repair(p, 0.5, mode)
+        for i in range(len(p)):
+            one = repair(p[i], 0.5, mode)
+            assert (one.grids == whole.grids[i]).all() and one.edits == whole.edits[i]
 
 
 def test_backtracker_mazes_pass_unchanged():

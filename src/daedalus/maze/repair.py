@@ -26,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from daedalus.maze.grid import Position, as_batch, cell_mask, cell_shape, link_cells, link_positions, wall_mask
+from daedalus.maze.grid import Position, as_batch, cell_mask, cell_shape, link_cells, link_positions
 
 MODES = ("perfect", "braid")
 # Link weights are 31-bit keys: bit 30 = thresholded open, then the probability on a 2**k grid (k = 30 - index
@@ -76,10 +76,10 @@ def link_keys(link_probs: np.ndarray, threshold: float) -> np.ndarray:
     """
     n_links = link_probs.shape[1]
     index_bits, prob_bits = _bits(n_links)
-    quantised = (link_probs * np.float32((1 << prob_bits) - 1)).astype(np.int32)
-    keys = quantised << index_bits
+    keys = (link_probs * np.float32((1 << prob_bits) - 1)).astype(np.int32)
+    keys <<= index_bits
     keys |= np.arange(n_links, dtype=np.int32)
-    keys[link_probs >= threshold] |= np.int32(1 << 30)
+    keys |= (link_probs >= threshold).view(np.int8).astype(np.int32) << 30
     return keys
 
 
@@ -94,7 +94,8 @@ def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         ``(N, L)`` bool, True for the links of the tree (``cells - 1`` per maze).
     """
     rows, cols, a, b, ab = _plan(tuple(shape))
-    keys = np.ascontiguousarray(keys, dtype=np.int32)
+    if keys.dtype != np.int32 or not keys.flags.c_contiguous:
+        keys = np.ascontiguousarray(keys, dtype=np.int32)
     count, n_links = keys.shape
     n_cells = rows * cols
     mask = np.int32((1 << _bits(n_links)[0]) - 1)
@@ -124,10 +125,8 @@ def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
     # Later rounds keep, for each link that may still join two components, the components at its ends (ca, cb)
     # and its key; the arrays shrink every round, and no per-cell labels are kept.
-    ends = (offset + a).ravel()
-    ca = parent[ends]
-    ends += (b - a)[None, :].repeat(count, 0).ravel()
-    cb = parent[ends]
+    ca = parent[(offset + a).ravel()]
+    cb = parent[(offset + b).ravel()]
     link_key = keys.ravel()
     best = np.empty(count * n_cells, dtype=np.int32)
     while True:
@@ -186,6 +185,46 @@ def _resolve(parent: np.ndarray, roots: np.ndarray | None) -> np.ndarray:
     return roots[parent[roots] == roots]
 
 
+# Below this many mazes a plain Kruskal per maze beats the vectorised rounds (numpy's per-call cost dominates).
+SMALL_BATCH = 4
+
+
+def _kruskal(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The same maximum spanning tree as ``spanning_tree``, by Kruskal with a union-find, one maze at a time."""
+    rows, cols, a, b, _ = _plan(tuple(shape))
+    n_cells = rows * cols
+    ends_a, ends_b = a.tolist(), b.tolist()
+    chosen = np.zeros(keys.shape, dtype=bool)
+    for i, order in enumerate(np.argsort(-keys.astype(np.int64), axis=1).tolist()):
+        parent = list(range(n_cells))
+        picked = []
+        for link in order:
+            x = ends_a[link]
+            while parent[x] != x:
+                parent[x] = x = parent[parent[x]]
+            y = ends_b[link]
+            while parent[y] != y:
+                parent[y] = y = parent[parent[y]]
+            if x != y:
+                parent[x] = y
+                picked.append(link)
+                if len(picked) == n_cells - 1:
+                    break
+        chosen[i, picked] = True
+    return chosen
+
+
+@lru_cache(maxsize=16)
+def _layout(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the link positions, and the flat lattice template (cells open, everything else wall)."""
+    positions = link_positions(shape)
+    flat_links = (positions[:, 0] * shape[1] + positions[:, 1]).astype(np.intp)
+    template = cell_mask(shape).ravel().astype(np.uint8)
+    for array in (flat_links, template):
+        array.setflags(write=False)
+    return flat_links, template
+
+
 def repair(
     p_open: np.ndarray,
     threshold: float = 0.5,
@@ -213,40 +252,32 @@ def repair(
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     batch, single = as_batch(p_open)
-    shape = batch.shape[1:]
+    count, height, width = batch.shape
+    shape = (height, width)
     for name, point in (("start", start), ("exit", exit)):
         if point is not None:
             row, col = point
-            if not (0 <= row < shape[0] and 0 <= col < shape[1] and row % 2 == 0 and col % 2 == 0
-                    and row < shape[0] - 1 and col < shape[1] - 1):
+            if not (0 <= row < height - 1 and 0 <= col < width - 1 and row % 2 == 0 and col % 2 == 0):
                 raise ValueError(f"{name} {tuple(point)} must be a cell (even row and column) of the "
-                                 f"{shape[0]}x{shape[1]} grid")
-    probs = np.asarray(batch, dtype=np.float32)
-    if not np.isfinite(probs).all():
-        bad = np.argwhere(~np.isfinite(probs))[0]
-        raise ValueError(f"probabilities must be finite, got {probs[tuple(bad)]} at index {tuple(bad.tolist())}")
-    probs = np.clip(probs, 0.0, 1.0)
-    thresholded = probs >= threshold
+                                 f"{height}x{width} grid")
+    flat = np.asarray(batch, dtype=np.float32).reshape(count, height * width)
+    # One sum finds NaN or inf cheaply; only then (or on float32 overflow) look for the culprit.
+    if not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
+        where = np.unravel_index(int(np.argmax(~np.isfinite(flat))), batch.shape)
+        where = tuple(int(v) for v in (where[1:] if single else where))
+        raise ValueError(f"probabilities must be finite, got {flat.flat[np.ravel_multi_index(where if not single else (0, *where), batch.shape)]} at index {where}")
+    flat_links, template = _layout(shape)
+    thresholded = flat >= threshold
+    link_probs = np.clip(np.take(flat, flat_links, axis=1), 0.0, 1.0)
+    keys = link_keys(link_probs, threshold)
+    tree = _kruskal(keys, shape) if count <= SMALL_BATCH else spanning_tree(keys, shape)
+    links = tree | np.take(thresholded, flat_links, axis=1) if mode == "braid" else tree
 
-    positions = link_positions(shape)
-    link_probs = probs[:, positions[:, 0], positions[:, 1]]
-    tree = spanning_tree(link_keys(link_probs, threshold), shape)
-    links = tree | thresholded[:, positions[:, 0], positions[:, 1]] if mode == "braid" else tree
-
-    grids = np.zeros(batch.shape, dtype=np.uint8)
-    grids[:, cell_mask(shape)] = 1
-    grids[:, positions[:, 0], positions[:, 1]] = links
-    edits = (grids != thresholded).sum(axis=(1, 2), dtype=np.int64)
+    grids = np.empty((count, height * width), dtype=np.uint8)
+    grids[:] = template
+    grids[:, flat_links] = links
+    edits = (grids != thresholded).sum(axis=1, dtype=np.int64)
+    grids = grids.reshape(count, height, width)
     if single:
         return RepairResult(grids[0], int(edits[0]))
     return RepairResult(grids, edits)
-
-
-def fixed_positions_changed(p_open: np.ndarray, threshold: float) -> np.ndarray:
-    """How many positions repair must change whatever the links: closed cells and open lattice-wall positions."""
-    batch, _ = as_batch(p_open)
-    shape = batch.shape[1:]
-    thresholded = np.asarray(batch) >= threshold
-    closed_cells = (~thresholded[:, cell_mask(shape)]).sum(axis=1)
-    open_walls = thresholded[:, wall_mask(shape)].sum(axis=1)
-    return (closed_cells + open_walls).astype(np.int64)
