@@ -268,7 +268,9 @@ def repair(
         raise ValueError(f"probabilities must be finite, got {flat.flat[np.ravel_multi_index(where if not single else (0, *where), batch.shape)]} at index {where}")
     flat_links, template = _layout(shape)
     thresholded = flat >= threshold
-    link_probs = np.clip(np.take(flat, flat_links, axis=1), 0.0, 1.0)
+    link_probs = np.take(flat, flat_links, axis=1)
+    np.maximum(link_probs, 0.0, out=link_probs)  # clip to [0, 1]; faster than np.clip
+    np.minimum(link_probs, 1.0, out=link_probs)
     keys = link_keys(link_probs, threshold)
     tree = _kruskal(keys, shape) if count <= SMALL_BATCH else spanning_tree(keys, shape)
     links = tree | np.take(thresholded, flat_links, axis=1) if mode == "braid" else tree

@@ -15,7 +15,9 @@ LEVEL_FORMAT = "daedalus-level"
 LEVEL_VERSION = 1
 
 
-@dataclass(frozen=True, eq=False)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which costs more per level than
+# sampling, decoding and repairing it. The arrays are read-only; treat the rest as read-only too.
+@dataclass(eq=False)
 class Level:
     """One level.
 
