@@ -123,6 +123,31 @@ def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     parent = (ab[link] - np.arange(n_cells, dtype=np.int32) + offset).ravel()
     roots = _resolve(parent, None)
 
+    # Round 2, still dense: after round 1 ``parent`` labels every cell with its component, so the links that join
+    # two components are found by comparing neighbouring labels, each cell's best such link by the same four-way
+    # max, and each component's best link by one scatter-max over its cells.
+    labels = parent.reshape(count, rows, cols)
+    best = np.full((count, rows, cols), -1, dtype=np.int32)
+    across = np.where(labels[:, :, 1:] != labels[:, :, :-1], horizontal, -1)
+    best[:, :, :-1] = across
+    np.maximum(best[:, :, 1:], across, out=best[:, :, 1:])
+    across = np.where(labels[:, 1:, :] != labels[:, :-1, :], vertical, -1)
+    np.maximum(best[:, :-1, :], across, out=best[:, :-1, :])
+    np.maximum(best[:, 1:, :], across, out=best[:, 1:, :])
+    component_best = np.full(count * n_cells, -1, dtype=np.int32)
+    np.maximum.at(component_best, parent, best.ravel())
+    active = roots[component_best[roots] >= 0]
+    if active.size:
+        link = component_best[active] & mask
+        owner = active // n_cells
+        chosen[owner * n_links + link] = True
+        base = owner * n_cells
+        end_a = parent[a[link] + base]
+        end_b = parent[b[link] + base]
+        parent[active] = np.where(end_a == active, end_b, end_a)
+        roots = _resolve(parent, roots)
+        parent = parent[parent]  # every cell straight to its new root
+
     # Later rounds keep, for each link that may still join two components, the components at its ends (ca, cb)
     # and its key; the arrays shrink every round, and no per-cell labels are kept.
     ca = parent[(offset + a).ravel()]
