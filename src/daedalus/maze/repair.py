@@ -55,6 +55,11 @@ def _plan(shape: tuple[int, int]):
     return rows, cols, a, b, a + b
 
 
+# Borůvka rounds run dense (over cell planes) while there are more than 1/DENSE_UNTIL as many components as cells,
+# then sparse (over the shrinking list of links between components).
+DENSE_UNTIL = 12
+
+
 def _bits(n_links: int) -> tuple[int, int]:
     """Bits for the link index and for the probability in a 31-bit key (1 bit more says "thresholded open")."""
     index_bits = max(1, int(n_links - 1).bit_length())
@@ -123,21 +128,23 @@ def spanning_tree(keys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     parent = (ab[link] - np.arange(n_cells, dtype=np.int32) + offset).ravel()
     roots = _resolve(parent, None)
 
-    # Round 2, still dense: after round 1 ``parent`` labels every cell with its component, so the links that join
-    # two components are found by comparing neighbouring labels, each cell's best such link by the same four-way
-    # max, and each component's best link by one scatter-max over its cells.
-    labels = parent.reshape(count, rows, cols)
-    best = np.full((count, rows, cols), -1, dtype=np.int32)
-    across = np.where(labels[:, :, 1:] != labels[:, :, :-1], horizontal, -1)
-    best[:, :, :-1] = across
-    np.maximum(best[:, :, 1:], across, out=best[:, :, 1:])
-    across = np.where(labels[:, 1:, :] != labels[:, :-1, :], vertical, -1)
-    np.maximum(best[:, :-1, :], across, out=best[:, :-1, :])
-    np.maximum(best[:, 1:, :], across, out=best[:, 1:, :])
-    component_best = np.full(count * n_cells, -1, dtype=np.int32)
-    np.maximum.at(component_best, parent, best.ravel())
-    active = roots[component_best[roots] >= 0]
-    if active.size:
+    # Rounds 2, 3, ... stay dense while components are many: ``parent`` labels every cell with its component, so
+    # the links that join two components are found by comparing neighbouring labels, each cell's best such link
+    # by the same four-way max, and each component's best link by one scatter-max over its cells.
+    while roots.size > count * n_cells // DENSE_UNTIL:
+        labels = parent.reshape(count, rows, cols)
+        best = np.full((count, rows, cols), -1, dtype=np.int32)
+        across = np.where(labels[:, :, 1:] != labels[:, :, :-1], horizontal, -1)
+        best[:, :, :-1] = across
+        np.maximum(best[:, :, 1:], across, out=best[:, :, 1:])
+        across = np.where(labels[:, 1:, :] != labels[:, :-1, :], vertical, -1)
+        np.maximum(best[:, :-1, :], across, out=best[:, :-1, :])
+        np.maximum(best[:, 1:, :], across, out=best[:, 1:, :])
+        component_best = np.full(count * n_cells, -1, dtype=np.int32)
+        np.maximum.at(component_best, parent, best.ravel())
+        active = roots[component_best[roots] >= 0]
+        if not active.size:
+            break
         link = component_best[active] & mask
         owner = active // n_cells
         chosen[owner * n_links + link] = True
