@@ -1,6 +1,6 @@
 """Repair: turn a decoder's open-floor probabilities into a level that a game can always finish.
 
-A pure function over a batch, vectorised in numpy (no per-maze Python loop), because repair is where the runtime
+A pure function over a batch, vectorised in numpy (no per-maze Python loop beyond tiny batches): repair is where the runtime
 spends its time.
 
 1. Clip: probabilities to ``[0, 1]``; ``p >= threshold`` is the decoder's thresholded output, the reference that
@@ -11,6 +11,9 @@ spends its time.
    by link index (so weights are unique and the tree is unique). The maximum-weight spanning tree keeps as many
    thresholded-open links as any spanning tree can (Kruskal's choice depends only on the order, so it is optimal
    for the 0/1 "was it open" weight too), and where the decoder was unsure it follows the probabilities.
+   The first rounds run dense over the cell planes (each cell's best link to another component by a four-way max
+   of shifted planes), later ones over the shrinking list of links between components; a batch of a few mazes
+   uses Kruskal per maze instead, which gives the same tree with less per-call overhead.
 4. Mode ``"perfect"``: the links are exactly the tree (a perfect maze). Mode ``"braid"``: the tree plus every
    link the decoder opened, so the decoder's loops survive and only the links needed to join the pieces are
    added; both modes drop open positions the lattice forbids.
