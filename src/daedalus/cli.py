@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "daedalus.maze.cli",
     "daedalus.trainer.cli",
     "daedalus.export.cli",
+    "daedalus.runtime.cli",
 ]
 
 

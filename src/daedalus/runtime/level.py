@@ -1,0 +1,148 @@
+"""``Level``: one generated maze with everything a game needs, and its JSON form (schema in docs/formats.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from daedalus.errors import UsageError
+
+LEVEL_FORMAT = "daedalus-level"
+LEVEL_VERSION = 1
+
+
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which costs more per level than
+# sampling, decoding and repairing it. The arrays are read-only; treat the rest as read-only too.
+@dataclass(eq=False)
+class Level:
+    """One level.
+
+    Attributes:
+        grid: ``(H, W)`` uint8, 1 = open floor, 0 = wall (read-only).
+        start, exit: ``(row, col)`` where the player spawns and where the level ends; both open and connected.
+        seed: the seed ``generate`` drew the latents from (None for levels made from given latents).
+        z: ``(latent_dim,)`` float32, the level code: ``generator.from_latents(level.z)`` rebuilds this level.
+        index: position in the ``generate`` call (level code = seed + index), None for given latents.
+        mode: ``"perfect"`` or ``"braid"``.
+        edits: positions repair changed against the thresholded decoder output.
+    """
+
+    grid: np.ndarray
+    start: tuple[int, int]
+    exit: tuple[int, int]
+    seed: int | None
+    z: np.ndarray
+    index: int | None = None
+    mode: str = "perfect"
+    edits: int = 0
+    _stats: dict | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def stats(self) -> dict:
+        """The maze core's statistics (``daedalus.maze.stats.level_stats``) plus ``repair_edits``; computed on first
+        access so that generation stays fast."""
+        if self._stats is not None:
+            return dict(self._stats)
+        from daedalus.maze.stats import level_stats
+
+        out = level_stats(self.grid, self.start, self.exit)
+        out["repair_edits"] = int(self.edits)
+        return out
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.grid.shape)
+
+    def to_dict(self) -> dict:
+        """The JSON-ready dict of schema ``daedalus-level`` version 1 (see docs/formats.md)."""
+        height, width = self.grid.shape
+        return {
+            "format": LEVEL_FORMAT,
+            "version": LEVEL_VERSION,
+            "height": int(height),
+            "width": int(width),
+            "grid": np.asarray(self.grid, dtype=np.uint8).tolist(),
+            "start": [int(self.start[0]), int(self.start[1])],
+            "exit": [int(self.exit[0]), int(self.exit[1])],
+            "seed": None if self.seed is None else int(self.seed),
+            "index": None if self.index is None else int(self.index),
+            "mode": self.mode,
+            "edits": int(self.edits),
+            # float32 → Python float is exact, so the code survives the round trip bit for bit.
+            "z": [float(v) for v in np.asarray(self.z, dtype=np.float32)],
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None, indent: int | None = None) -> str:
+        """The level as JSON text; also written atomically to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            from daedalus.maze.draw import atomic_write
+
+            atomic_write(path, (text + "\n").encode("utf-8"))
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Level":
+        """Rebuild a level from ``to_dict`` output. Raises UsageError naming the first bad field."""
+        if not isinstance(data, dict):
+            raise UsageError(f"a level must be a JSON object, got {type(data).__name__}")
+        if data.get("format") != LEVEL_FORMAT:
+            raise UsageError(f"level format must be {LEVEL_FORMAT!r}, got {data.get('format')!r}")
+        if data.get("version") != LEVEL_VERSION:
+            raise UsageError(f"level version must be {LEVEL_VERSION}, got {data.get('version')!r}")
+        try:
+            grid = np.asarray(data["grid"], dtype=np.int64)
+            height, width = int(data["height"]), int(data["width"])
+            start = tuple(int(v) for v in data["start"])
+            exit = tuple(int(v) for v in data["exit"])
+            z = np.asarray(data["z"], dtype=np.float32)
+        except (KeyError, TypeError, ValueError) as error:
+            raise UsageError(f"level JSON is missing or has a malformed field: {error}") from None
+        if grid.shape != (height, width) or not np.isin(grid, (0, 1)).all():
+            raise UsageError(f"level grid must be {height}x{width} of 0/1, got shape {grid.shape}")
+        if len(start) != 2 or len(exit) != 2 or z.ndim != 1:
+            raise UsageError("level start and exit must be [row, col] and z a flat list of numbers")
+        grid = grid.astype(np.uint8)
+        grid.setflags(write=False)
+        z.setflags(write=False)
+        return cls(grid=grid, start=start, exit=exit, seed=data.get("seed"), z=z, index=data.get("index"),
+                   mode=str(data.get("mode", "perfect")), edits=int(data.get("edits", 0)))
+
+    @classmethod
+    def from_json(cls, text_or_path: str | os.PathLike) -> "Level":
+        """Read a level from JSON text or from a ``.json`` file path."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            try:
+                with open(text_or_path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError as error:
+                raise UsageError(f"cannot read level file {str(text_or_path)!r}: {error.strerror}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"level is not valid JSON: {error}") from None
+        return cls.from_dict(data)
+
+    def to_text(self) -> str:
+        """ASCII art: ``#`` wall, ``.`` floor, ``S`` start, ``E`` exit; one line per row."""
+        chars = np.where(np.asarray(self.grid) != 0, ".", "#").astype("<U1")
+        chars[self.start] = "S"
+        chars[self.exit] = "E"
+        return "\n".join("".join(row) for row in chars) + "\n"
+
+    def render(self, scale: int = 8) -> np.ndarray:
+        """An RGB image of the level (``daedalus.maze.draw.render``)."""
+        from daedalus.maze.draw import render
+
+        return render(self.grid, self.start, self.exit, scale)
+
+    def to_png(self, path: str | os.PathLike, scale: int = 8) -> None:
+        """Draw the level to a PNG file, atomically."""
+        from daedalus.maze.draw import maze_png
+
+        maze_png(self.grid, path, self.start, self.exit, scale)
