@@ -1,0 +1,188 @@
+"""Trees over the lattice: the parent of each cell in a perfect maze, and two repairs that turn a decoder's
+open-floor probabilities into a perfect maze.
+
+Pure numpy/scipy functions, deterministic (ties broken by link order). They work on the link vector of the
+grid convention (``daedalus.maze.grid``), so the result always keeps the lattice rule.
+
+* ``parent_directions``: for a perfect maze, the direction from each cell towards the start (the training target
+  of a decoder that predicts a tree as "one parent per cell").
+* ``max_probability_tree``: the spanning tree that maximises the summed link probabilities (Kruskal). When the
+  thresholded input is already a perfect maze, it returns it unchanged.
+* ``depth_first_carve``: the backtracker's rule driven by the decoder: walk from the start, always carve to the
+  unvisited neighbour whose link the decoder likes best, backtrack only when no unvisited neighbour is left. Its
+  output has the backtracker's shape (long corridors, few dead ends) whatever the decoder says; the edits it
+  makes measure how far the decoder was from that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+from daedalus.maze.grid import (
+    Position,
+    as_batch,
+    cell_mask,
+    cell_shape,
+    default_start,
+    link_cells,
+    link_positions,
+    links_to_grid,
+)
+
+# Directions a cell's parent can lie in, as (row, col) steps in cell units.
+DIRECTIONS = ((-1, 0), (0, 1), (1, 0), (0, -1))
+DIRECTION_NAMES = ("up", "right", "down", "left")
+NO_PARENT = -1
+
+
+def _start_cell(shape: tuple[int, int], start: Position | None) -> int:
+    start = default_start(shape) if start is None else start
+    if start[0] % 2 or start[1] % 2:
+        raise ValueError(f"start {tuple(start)} is not a cell position (both coordinates even)")
+    return (start[0] // 2) * (shape[1] // 2) + start[1] // 2
+
+
+def parent_directions(grids: np.ndarray, start: Position | None = None) -> np.ndarray:
+    """Direction (index into ``DIRECTIONS``) from each cell to its parent on the way to ``start``.
+
+    Args:
+        grids: perfect mazes ``(H, W)`` or ``(N, H, W)``.
+        start: the root cell (default: the lattice's start).
+
+    Returns:
+        int8 ``(R, C)`` or ``(N, R, C)``; ``NO_PARENT`` (−1) at the root and at cells not connected to it.
+    """
+    batch, single = as_batch(grids)
+    n, height, width = batch.shape
+    rows, cols = cell_shape((height, width))
+    cells = rows * cols
+    root = _start_cell((height, width), start)
+    a, b = link_cells((height, width))
+    links = batch[:, link_positions((height, width))[:, 0], link_positions((height, width))[:, 1]] != 0
+    # One breadth-first search over all grids at once: a block-diagonal graph plus a super node joined to every
+    # root, so the predecessor array gives every cell's parent.
+    grid_index, link_index = np.nonzero(links)
+    offset = grid_index * cells
+    super_node = n * cells
+    src = np.concatenate([offset + a[link_index], np.full(n, super_node)])
+    dst = np.concatenate([offset + b[link_index], np.arange(n) * cells + root])
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(super_node + 1, super_node + 1))
+    _, predecessors = breadth_first_order(graph.tocsr(), super_node, directed=False, return_predecessors=True)
+    parent = predecessors[:super_node].reshape(n, cells)
+    child = np.arange(cells)[None, :]
+    reached = (parent >= 0) & (parent != super_node)
+    delta = np.where(reached, parent % cells - child, 0)
+    out = np.full((n, cells), NO_PARENT, dtype=np.int8)
+    for k, (dr, dc) in enumerate(DIRECTIONS):
+        out[reached & (delta == dr * cols + dc)] = k
+    out = out.reshape(n, rows, cols)
+    return out[0] if single else out
+
+
+def _link_probabilities(probabilities: np.ndarray) -> tuple[np.ndarray, bool, tuple[int, int]]:
+    batch, single = as_batch(probabilities)
+    shape = batch.shape[1:]
+    positions = link_positions(shape)
+    return batch[:, positions[:, 0], positions[:, 1]].astype(np.float64), single, shape
+
+
+def max_probability_tree(probabilities: np.ndarray) -> np.ndarray:
+    """The perfect maze whose links have the largest summed probability (a maximum spanning tree).
+
+    Args:
+        probabilities: open-floor probabilities ``(H, W)`` or ``(N, H, W)`` (only link positions are read).
+
+    Returns:
+        uint8 perfect mazes of the same shape.
+    """
+    weights, single, shape = _link_probabilities(probabilities)
+    rows, cols = cell_shape(shape)
+    a, b = link_cells(shape)
+    links = np.zeros(weights.shape, dtype=np.uint8)
+    # minimum_spanning_tree ignores zero weights: map p in [0, 1] to a weight in [1, 2], lower = preferred, and
+    # break ties by link order so the result is deterministic.
+    tie = np.arange(len(a)) * 1e-9
+    lookup = np.full((rows * cols, rows * cols), -1, dtype=np.intp)
+    lookup[a, b] = np.arange(len(a))
+    for i, w in enumerate(weights):
+        cost = 2.0 - np.clip(w, 0.0, 1.0) + tie
+        tree = minimum_spanning_tree(coo_matrix((cost, (a, b)), shape=(rows * cols, rows * cols))).tocoo()
+        links[i, lookup[np.minimum(tree.row, tree.col), np.maximum(tree.row, tree.col)]] = 1
+    grids = links_to_grid(links, shape)
+    return grids[0] if single else grids
+
+
+def depth_first_carve(probabilities: np.ndarray, start: Position | None = None) -> np.ndarray:
+    """A perfect maze carved by the backtracker's rule, choosing at each step the unvisited neighbour whose link
+    has the highest probability (ties: up, right, down, left).
+
+    Args:
+        probabilities: open-floor probabilities ``(H, W)`` or ``(N, H, W)`` (only link positions are read).
+        start: the cell the walk starts from (default: the lattice's start).
+
+    Returns:
+        uint8 perfect mazes of the same shape.
+    """
+    weights, single, shape = _link_probabilities(probabilities)
+    rows, cols = cell_shape(shape)
+    cells = rows * cols
+    root = _start_cell(shape, start)
+    a, b = link_cells(shape)
+    # neighbour[c, k] and link_of[c, k]: the cell and link in direction k from cell c (−1 off the grid).
+    neighbour = np.full((cells, 4), -1, dtype=np.intp)
+    link_of = np.full((cells, 4), -1, dtype=np.intp)
+    for index, (x, y) in enumerate(zip(a, b)):
+        k = 1 if y == x + 1 else 2  # right or down from x
+        neighbour[x, k], link_of[x, k] = y, index
+        neighbour[y, (k + 2) % 4], link_of[y, (k + 2) % 4] = x, index
+    neighbour_list = neighbour.tolist()
+    link_list = link_of.tolist()
+    links = np.zeros(weights.shape, dtype=np.uint8)
+    for i, w in enumerate(weights):
+        score = w.tolist()
+        visited = [False] * cells
+        visited[root] = True
+        stack = [root]
+        opened = links[i]
+        while stack:
+            cell = stack[-1]
+            best, best_score, best_link = -1, -1.0, -1
+            for k in range(4):
+                nb = neighbour_list[cell][k]
+                if nb >= 0 and not visited[nb]:
+                    s = score[link_list[cell][k]]
+                    if s > best_score:
+                        best, best_score, best_link = nb, s, link_list[cell][k]
+            if best < 0:
+                stack.pop()
+                continue
+            visited[best] = True
+            opened[best_link] = 1
+            stack.append(best)
+    grids = links_to_grid(links, shape)
+    return grids[0] if single else grids
+
+
+def repair_edits(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Fraction of positions that differ between ``before`` (thresholded, nonzero = open) and ``after``, per grid."""
+    before, single = as_batch(before)
+    after, _ = as_batch(after)
+    if before.shape != after.shape:
+        raise ValueError(f"before and after must have the same shape, got {before.shape} and {after.shape}")
+    value = ((before != 0) != (after != 0)).mean(axis=(1, 2))
+    return value[0].item() if single else value
+
+
+def threshold_grids(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Open where ``probabilities >= threshold``: uint8 grids of the same shape."""
+    return (np.asarray(probabilities) >= threshold).astype(np.uint8)
+
+
+def cell_fill(grids: np.ndarray) -> np.ndarray:
+    """The same grids with every cell position forced open (a decoder over links leaves cells to the lattice)."""
+    batch, single = as_batch(grids)
+    out = batch.copy()
+    out[:, cell_mask(batch.shape[1:])] = 1
+    return out[0] if single else out
