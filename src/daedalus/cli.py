@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "daedalus.trainer.cli",
     "daedalus.export.cli",
     "daedalus.runtime.cli",
+    "daedalus.runtime.eval_cli",
 ]
 
 

@@ -1,0 +1,51 @@
+"""``daedalus eval`` on a real ONNX decoder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from daedalus import maze
+from daedalus.cli import main
+from daedalus.runtime.eval_cli import training_grids
+
+
+def test_eval_reports_raw_repaired_reference_and_baseline(decoder_path, tmp_path, capsys):
+    plot = tmp_path / "range.png"
+    assert main(["eval", "--model", str(decoder_path), "--samples", "300", "--seed", "1", "--json",
+                 "--plot", str(plot)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    raw, repaired, reference = report["raw"], report["repaired"], report["reference"]
+    assert repaired["solvable"] == 1.0 and repaired["perfect"] == 1.0
+    assert reference["perfect"] == 1.0 and reference["w_dead_ends"] == 0.0
+    # Repair changed something, and the raw output of a blurred linear decoder is not a maze.
+    assert 0 < report["edits"] <= report["edits_max"] < 1
+    assert raw["perfect"] < 1.0 and raw["loops"] > 0
+    assert report["training_set"] == 400 and 0.0 <= repaired["novelty"] <= 1.0
+    assert report["baseline"]["count"] == 1
+    assert set(report["goals"]) and report["goals"]["solvable after repair = 100 %"] is True
+    assert plot.stat().st_size > 1000 and report["plot"] == str(plot)
+
+
+def test_eval_table_lists_every_figure_and_the_goals(decoder_path, capsys):
+    assert main(["eval", "--model", str(decoder_path), "--samples", "64", "--mode", "braid", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    for label in ("perfect rate", "dead ends", "W1/mean solution length", "repair edits", "goals:", "mean maze"):
+        assert label in out
+
+
+def test_training_set_is_rebuilt_from_metadata():
+    meta = {"training_data": json.dumps({"kind": "mazes", "count": 20, "height": 12, "width": 16, "seed": 4})}
+    assert np.array_equal(training_grids(meta), maze.backtracker_batch(20, 12, 16, rng=4))
+    assert training_grids({"training_data": json.dumps({"kind": "digits"})}) is None
+    assert training_grids({"training_data": "not json"}) is None
+
+
+def test_bad_arguments_are_refused_before_any_work(decoder_path, tmp_path, capsys):
+    assert main(["eval", "--model", str(decoder_path), "--samples", "0"]) == 2
+    assert "--samples must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["eval", "--model", str(decoder_path), "--plot", str(tmp_path / "no" / "x.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["eval", "--model", str(tmp_path / "missing.onnx"), "--no-plot"]) == 2
+    assert "missing.onnx" in capsys.readouterr().err
