@@ -14,6 +14,7 @@ from daedalus.errors import DaedalusError
 # Modules that expose ``register(subparsers)``; each part adds its own line.
 COMMAND_MODULES = [
     "daedalus.maze.cli",
+    "daedalus.game_demo.cli",
 ]
 
 
