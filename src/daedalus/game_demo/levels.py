@@ -131,8 +131,10 @@ class LevelSource:
         if not self._loaded:
             self._loaded = True
             try:
-                from daedalus.runtime import MazeGenerator
-
+                try:
+                    from daedalus.runtime import MazeGenerator
+                except ImportError as error:
+                    raise RuntimeError(f"the runtime is not available ({error})") from error
                 self._generator = MazeGenerator.load(path=self.model, device=self.device)
             except Exception as error:  # any failure (missing runtime, bad file, onnxruntime) means fall back
                 where = "default model" if self.model is None else f"model {str(self.model)!r}"

@@ -100,15 +100,13 @@ class Renderer:
         rows, cols = world.grid.shape
         surface = pygame.Surface((cols * tile, rows * tile))
         surface.fill(WALL)
-        inset = max(1, tile // 6)
         grid = world.grid
         for r in range(rows):
             for c in range(cols):
-                rect = pygame.Rect(c * tile, r * tile, tile, tile)
                 if grid[r, c]:
-                    surface.fill(FLOOR, rect)
-                elif tile >= 6:
-                    surface.fill(WALL_EDGE, rect.inflate(-2 * inset, -2 * inset))
+                    surface.fill(FLOOR, pygame.Rect(c * tile, r * tile, tile, tile))
+        # A thin outline round the maze so its edge reads against the background.
+        pygame.draw.rect(surface, WALL_EDGE, surface.get_rect(), max(1, tile // 8))
         surface.fill(START, pygame.Rect(world.start[1] * tile, world.start[0] * tile, tile, tile))
         exit_rect = pygame.Rect(world.exit[1] * tile, world.exit[0] * tile, tile, tile)
         surface.fill(EXIT, exit_rect)
@@ -167,9 +165,13 @@ class Renderer:
     def footer(self, surface: pygame.Surface, layout: Layout, text: str, colour=DIM) -> None:
         width, height = layout.size
         surface.fill(BACKGROUND, pygame.Rect(0, height - layout.foot, width, layout.foot))
-        size = max(14, layout.foot * 3 // 4)
-        self.text(surface, _clip(text, max(20, width // max(1, size // 2 - 1))), size, colour,
-                  (width // 2, height - layout.foot // 2), "center")
+        size = max(12, layout.foot * 3 // 4)
+        # Shrink a long line to fit, then cut it: the whole reason must stay readable where it can.
+        while size > 12 and self.font(size).size(text)[0] > width - 16:
+            size -= 1
+        while len(text) > 8 and self.font(size).size(text)[0] > width - 16:
+            text = text[:-4] + "..."
+        self.text(surface, text, size, colour, (width // 2, height - layout.foot // 2), "center")
 
     def banner(self, surface: pygame.Surface, layout: Layout, lines: list[tuple[str, int, tuple]]) -> None:
         """Centred lines ``(text, size, colour)`` on a translucent panel over the maze."""
@@ -181,17 +183,13 @@ class Renderer:
         panel_w = min(width - 16, max(f.size(t)[0] for f, (t, _, _) in zip(fonts, lines)) + 48)
         panel_h = sum(heights) + 32
         panel = pygame.Surface((panel_w, panel_h), pygame.SRCALPHA)
-        panel.fill((10, 10, 18, 215))
+        panel.fill((10, 10, 18, 235))
         rect = panel.get_rect(center=(width // 2, layout.hud + (height - layout.hud - layout.foot) // 2))
         surface.blit(panel, rect)
         y = rect.top + 16
         for (text, size, colour), line_h in zip(lines, heights):
             self.text(surface, text, size, colour, (width // 2, y + line_h // 2), "center")
             y += line_h
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_time(seconds: float) -> str:

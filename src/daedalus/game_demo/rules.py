@@ -280,27 +280,40 @@ class World:
             p.pos, p.target = p.target, p.pos
             p.progress = p.move_ticks - p.progress
             p.facing = wants[0]
-        p.advance()
-        if p.target is None and p.pos != self.exit:
-            for name in wants:
-                dr, dc = DIRECTIONS[name]
-                tile = (p.pos[0] + dr, p.pos[1] + dc)
-                if self.is_open(tile):
-                    p.start(name, tile)
-                    break
+        # A move chosen while standing starts this tick; one chosen on arrival starts next tick, so every tick
+        # of motion covers exactly 1 / move_ticks of a tile.
+        if p.target is None:
+            self._choose(wants)
+        if p.advance() and p.pos != self.exit:
+            self._choose(wants)
+
+    def _choose(self, wants: list[str]) -> None:
+        p = self.player
+        for name in wants:
+            dr, dc = DIRECTIONS[name]
+            tile = (p.pos[0] + dr, p.pos[1] + dc)
+            if self.is_open(tile):
+                p.start(name, tile)
+                return
 
     def _move_minotaur(self) -> None:
         m = self.minotaur
-        m.advance()
         if m.target is None:
-            goal = self.chase_goal()
-            here = self.board.dist(m.pos, goal)
-            if here <= 0:
+            self._hunt()
+        if m.advance():
+            self._hunt()
+
+    def _hunt(self) -> None:
+        """Step towards the player: to a neighbour one step closer along a shortest path."""
+        m = self.minotaur
+        goal = self.chase_goal()
+        here = self.board.dist(m.pos, goal)
+        if here <= 0:
+            return
+        for name, tile in neighbours(self.grid, m.pos):
+            if self.board.dist(tile, goal) == here - 1:
+                m.start(name, tile)
                 return
-            for name, tile in neighbours(self.grid, m.pos):
-                if self.board.dist(tile, goal) == here - 1:
-                    m.start(name, tile)
-                    return
 
 
 @dataclass
