@@ -35,8 +35,9 @@ class Autopilot:
 
     def __init__(self, world: World):
         self.world = world
-        self.core = world.board.core
-        self.to_exit = world.board.distances(world.exit)
+        self.core_flat = world.board.core.ravel().tolist()
+        self.to_exit_flat = world.board.distances(world.exit).ravel().tolist()
+        self.exit_flat = world.exit[0] * world.grid.shape[1] + world.exit[1]
         self._from_tile: Position | None = None
         self._from = np.zeros(0)
 
@@ -55,26 +56,29 @@ class Autopilot:
                     ) -> dict[Position, tuple[int, Position | None]]:
         """Safe tiles reachable from ``origin``, where the player stands ``delay`` ticks from now:
         ``tile -> (arrival tick, first step)``."""
+        width = self.world.grid.shape[1]
+        seen = self._safe(times.ravel().tolist(), origin[0] * width + origin[1], delay)
+        return {divmod(t, width): (a, None if f < 0 else divmod(f, width)) for t, (a, f) in seen.items()}
+
+    def _safe(self, limit: list[int], start: int, delay: int) -> dict[int, tuple[int, int]]:
+        """``safe_region`` on flat indices (row * W + col): ``tile -> (arrival, first step or -1)``."""
         w = self.world
         step_ticks, margin = w.player.move_ticks, w.minotaur.move_ticks
-        height, width = w.grid.shape
-        if times[origin] <= delay + margin // 2:
+        if limit[start] <= delay + margin // 2:
             return {}
-        seen: dict[Position, tuple[int, Position | None]] = {origin: (delay, None)}
-        queue = deque([origin])
+        adjacency = w.board.adjacency
+        exit_flat = self.exit_flat
+        seen: dict[int, tuple[int, int]] = {start: (delay, -1)}
+        queue = deque([start])
         while queue:
             tile = queue.popleft()
             arrival, first = seen[tile]
             nxt = arrival + step_ticks
-            for dr, dc in DIRECTIONS.values():
-                r, c = tile[0] + dr, tile[1] + dc
-                if not (0 <= r < height and 0 <= c < width) or not w.grid[r, c] or (r, c) in seen:
-                    continue
+            for n in adjacency[tile]:
                 # The exit ends the level on arrival, so only getting there first matters.
-                need = 0 if (r, c) == w.exit else margin
-                if nxt <= times[r, c] - need:
-                    seen[(r, c)] = (nxt, first or (r, c))
-                    queue.append((r, c))
+                if n not in seen and nxt <= limit[n] - (0 if n == exit_flat else margin):
+                    seen[n] = (nxt, n if first < 0 else first)
+                    queue.append(n)
         return seen
 
     def want(self, world: World | None = None) -> list[str]:
@@ -94,20 +98,24 @@ class Autopilot:
             return self._keep_or_turn(p.target)
         if origin == w.exit:
             return []
-        times = self.minotaur_times()
-        region = self.safe_region(times, origin, delay)
-        if w.exit in region:
-            return [self._direction(origin, region[w.exit][1])]
-        if len(region) > 1:
-            def score(tile):
-                arrival, _ = region[tile]
-                return (bool(self.core[tile]), -self.to_exit[tile], times[tile] - arrival)
-            target = max((t for t in region if t != origin), key=score)
-            return [self._direction(origin, region[target][1])]
-        # Cornered: run to the neighbour the minotaur reaches last.
-        options = [(times[origin[0] + dr, origin[1] + dc], name) for name, (dr, dc) in DIRECTIONS.items()
-                   if w.is_open((origin[0] + dr, origin[1] + dc))]
-        return [max(options)[1]] if options else []
+        width = w.grid.shape[1]
+        start = origin[0] * width + origin[1]
+        limit = self.minotaur_times().ravel().tolist()
+        region = self._safe(limit, start, delay)
+        if self.exit_flat in region:
+            step = region[self.exit_flat][1]
+        elif len(region) > 1:
+            core, to_exit = self.core_flat, self.to_exit_flat
+            best = max((t for t in region if t != start),
+                       key=lambda t: (core[t], -to_exit[t], limit[t] - region[t][0]))
+            step = region[best][1]
+        else:
+            # Cornered: run to the neighbour the minotaur reaches last.
+            options = w.board.adjacency[start]
+            if not options:
+                return []
+            step = max(options, key=lambda n: limit[n])
+        return [self._direction(origin, divmod(step, width))]
 
     def _keep_or_turn(self, target: Position) -> list[str]:
         w = self.world

@@ -70,6 +70,7 @@ class Renderer:
         self._maze_key = None
         self._maze: pygame.Surface | None = None
         self._text_cache: dict[tuple, pygame.Surface] = {}
+        self._fitted: dict[tuple, tuple[str, int]] = {}
 
     def font(self, size: int) -> pygame.font.Font:
         if size not in self._fonts:
@@ -165,13 +166,19 @@ class Renderer:
     def footer(self, surface: pygame.Surface, layout: Layout, text: str, colour=DIM) -> None:
         width, height = layout.size
         surface.fill(BACKGROUND, pygame.Rect(0, height - layout.foot, width, layout.foot))
-        size = max(12, layout.foot * 3 // 4)
-        # Shrink a long line to fit, then cut it: the whole reason must stay readable where it can.
-        while size > 12 and self.font(size).size(text)[0] > width - 16:
-            size -= 1
-        while len(text) > 8 and self.font(size).size(text)[0] > width - 16:
-            text = text[:-4] + "..."
+        key = (text, width, layout.foot)
+        if key not in self._fitted:
+            self._fitted[key] = self._fit(text, width - 16, max(12, layout.foot * 3 // 4))
+        text, size = self._fitted[key]
         self.text(surface, text, size, colour, (width // 2, height - layout.foot // 2), "center")
+
+    def _fit(self, text: str, room: int, size: int) -> tuple[str, int]:
+        """Shrink a long line to fit, then cut it: the whole reason must stay readable where it can."""
+        while size > 12 and self.font(size).size(text)[0] > room:
+            size -= 1
+        while len(text) > 8 and self.font(size).size(text)[0] > room:
+            text = text[:-4] + "..."
+        return text, size
 
     def banner(self, surface: pygame.Surface, layout: Layout, lines: list[tuple[str, int, tuple]]) -> None:
         """Centred lines ``(text, size, colour)`` on a translucent panel over the maze."""

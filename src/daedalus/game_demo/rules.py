@@ -100,6 +100,19 @@ class Board:
         self.grid.setflags(write=False)
         self.index, self.table = distance_table(self.grid)
         self._core: np.ndarray | None = None
+        # Open neighbours of each tile by flat index (row * W + col), as plain lists: per-tick searches in Python
+        # run several times faster on lists than on numpy scalars.
+        height, width = self.grid.shape
+        flat = self.grid.ravel().tolist()
+        self.adjacency: list[list[int]] = [[] for _ in range(height * width)]
+        for i, is_open in enumerate(flat):
+            if not is_open:
+                continue
+            r, c = divmod(i, width)
+            for dr, dc in DIRECTIONS.values():
+                nr, nc = r + dr, c + dc
+                if 0 <= nr < height and 0 <= nc < width and flat[nr * width + nc]:
+                    self.adjacency[i].append(nr * width + nc)
 
     @property
     def shape(self) -> tuple[int, int]:
