@@ -21,7 +21,7 @@ PLAYER = (40, 110, 240)
 PLAYER_EDGE = (230, 240, 255)
 MINOTAUR = (196, 36, 36)
 MINOTAUR_SLEEP = (120, 60, 60)
-HORN = (245, 236, 210)
+HORN = (92, 64, 40)
 EYE = (255, 220, 60)
 TEXT = (236, 236, 244)
 DIM = (150, 154, 176)
@@ -133,11 +133,13 @@ class Renderer:
         x, y = centre
         radius = max(2, int(tile * 0.45))
         body = MINOTAUR if awake else MINOTAUR_SLEEP
-        # Horns first, so the head covers their roots.
-        h = max(2, int(tile * 0.45))
-        w = max(1, tile // 5)
-        pygame.draw.polygon(surface, HORN, [(x - radius + w, y - w), (x - radius - w, y - h - w), (x - w, y - radius + w)])
-        pygame.draw.polygon(surface, HORN, [(x + radius - w, y - w), (x + radius + w, y - h - w), (x + w, y - radius + w)])
+        # Horns first, so the head covers their roots: two curved-looking triangles rising off the head's sides.
+        for side in (-1, 1):
+            pygame.draw.polygon(surface, HORN, [
+                (x + side * radius * 0.85, y - radius * 0.05),
+                (x + side * radius * 0.25, y - radius * 0.75),
+                (x + side * radius * 1.25, y - radius * 1.35),
+            ])
         pygame.draw.circle(surface, body, centre, radius)
         if tile >= 8:
             eye = max(1, tile // 9)
