@@ -57,3 +57,11 @@ def test_help_lists_play_without_pygame_being_imported():
     code = "import sys; from daedalus.cli import build_parser; build_parser(); print('pygame' in sys.modules)"
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
     assert check.stdout.strip() == "False"
+
+
+def test_no_display_gives_one_clear_line():
+    env = {**ENV, "SDL_VIDEODRIVER": "no-such-driver"}
+    out = subprocess.run([sys.executable, "-m", "daedalus", "play", "--autopilot", "--levels", "1", "--no-model"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2
+    assert "no-such-driver" in out.stderr and "--headless" in out.stderr and "Traceback" not in out.stderr

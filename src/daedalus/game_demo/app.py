@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daedalus.errors import DaedalusError
 from daedalus.game_demo.levels import LevelSource
 from daedalus.game_demo.rules import TICKS_PER_SECOND, Run
 
@@ -72,10 +73,16 @@ class App:
         from daedalus.game_demo.scenes import SCENES
 
         self.pg = pygame
-        pygame.display.init()
-        pygame.font.init()
-        pygame.display.set_caption("Daedalus")
-        self.screen = pygame.display.set_mode(self.options.window, pygame.RESIZABLE)
+        try:
+            pygame.display.init()
+            pygame.font.init()
+            pygame.display.set_caption("Daedalus")
+            self.screen = pygame.display.set_mode(self.options.window, pygame.RESIZABLE)
+        except pygame.error as error:
+            pygame.quit()
+            driver = os.environ.get("SDL_VIDEODRIVER", "default")
+            raise DaedalusError(f"cannot open a game window with the {driver!r} video driver ({error}); "
+                                "run with --headless for no window") from None
         self.renderer = Renderer()
         self.clock = pygame.time.Clock()
         self.scenes = {name: cls(self) for name, cls in SCENES.items()}

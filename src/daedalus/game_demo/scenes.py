@@ -100,7 +100,7 @@ class Title(Scene):
         if self.preview is not None:
             app.renderer.draw_world(surface, self.preview, layout, 0.0)
             shade = pygame.Surface(layout.size, pygame.SRCALPHA)
-            shade.fill((10, 10, 18, 150))
+            shade.fill((10, 10, 18, 205))
             surface.blit(shade, (0, 0))
         width, height = layout.size
         big = max(36, min(width // 6, height // 7))
