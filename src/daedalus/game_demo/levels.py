@@ -168,7 +168,8 @@ class LevelSource:
         if board.dist(start, exit) < 0:
             raise ValueError(f"level has no path from start {start} to exit {exit}")
         board.core  # computed here, off the frame loop
-        return GameLevel(board, start, exit, int(getattr(found, "seed", seed)), "model")
+        found_seed = getattr(found, "seed", None)
+        return GameLevel(board, start, exit, seed if found_seed is None else int(found_seed), "model")
 
     def prefetch(self, seed: int) -> None:
         """Start preparing ``seed``'s level on a background thread (no-op when already started)."""
