@@ -93,3 +93,20 @@ def test_shipped_model_levels_when_the_runtime_is_installed():
         pytest.skip(f"runtime present but the default model did not load: {source.message}")
     assert level.source == "model"
     assert level.board.dist(level.start, level.exit) > 0
+
+
+def test_levels_from_a_real_onnx_decoder(tmp_path):
+    # The runtime's real test decoder (tests/onnx_models.py on the runtime branch): an ONNX file run by
+    # onnxruntime. Skipped until the runtime is merged.
+    pytest.importorskip("daedalus.runtime")
+    onnx_models = pytest.importorskip("onnx_models")
+    path = onnx_models.decoder(tmp_path / "decoder.onnx")
+    source = LevelSource(model=path, device="cpu")
+    levels = [source.level(seed) for seed in (3, 4)]
+    assert source.message is None, source.message
+    assert "model" in source.description
+    for level, seed in zip(levels, (3, 4)):
+        assert level.source == "model" and level.seed == seed
+        assert level.board.dist(level.start, level.exit) > 0
+        assert loops(level.grid) > 0  # braid mode keeps loops
+    assert np.array_equal(source.level(3).grid, levels[0].grid)  # the level code replays the level
