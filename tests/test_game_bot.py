@@ -6,7 +6,6 @@ import pytest
 from daedalus.game_demo.autopilot import Autopilot
 from daedalus.game_demo.levels import fallback_grid
 from daedalus.game_demo.rules import CAUGHT, PLAYING, WON, LevelParams, Run, World, level_params
-from daedalus.maze.grid import link_positions
 
 
 def play(world: World, limit_s: int = 120) -> str:
