@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pygame
 
 from daedalus.game_demo.rules import World
@@ -71,6 +72,7 @@ class Renderer:
         self._maze: pygame.Surface | None = None
         self._text_cache: dict[tuple, pygame.Surface] = {}
         self._fitted: dict[tuple, tuple[str, int]] = {}
+        self._panels: dict[tuple[int, int], pygame.Surface] = {}
 
     def font(self, size: int) -> pygame.font.Font:
         if size not in self._fonts:
@@ -99,13 +101,10 @@ class Renderer:
 
     def _draw_maze(self, world: World, tile: int) -> pygame.Surface:
         rows, cols = world.grid.shape
-        surface = pygame.Surface((cols * tile, rows * tile))
-        surface.fill(WALL)
-        grid = world.grid
-        for r in range(rows):
-            for c in range(cols):
-                if grid[r, c]:
-                    surface.fill(FLOOR, pygame.Rect(c * tile, r * tile, tile, tile))
+        # One pixel per tile, then a nearest-neighbour scale: a few hundred microseconds instead of a fill per tile.
+        colours = np.where(world.grid.T[..., None] != 0, np.array(FLOOR, np.uint8), np.array(WALL, np.uint8))
+        small = pygame.surfarray.make_surface(np.ascontiguousarray(colours))
+        surface = pygame.transform.scale(small, (cols * tile, rows * tile)).convert()
         # A thin outline round the maze so its edge reads against the background.
         pygame.draw.rect(surface, WALL_EDGE, surface.get_rect(), max(1, tile // 8))
         surface.fill(START, pygame.Rect(world.start[1] * tile, world.start[0] * tile, tile, tile))
@@ -191,8 +190,11 @@ class Renderer:
         heights = [f.get_linesize() for f in fonts]
         panel_w = min(width - 16, max(f.size(t)[0] for f, (t, _, _) in zip(fonts, lines)) + 48)
         panel_h = sum(heights) + 32
-        panel = pygame.Surface((panel_w, panel_h), pygame.SRCALPHA)
-        panel.fill((10, 10, 18, 235))
+        panel = self._panels.get((panel_w, panel_h))
+        if panel is None:
+            panel = pygame.Surface((panel_w, panel_h), pygame.SRCALPHA)
+            panel.fill((10, 10, 18, 235))
+            self._panels = {(panel_w, panel_h): panel}
         rect = panel.get_rect(center=(width // 2, layout.hud + (height - layout.hud - layout.foot) // 2))
         surface.blit(panel, rect)
         y = rect.top + 16
