@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "daedalus.export.cli",
     "daedalus.runtime.cli",
     "daedalus.runtime.eval_cli",
+    "daedalus.game_demo.cli",
 ]
 
 
