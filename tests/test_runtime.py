@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import onnx_models
 from daedalus.errors import DaedalusError
@@ -51,6 +52,15 @@ def test_generated_levels_are_solvable_and_perfect_when_asked(generator, seed, m
         if mode == "perfect":
             assert is_perfect(level.grid)
         assert pieces(level.grid) == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(z=arrays(np.float32, (4, 8), elements=st.floats(-10, 10, width=32)), mode=st.sampled_from(["perfect", "braid"]))
+def test_any_latent_in_range_gives_a_solvable_level(generator, z, mode):
+    for level in generator.from_latents(z, mode):
+        assert solvable(level.grid, level.start, level.exit)
+        assert mode == "braid" or is_perfect(level.grid)
+        assert (generator.from_latents(level.z, mode).grid == level.grid).all()
 
 
 @pytest.mark.parametrize("value", [10.0, -10.0, 0.0, 1e6])
