@@ -265,8 +265,9 @@ class MazeGenerator:
             raise ModelError(f"{source} is not a Daedalus decoder: outputs {[o.name for o in outputs]}, "
                              "expected ['p_open']")
         z, p = inputs[0], outputs[0]
-        if z.type != "tensor(float)" or len(z.shape) != 2 or z.shape[1] not in (info.latent_dim, None) and \
-                not isinstance(z.shape[1], str):
+        # A dim is an int when fixed, a str or None when symbolic; only a fixed wrong width is an error here.
+        width_wrong = len(z.shape) == 2 and isinstance(z.shape[1], int) and z.shape[1] != info.latent_dim
+        if z.type != "tensor(float)" or len(z.shape) != 2 or width_wrong:
             raise ModelError(f"{source}: input z is {z.type} {z.shape}, expected tensor(float) "
                              f"[batch, {info.latent_dim}]")
         if p.type != "tensor(float)" or len(p.shape) != 3:
