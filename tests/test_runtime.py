@@ -214,6 +214,14 @@ def broken(tmp_path, kind):
         onnx_models.decoder(path, meta=onnx_models.metadata(threshold=None, start=None))
     elif kind == "bad-metadata":
         onnx_models.decoder(path, meta=onnx_models.metadata(exit="[3, 3]"))
+    elif kind == "other-lattice":
+        onnx_models.decoder(path, meta=onnx_models.metadata(lattice_rule="hexagonal"))
+    elif kind == "old-format":
+        onnx_models.decoder(path, meta=onnx_models.metadata(daedalus_format="0"))
+    elif kind == "bad-threshold":
+        onnx_models.decoder(path, meta=onnx_models.metadata(threshold="1.5"))
+    elif kind == "bad-prior":
+        onnx_models.decoder(path, meta=onnx_models.metadata(latent_prior='{"kind": "gaussian", "mean": [0]}'))
     elif kind == "wrong-latent-metadata":
         onnx_models.decoder(path, meta=onnx_models.metadata(latent_dim="5"))
     elif kind == "wrong-shape":
@@ -245,6 +253,10 @@ BROKEN = {
     "partial-metadata": "lacks start, threshold",
     "bad-metadata": r"exit=\[3, 3\] is not a cell",
     "wrong-latent-metadata": r"input z|latents must have shape|cannot load",
+    "other-lattice": "lattice_rule 'hexagonal'",
+    "old-format": "daedalus_format '0' is not supported",
+    "bad-threshold": r"threshold=1.5, expected a number in \(0, 1\]",
+    "bad-prior": "latent_prior",
     "wrong-shape": r"p_open",
     "wrong-shape-symbolic": r"26, 28.*expected .*28, 28",
     "nan": "non-finite",

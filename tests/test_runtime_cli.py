@@ -80,3 +80,10 @@ def test_negative_count_is_refused(decoder_path, tmp_path, capsys):
         main(["generate", "--count", "-3", "--model", str(decoder_path), "--format", "npz",
               "--out", str(tmp_path / "x.npz")])
     assert "non-negative" in capsys.readouterr().err
+
+
+def test_generate_zero_levels(decoder_path, tmp_path):
+    out = tmp_path / "none.npz"
+    assert main(["generate", "--count", "0", "--seed", "1", "--model", str(decoder_path), "--format", "npz",
+                 "--out", str(out)]) == 0
+    assert np.load(out)["grids"].shape == (0, 28, 28)

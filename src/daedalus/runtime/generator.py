@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from daedalus.maze.backtracker import as_generator
-from daedalus.maze.grid import check_shape
+from daedalus.maze.grid import LATTICE_RULE, check_shape
 from daedalus.maze.repair import MODES, repair
 from daedalus.runtime.errors import DeviceError, ModelError, UsageError
 from daedalus.runtime.level import Level
@@ -121,6 +121,9 @@ def _read_contract(metadata: dict[str, str], source: str) -> ModelInfo:
             raise ModelError(f"{source}: metadata {key}={value}, expected >= {low}")
         return value
 
+    if metadata["lattice_rule"] != LATTICE_RULE:
+        raise ModelError(f"{source}: lattice_rule {metadata['lattice_rule']!r} is not the one this runtime repairs "
+                         f"({LATTICE_RULE!r})")
     latent_dim, height, width = integer("latent_dim", 1), integer("height", 4), integer("width", 4)
     try:
         check_shape(height, width)
