@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import onnx_models
+from onnx_models import decoder_path, generator  # noqa: F401 (fixtures)
 from daedalus.errors import DaedalusError
 from daedalus.maze import is_perfect, pieces
 from daedalus.runtime import DeviceError, Level, MazeGenerator, ModelError, UsageError
