@@ -317,3 +317,12 @@ def test_warns_when_both_onnxruntime_distributions_are_installed(decoder_path, m
     monkeypatch.setattr(module, "installed_runtimes", lambda: ["onnxruntime", "onnxruntime-gpu"])
     with pytest.warns(RuntimeWarning, match="both onnxruntime and onnxruntime-gpu"):
         MazeGenerator.load(decoder_path)
+
+
+def test_edits_are_counted_against_the_thresholded_decoder_output(generator):
+    levels = generator.generate(30, seed=21, mode="braid")
+    p = generator.decode(np.stack([level.z for level in levels]))
+    for level, probs in zip(levels, p):
+        assert level.edits == int((level.grid != (probs >= generator.threshold)).sum())
+        assert "stats" not in level.__dict__  # statistics stay lazy: generation does not compute them
+    assert levels[0].stats["repair_edits"] == levels[0].edits
