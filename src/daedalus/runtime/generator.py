@@ -385,7 +385,8 @@ class MazeGenerator:
             result = self.repair(self._decode_chunk(latents), mode)
             yield {"grids": result.grids, "latents": latents, "edits": result.edits, "first": begin}
 
-    def _levels(self, batch: dict, seed: int | None, mode: str, indexed: bool) -> list[Level]:
+    def levels_from_batch(self, batch: dict, seed: int | None, mode: str, indexed: bool = True) -> list[Level]:
+        """``Level`` objects for one dict yielded by ``batches`` (``indexed``: number them from the batch's ``first``)."""
         grids, latents, edits = batch["grids"], batch["latents"], batch["edits"].tolist()
         grids.setflags(write=False)
         latents.setflags(write=False)
@@ -414,7 +415,7 @@ class MazeGenerator:
         seed = _check_seed(seed)
         levels: list[Level] = []
         for batch in self.batches(count, seed, mode):
-            levels.extend(self._levels(batch, seed, mode, True))
+            levels.extend(self.levels_from_batch(batch, seed, mode, True))
         return levels
 
     def from_latents(self, z, mode: str = "perfect") -> Level | list[Level]:
@@ -424,7 +425,7 @@ class MazeGenerator:
         z = np.asarray(z)[None] if single else z
         levels: list[Level] = []
         for batch in self.batches(0, None, mode, z=z):
-            levels.extend(self._levels(batch, None, mode, False))
+            levels.extend(self.levels_from_batch(batch, None, mode, False))
         return levels[0] if single else levels
 
     def interpolate(self, a, b, steps: int = 8, mode: str = "perfect") -> list[Level]:
