@@ -290,8 +290,10 @@ def test_shipped_default_model_loads_when_present():
     if not DEFAULT_MODEL.is_file():
         pytest.skip("the default model is not shipped in this checkout yet")
     gen = MazeGenerator.load()
-    for level in gen.generate(20, seed=0):
+    for level in gen.generate(64, seed=0):
         assert solvable(level.grid, level.start, level.exit) and is_perfect(level.grid)
+        # decoding one latent alone must give the grid it gave inside a batch of 64
+        assert (gen.from_latents(level.z).grid == level.grid).all()
 
 
 # ---- devices -------------------------------------------------------------------------------------------------
