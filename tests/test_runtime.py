@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import onnx_models
+from onnx_models import decoder_path, generator  # noqa: F401 (fixtures)
 from daedalus.errors import DaedalusError
 from daedalus.maze import is_perfect, pieces
 from daedalus.runtime import DeviceError, Level, MazeGenerator, ModelError, UsageError
@@ -51,6 +53,15 @@ def test_generated_levels_are_solvable_and_perfect_when_asked(generator, seed, m
         if mode == "perfect":
             assert is_perfect(level.grid)
         assert pieces(level.grid) == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(z=arrays(np.float32, (4, 8), elements=st.floats(-10, 10, width=32)), mode=st.sampled_from(["perfect", "braid"]))
+def test_any_latent_in_range_gives_a_solvable_level(generator, z, mode):
+    for level in generator.from_latents(z, mode):
+        assert solvable(level.grid, level.start, level.exit)
+        assert mode == "braid" or is_perfect(level.grid)
+        assert (generator.from_latents(level.z, mode).grid == level.grid).all()
 
 
 @pytest.mark.parametrize("value", [10.0, -10.0, 0.0, 1e6])
@@ -204,6 +215,14 @@ def broken(tmp_path, kind):
         onnx_models.decoder(path, meta=onnx_models.metadata(threshold=None, start=None))
     elif kind == "bad-metadata":
         onnx_models.decoder(path, meta=onnx_models.metadata(exit="[3, 3]"))
+    elif kind == "other-lattice":
+        onnx_models.decoder(path, meta=onnx_models.metadata(lattice_rule="hexagonal"))
+    elif kind == "old-format":
+        onnx_models.decoder(path, meta=onnx_models.metadata(daedalus_format="0"))
+    elif kind == "bad-threshold":
+        onnx_models.decoder(path, meta=onnx_models.metadata(threshold="1.5"))
+    elif kind == "bad-prior":
+        onnx_models.decoder(path, meta=onnx_models.metadata(latent_prior='{"kind": "gaussian", "mean": [0]}'))
     elif kind == "wrong-latent-metadata":
         onnx_models.decoder(path, meta=onnx_models.metadata(latent_dim="5"))
     elif kind == "wrong-shape":
@@ -235,6 +254,10 @@ BROKEN = {
     "partial-metadata": "lacks start, threshold",
     "bad-metadata": r"exit=\[3, 3\] is not a cell",
     "wrong-latent-metadata": r"input z|latents must have shape|cannot load",
+    "other-lattice": "lattice_rule 'hexagonal'",
+    "old-format": "daedalus_format '0' is not supported",
+    "bad-threshold": r"threshold=1.5, expected a number in \(0, 1\]",
+    "bad-prior": "latent_prior",
     "wrong-shape": r"p_open",
     "wrong-shape-symbolic": r"26, 28.*expected .*28, 28",
     "nan": "non-finite",
@@ -267,8 +290,10 @@ def test_shipped_default_model_loads_when_present():
     if not DEFAULT_MODEL.is_file():
         pytest.skip("the default model is not shipped in this checkout yet")
     gen = MazeGenerator.load()
-    for level in gen.generate(20, seed=0):
+    for level in gen.generate(64, seed=0):
         assert solvable(level.grid, level.start, level.exit) and is_perfect(level.grid)
+        # decoding one latent alone must give the grid it gave inside a batch of 64
+        assert (gen.from_latents(level.z).grid == level.grid).all()
 
 
 # ---- devices -------------------------------------------------------------------------------------------------
@@ -294,3 +319,12 @@ def test_warns_when_both_onnxruntime_distributions_are_installed(decoder_path, m
     monkeypatch.setattr(module, "installed_runtimes", lambda: ["onnxruntime", "onnxruntime-gpu"])
     with pytest.warns(RuntimeWarning, match="both onnxruntime and onnxruntime-gpu"):
         MazeGenerator.load(decoder_path)
+
+
+def test_edits_are_counted_against_the_thresholded_decoder_output(generator):
+    levels = generator.generate(30, seed=21, mode="braid")
+    p = generator.decode(np.stack([level.z for level in levels]))
+    for level, probs in zip(levels, p):
+        assert level.edits == int((level.grid != (probs >= generator.threshold)).sum())
+        assert "stats" not in level.__dict__  # statistics stay lazy: generation does not compute them
+    assert levels[0].stats["repair_edits"] == levels[0].edits

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from onnx_models import decoder_path  # noqa: F401 (fixture)
 from daedalus.cli import main
 from daedalus.maze import is_perfect, is_solvable
 
@@ -80,3 +81,10 @@ def test_negative_count_is_refused(decoder_path, tmp_path, capsys):
         main(["generate", "--count", "-3", "--model", str(decoder_path), "--format", "npz",
               "--out", str(tmp_path / "x.npz")])
     assert "non-negative" in capsys.readouterr().err
+
+
+def test_generate_zero_levels(decoder_path, tmp_path):
+    out = tmp_path / "none.npz"
+    assert main(["generate", "--count", "0", "--seed", "1", "--model", str(decoder_path), "--format", "npz",
+                 "--out", str(out)]) == 0
+    assert np.load(out)["grids"].shape == (0, 28, 28)

@@ -146,7 +146,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if fresh else out
     try:
         for batch in generator.batches(args.count, seed, args.mode):
-            for level in generator._levels(batch, seed, args.mode, True):
+            for level in generator.levels_from_batch(batch, seed, args.mode, True):
                 path = folder / f"level-{seed}-{level.index}.{args.format}"
                 if args.format == "png":
                     level.to_png(path)

@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from daedalus.maze.backtracker import as_generator
-from daedalus.maze.grid import check_shape
+from daedalus.maze.grid import LATTICE_RULE, check_shape
 from daedalus.maze.repair import MODES, repair
 from daedalus.runtime.errors import DeviceError, ModelError, UsageError
 from daedalus.runtime.level import Level
@@ -121,6 +121,9 @@ def _read_contract(metadata: dict[str, str], source: str) -> ModelInfo:
             raise ModelError(f"{source}: metadata {key}={value}, expected >= {low}")
         return value
 
+    if metadata["lattice_rule"] != LATTICE_RULE:
+        raise ModelError(f"{source}: lattice_rule {metadata['lattice_rule']!r} is not the one this runtime repairs "
+                         f"({LATTICE_RULE!r})")
     latent_dim, height, width = integer("latent_dim", 1), integer("height", 4), integer("width", 4)
     try:
         check_shape(height, width)
@@ -265,8 +268,9 @@ class MazeGenerator:
             raise ModelError(f"{source} is not a Daedalus decoder: outputs {[o.name for o in outputs]}, "
                              "expected ['p_open']")
         z, p = inputs[0], outputs[0]
-        if z.type != "tensor(float)" or len(z.shape) != 2 or z.shape[1] not in (info.latent_dim, None) and \
-                not isinstance(z.shape[1], str):
+        # A dim is an int when fixed, a str or None when symbolic; only a fixed wrong width is an error here.
+        width_wrong = len(z.shape) == 2 and isinstance(z.shape[1], int) and z.shape[1] != info.latent_dim
+        if z.type != "tensor(float)" or len(z.shape) != 2 or width_wrong:
             raise ModelError(f"{source}: input z is {z.type} {z.shape}, expected tensor(float) "
                              f"[batch, {info.latent_dim}]")
         if p.type != "tensor(float)" or len(p.shape) != 3:
@@ -381,7 +385,8 @@ class MazeGenerator:
             result = self.repair(self._decode_chunk(latents), mode)
             yield {"grids": result.grids, "latents": latents, "edits": result.edits, "first": begin}
 
-    def _levels(self, batch: dict, seed: int | None, mode: str, indexed: bool) -> list[Level]:
+    def levels_from_batch(self, batch: dict, seed: int | None, mode: str, indexed: bool = True) -> list[Level]:
+        """``Level`` objects for one dict yielded by ``batches`` (``indexed``: number them from the batch's ``first``)."""
         grids, latents, edits = batch["grids"], batch["latents"], batch["edits"].tolist()
         grids.setflags(write=False)
         latents.setflags(write=False)
@@ -410,7 +415,7 @@ class MazeGenerator:
         seed = _check_seed(seed)
         levels: list[Level] = []
         for batch in self.batches(count, seed, mode):
-            levels.extend(self._levels(batch, seed, mode, True))
+            levels.extend(self.levels_from_batch(batch, seed, mode, True))
         return levels
 
     def from_latents(self, z, mode: str = "perfect") -> Level | list[Level]:
@@ -420,7 +425,7 @@ class MazeGenerator:
         z = np.asarray(z)[None] if single else z
         levels: list[Level] = []
         for batch in self.batches(0, None, mode, z=z):
-            levels.extend(self._levels(batch, None, mode, False))
+            levels.extend(self.levels_from_batch(batch, None, mode, False))
         return levels[0] if single else levels
 
     def interpolate(self, a, b, steps: int = 8, mode: str = "perfect") -> list[Level]:
