@@ -136,8 +136,8 @@ def main() -> int:
     solvable = {v: np.mean([r["solvable"] for r in rows]) for v, rows in maze_rows.items()}
     border = {v: np.mean([r["border_corridor"] for r in rows]) for v, rows in maze_rows.items()}
     honest = {v: np.mean([r["solvable_without_border"] for r in rows]) for v, rows in maze_rows.items()}
-    lines += ["", "**The border corridor.** A naive \"start reaches exit\" test says the VAE samples are solvable "
-              + ", ".join(f"{v}: {solvable[v]:.1%}" for v in maze_rows) + ". Much of that is one artefact: "
+    lines += ["", "**The border corridor.** A naive \"start reaches exit\" test passes "
+              + ", ".join(f"{v}: {solvable[v]:.1%}" for v in maze_rows) + " of the samples. Much of that is one artefact: "
               "thresholding opens a straight L-shaped corridor along the border (top row + right column, or left "
               "column + bottom row) — border corridor rate " + ", ".join(f"{v}: {border[v]:.1%}" for v in maze_rows)
               + ". Solvable samples *without* such a corridor: " + ", ".join(f"{v}: {honest[v]:.1%}" for v in maze_rows)

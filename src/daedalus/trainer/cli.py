@@ -52,6 +52,11 @@ OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "
 
 def run_train(args: argparse.Namespace) -> int:
     from daedalus.errors import UsageError
+
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("daedalus train needs torch: pip install 'daedalus[train]'") from None
     from daedalus.trainer.config import resolve_config
 
     overrides = {name: getattr(args, name) for name in OPTION_NAMES}
@@ -69,10 +74,6 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         config = resolve_config(overrides, args.config)
 
-    try:
-        import torch
-    except ImportError:
-        raise UsageError("daedalus train needs torch: pip install 'daedalus[train]'") from None
     from daedalus.trainer.train import train
 
     if args.threads is not None:

@@ -82,7 +82,7 @@ def run_figures(run_dir: str | Path, model, config: dict, data, history: list) -
     with torch.no_grad():
         mu, _ = model.encode(torch.from_numpy(inputs).to(device))
         recon = model.decode(mu).cpu().numpy()
-    fig, axes = plt.subplots(3 if is_maze else 2, 1, figsize=(8, 3.4 if is_maze else 2.4))
+    fig, axes = plt.subplots(3 if is_maze else 2, 1, figsize=(8, 4.6 if is_maze else 3.2))
     _sheet(axes[0], inputs, 8, "held-out inputs")
     _sheet(axes[1], recon, 8, "reconstructions (probabilities)")
     if is_maze:

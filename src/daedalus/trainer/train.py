@@ -23,7 +23,6 @@ from daedalus.trainer.models import MazeAutoencoder, build_model
 from daedalus.trainer.schedules import kl_weight
 
 LOG_FILE = "log.jsonl"
-HISTORY_FILE = "history.json"
 
 
 class TrainingDiverged(DaedalusError):
