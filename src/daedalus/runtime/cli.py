@@ -54,6 +54,7 @@ def register(subparsers) -> None:
     gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="execution device")
     gen.add_argument("--format", required=True, choices=FORMATS, help="output format")
     gen.add_argument("--out", required=True, help="the .npz file (npz) or a folder (png, json, txt)")
+    gen.add_argument("--preview", help="also draw the first levels (up to 64) on one PNG sheet")
     gen.set_defaults(func=run_generate)
 
 
@@ -113,8 +114,11 @@ def run_generate(args: argparse.Namespace) -> int:
     from daedalus.maze.draw import atomic_write
     from daedalus.runtime.generator import MazeGenerator
 
+    from daedalus.maze.cli import check_output
+
     out = Path(args.out)
     _check_out(out, args.format)
+    preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
     generator = MazeGenerator.load(args.model, device=args.device)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
     height, width = generator.shape
@@ -137,6 +141,7 @@ def run_generate(args: argparse.Namespace) -> int:
         )
         atomic_write(out, buffer.getvalue())
         print(f"wrote {args.count} {args.mode} levels (seed {seed}) to {out}")
+        _preview(generator, args, seed, preview)
         return 0
 
     # One file per level: write into a fresh temporary folder and move it into place at the end, so a failure
@@ -163,4 +168,17 @@ def run_generate(args: argparse.Namespace) -> int:
             shutil.rmtree(folder, ignore_errors=True)
         raise
     print(f"wrote {args.count} {args.mode} levels (seed {seed}) as {args.format} files to {out}")
+    _preview(generator, args, seed, preview)
     return 0
+
+
+def _preview(generator, args: argparse.Namespace, seed: int, preview: Path | None) -> None:
+    """Draw the first levels again from the same seed (level i does not depend on the count) onto one sheet."""
+    if preview is None or args.count == 0:
+        return
+    from daedalus.maze.draw import sheet_png
+
+    levels = generator.generate(min(args.count, 64), seed, args.mode)
+    sheet_png([level.grid for level in levels], preview, scale=4,
+              starts=[level.start for level in levels], exits=[level.exit for level in levels])
+    print(f"wrote preview sheet of {len(levels)} levels to {preview}")
