@@ -177,3 +177,32 @@ def test_figures_are_written(tmp_path, options):
         data = (tmp_path / "run" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, name
     assert not list((tmp_path / "run").glob(".*.tmp"))
+
+
+def test_resume_after_a_real_kill(tmp_path):
+    """SIGKILL the command mid-run, resume it, and end with the uninterrupted run's weights."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["--model", "seed-vae", "--count", "64", "--holdout", "16", "--batch-size", "16", "--epochs", "8",
+            "--eval-samples", "3000", "--no-figures", "--quiet", "--fresh", "--threads", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "daedalus", "train"]
+    subprocess.run([*command, *args, "--out", str(tmp_path / "whole")], check=True, env=env, capture_output=True)
+    process = subprocess.Popen([*command, *args, "--out", str(tmp_path / "killed")], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed" / "log.jsonl"
+    while process.poll() is None and not (log.exists() and log.read_text().count("\n") >= 2):
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = log.read_text().count("\n")
+    if done >= 8:
+        pytest.skip("the run finished before the kill landed")
+    assert main(["train", "--out", str(tmp_path / "killed"), "--resume", "--quiet"]) == 0
+    whole = load_file(tmp_path / "whole" / "model.safetensors")
+    resumed = load_file(tmp_path / "killed" / "model.safetensors")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
