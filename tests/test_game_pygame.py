@@ -61,8 +61,11 @@ def test_window_resizes_and_the_maze_is_rescaled():
     app = App(options)
     app.open()
     try:
-        for _ in range(30):
+        # The level is prepared on a background thread: play frames until it is on screen (bounded in time).
+        deadline = time.monotonic() + 30
+        while getattr(app.scene, "world", None) is None and time.monotonic() < deadline:
             app.frame()
+        assert app.scene.world is not None, "the first level never reached the screen"
         big = app.layout((28, 28)).tile
         app.screen = pygame.display.set_mode((400, 300), pygame.RESIZABLE)
         app.frame()
@@ -88,9 +91,8 @@ def test_person_plays_pauses_and_quits_from_the_keyboard():
         app.frame()
         assert type(app.scene).__name__ == "Play"
         # The level is prepared on a background thread: frames keep coming while it is.
-        for _ in range(2000):
-            if app.scene.world is not None:
-                break
+        deadline = time.monotonic() + 30
+        while app.scene.world is None and time.monotonic() < deadline:
             app.frame()
             time.sleep(0.001)
         world = app.scene.world
