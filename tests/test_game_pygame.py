@@ -20,14 +20,14 @@ def colour_count(image: np.ndarray, colour) -> int:
     return int((image == np.array(colour, dtype=np.uint8)).all(axis=-1).sum())
 
 
-def run_app(options: Options, source=None, max_frames: int = 3000) -> App:
+def run_app(options: Options, source=None, max_seconds: float = 120) -> App:
+    # Bounded by time, not frames: while a level is prepared in the background, fast frames come by the thousand.
     app = App(options, source)
     app.open()
     try:
-        frames = 0
-        while app.running and frames < max_frames:
+        deadline = time.monotonic() + max_seconds
+        while app.running and time.monotonic() < deadline:
             app.frame()
-            frames += 1
         assert not app.running, "the autopilot did not finish in time"
         if options.screenshot:
             app.save_screenshot(options.screenshot)
