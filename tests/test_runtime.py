@@ -328,3 +328,18 @@ def test_edits_are_counted_against_the_thresholded_decoder_output(generator):
         assert level.edits == int((level.grid != (probs >= generator.threshold)).sum())
         assert "stats" not in level.__dict__  # statistics stay lazy: generation does not compute them
     assert levels[0].stats["repair_edits"] == levels[0].edits
+
+
+def test_overlapped_slices_give_the_same_levels_as_one_pass(decoder_path):
+    # batches() decodes the next slice on a helper thread while it repairs the current one; how the work is cut
+    # must not change any level.
+    from daedalus.runtime import MazeGenerator
+
+    generator = MazeGenerator.load(decoder_path, device="cpu", chunk_size=300)
+    levels = generator.generate(1200, seed=5, mode="braid")
+    z = generator.sample_latents(1200, 5)
+    one_pass = generator.repair(generator._decode_chunk(z), "braid").grids
+    assert [lv.index for lv in levels] == list(range(1200))
+    assert np.array_equal(np.stack([lv.z for lv in levels]), z)
+    assert np.array_equal(np.stack([lv.grid for lv in levels]), one_pass)
+    assert [batch["first"] for batch in generator.batches(1200, seed=5)] == [0, 300, 600, 900]
