@@ -34,6 +34,8 @@ def load(run: Path):
     spec = dict(config["model"])
     name = spec.pop("name")
     spec.pop("kind")
+    if name == "tree":
+        spec.setdefault("encoder_parents", False)  # runs from before the option existed
     model = build(name, **spec)
     model.load_state_dict(torch.load(run / "model.pt", weights_only=True))
     model.eval()
@@ -66,13 +68,19 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--novelty", action="store_true", help="rebuild the training set and measure novelty")
     ap.add_argument("--plot", help="expressive-range PNG of the best repair")
+    ap.add_argument("--temperature", type=float, help="tree model: decode temperature (overrides the config)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     import onnxruntime as ort
 
     run = Path(args.run)
     model, config = load(run)
-    onnx_path = run / "decoder.onnx"
+    tag = args.prior
+    if args.temperature is not None:
+        model.temperature = args.temperature
+        config["model"]["temperature"] = args.temperature
+        tag += f"_t{args.temperature:g}"
+    onnx_path = run / f"decoder_{tag}.onnx"
     torch.onnx.export(Decoder(model), (torch.zeros(2, model.latent_dim),), str(onnx_path), input_names=["z"],
                       output_names=["p_open"], opset_version=15,
                       dynamic_axes={"z": {0: "batch"}, "p_open": {0: "batch"}}, dynamo=False)
@@ -108,10 +116,10 @@ def main(argv=None) -> int:
         figures = evaluate_grids(raw, repaired, repair_edits(raw, repaired), reference, training)
         figures["repair_per_s"] = len(p) / repair_s
         results["repairs"][name] = figures
-    out = run / f"eval_{args.prior}_{args.count}.json"
+    out = run / f"eval_{tag}_{args.count}.json"
     out.write_text(json.dumps(results, indent=1))
     raw_f = results["repairs"]["tree"]["raw"]
-    print(f"{run.name} prior={args.prior} onnx_diff={max_diff:.1e} decoder={speed:,.0f}/s")
+    print(f"{run.name} prior={tag} onnx_diff={max_diff:.1e} decoder={speed:,.0f}/s")
     print(f"  raw: perfect {raw_f['perfect']:.1%} loops {raw_f['loops']:.1f} pieces {raw_f['pieces']:.1f} "
           f"dead_ends {raw_f['dead_ends']:.1f} solvable {raw_f['solvable']:.1%} sol {raw_f['solution_length']:.1f} "
           f"border {raw_f['border_corridor']:.1%} distinct {raw_f['distinct']:.1%}")

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     while True:
         t0 = time.time()
         grids = backtracker_batch(args.epoch_size, rng=rng) if args.fresh else fixed
-        x_all = torch.from_numpy(grids.astype(np.float32))
+        x_all = model.features(grids)
         y_all = model.target(grids)
         order = torch.from_numpy(shuffle_rng.permutation(len(grids)))
         totals = np.zeros(3)
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     model.eval()
     with torch.no_grad():
         eval_grids = backtracker_batch(5000, rng=np.random.default_rng(10**6 + args.seed))
-        mu, logvar = model.encode(torch.from_numpy(eval_grids.astype(np.float32)))
+        mu, logvar = model.encode(model.features(eval_grids))
         mu, var = mu.double().numpy(), logvar.exp().double().numpy()
     cov = np.cov(mu, rowvar=False) + np.diag(var.mean(0))
     prior = {"kind": "gaussian", "mean": mu.mean(0).tolist(), "scale_tril": np.linalg.cholesky(cov).tolist()}
