@@ -26,7 +26,8 @@ from daedalus.maze import backtracker_batch  # noqa: E402
 from daedalus.maze.carve import depth_first_carve, max_probability_tree, repair_edits, threshold_grids  # noqa: E402
 from daedalus.maze.evaluation import evaluate_grids  # noqa: E402
 
-REPAIRS = {"tree": max_probability_tree, "dfs": depth_first_carve}
+REPAIRS = {"mst": max_probability_tree, "dfs": depth_first_carve}
+NOISY = {f"dfs+noise{n:g}": n for n in (0.1, 0.25)}
 
 
 def load(run: Path):
@@ -109,7 +110,10 @@ def main(argv=None) -> int:
         training = backtracker_batch(data["count"], data["height"], data["width"], rng=data["seed"])
     results = {"run": str(run), "prior": args.prior, "count": args.count, "onnx_max_diff": max_diff,
                "decoder_per_s": speed, "train_minutes": config.get("train_minutes"), "repairs": {}}
-    for name, repair in REPAIRS.items():
+    repairs = dict(REPAIRS)
+    for name, noise in NOISY.items():
+        repairs[name] = lambda q, noise=noise: depth_first_carve(q, noise=noise, rng=args.seed)
+    for name, repair in repairs.items():
         t0 = time.perf_counter()
         repaired = repair(p)
         repair_s = time.perf_counter() - t0
@@ -118,7 +122,7 @@ def main(argv=None) -> int:
         results["repairs"][name] = figures
     out = run / f"eval_{tag}_{args.count}.json"
     out.write_text(json.dumps(results, indent=1))
-    raw_f = results["repairs"]["tree"]["raw"]
+    raw_f = results["repairs"]["mst"]["raw"]
     print(f"{run.name} prior={tag} onnx_diff={max_diff:.1e} decoder={speed:,.0f}/s")
     print(f"  raw: perfect {raw_f['perfect']:.1%} loops {raw_f['loops']:.1f} pieces {raw_f['pieces']:.1f} "
           f"dead_ends {raw_f['dead_ends']:.1f} solvable {raw_f['solvable']:.1%} sol {raw_f['solution_length']:.1f} "
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
               f"corr {r['corridor_length']:.2f} | W sol {r['w_solution_length']:.3f} dead {r['w_dead_ends']:.3f} "
               f"corr {r['w_corridor_length']:.3f} | distinct {r['distinct']:.1%} border {r['border_corridor']:.1%}"
               + (f" novelty {r['novelty']:.1%}" if "novelty" in r else ""))
-    ref = results["repairs"]["tree"]["reference"]
+    ref = results["repairs"]["mst"]["reference"]
     print(f"  backtracker: dead_ends {ref['dead_ends']:.1f} sol {ref['solution_length']:.1f} "
           f"corr {ref['corridor_length']:.2f}")
     if args.plot:

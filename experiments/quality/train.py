@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--decoder-hidden", type=int, default=None)
     ap.add_argument("--decoder-layers", type=int, default=2)
+    ap.add_argument("--potential-weight", type=float, default=None, help="ptree: weight of the potential loss")
+    ap.add_argument("--temperature", type=float, default=None, help="tree/ptree: decode temperature to record")
     ap.add_argument("--beta", type=float, default=1.0)
     ap.add_argument("--cycles", type=int, default=4)
     ap.add_argument("--ratio", type=float, default=0.5)
@@ -60,8 +62,10 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    extra = {k: v for k, v in (("potential_weight", args.potential_weight), ("temperature", args.temperature))
+             if v is not None}
     model = build(args.model, latent_dim=args.latent, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
-                  decoder_layers=args.decoder_layers)
+                  decoder_layers=args.decoder_layers, **extra)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     # Mazes come from their own generator so that the training set is backtracker_batch(count, rng=seed).
     rng = np.random.default_rng(args.seed)
