@@ -1,6 +1,6 @@
 """Maze VAEs for the quality study, self-contained (torch + daedalus.maze), ready to be registered in the trainer.
 
-Two decoders share one encoder:
+Three decoders share one encoder design (MLP ``features → hidden → hidden → 2 × latent``):
 
 * ``LinkVAE`` ("links"): the seed's factorised decoder restricted to the positions the lattice leaves free: one
   Bernoulli per link. Cells are open, odd-odd positions wall, by construction.
@@ -9,9 +9,16 @@ Two decoders share one encoder:
   without cycles, so the output has one open link per cell by construction, and most of the global constraint of
   a spanning tree is in the output's structure instead of being left to chance. The probability that a link is
   open is ``P(a -> b) + P(b -> a)``; that is what ``decode`` returns, as a grid.
+* ``PotentialTreeVAE`` ("ptree"): ``tree`` plus a potential per cell; a cell may only choose a parent with a lower
+  potential, so the decoded parent field never has a cycle (zero loops, always).
 
-Both ``decode(z)`` map float32 ``[B, latent_dim]`` to the open-floor probability float32 ``[B, H, W]`` and export to
-ONNX opset 15 with only MatMul/Gemm, Relu, Softmax, Add/Mul, Gather and Concat.
+All ``decode(z)`` map float32 ``[B, latent_dim]`` to the open-floor probability float32 ``[B, H, W]`` and export to
+ONNX opset 15 with only Gemm, Relu, Softmax, Add/Mul, Less/Where, Gather and Concat.
+
+What a trainer needs besides ``encode``/``reparameterize``/``decode``: ``features(grids)`` (numpy mazes → encoder
+input; the tree models also read the one-hot parent directions), ``target(grids)`` and
+``reconstruction(logits, target)`` (summed negative log-likelihood per sample, the loss's first part; the KL is the
+usual Gaussian one), ``forward(features) -> (logits, mu, logvar)`` and ``config()`` (constructor arguments).
 """
 
 from __future__ import annotations
