@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--novelty", action="store_true", help="rebuild the training set and measure novelty")
     ap.add_argument("--plot", help="expressive-range PNG of the best repair")
+    ap.add_argument("--sheet", help="PNG sheet: 8 raw levels, then the same after mst, then after dfs")
     ap.add_argument("--temperature", type=float, help="tree model: decode temperature (overrides the config)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -136,6 +137,11 @@ def main(argv=None) -> int:
     ref = results["repairs"]["mst"]["reference"]
     print(f"  backtracker: dead_ends {ref['dead_ends']:.1f} sol {ref['solution_length']:.1f} "
           f"corr {ref['corridor_length']:.2f}")
+    if args.sheet:
+        from daedalus.maze.draw import sheet_png
+
+        rows = [raw[:8], max_probability_tree(p[:8]), depth_first_carve(p[:8])]
+        sheet_png(np.concatenate(rows), args.sheet, columns=8, scale=4)
     if args.plot:
         from daedalus.maze.range_plot import expressive_range_plot
 
