@@ -272,7 +272,3 @@ def build(name: str, **kw) -> _Base:
         raise ValueError(f"unknown model {name!r}, expected one of {sorted(MODELS)}")
     return MODELS[name](**kw)
 
-
-def check_directions() -> None:
-    """The parent directions used here are those of daedalus.maze.carve (up, right, down, left)."""
-    assert DIRECTIONS == ((-1, 0), (0, 1), (1, 0), (0, -1))
