@@ -87,3 +87,12 @@ def test_depth_first_carve_has_the_backtracker_shape():
 def test_repair_edits_checks_shapes():
     with pytest.raises(ValueError, match="same shape"):
         repair_edits(np.zeros((2, 4, 4)), np.zeros((3, 4, 4)))
+
+
+def test_noisy_carve_is_perfect_and_reproducible_from_its_seed():
+    p = np.random.default_rng(4).random((5, 12, 12))
+    a = depth_first_carve(p, noise=0.3, rng=7)
+    assert is_perfect(a).all()
+    np.testing.assert_array_equal(a, depth_first_carve(p, noise=0.3, rng=7))
+    with pytest.raises(ValueError, match="noise"):
+        depth_first_carve(p, noise=-1.0)

@@ -26,7 +26,8 @@ from daedalus.maze import backtracker_batch  # noqa: E402
 from daedalus.maze.carve import depth_first_carve, max_probability_tree, repair_edits, threshold_grids  # noqa: E402
 from daedalus.maze.evaluation import evaluate_grids  # noqa: E402
 
-REPAIRS = {"tree": max_probability_tree, "dfs": depth_first_carve}
+REPAIRS = {"mst": max_probability_tree, "dfs": depth_first_carve}
+NOISY = {f"dfs+noise{n:g}": n for n in (0.1, 0.25)}
 
 
 def load(run: Path):
@@ -34,6 +35,8 @@ def load(run: Path):
     spec = dict(config["model"])
     name = spec.pop("name")
     spec.pop("kind")
+    if name == "tree":
+        spec.setdefault("encoder_parents", False)  # runs from before the option existed
     model = build(name, **spec)
     model.load_state_dict(torch.load(run / "model.pt", weights_only=True))
     model.eval()
@@ -66,13 +69,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--novelty", action="store_true", help="rebuild the training set and measure novelty")
     ap.add_argument("--plot", help="expressive-range PNG of the best repair")
+    ap.add_argument("--sheet", help="PNG sheet: 8 raw levels, then the same after mst, then after dfs")
+    ap.add_argument("--temperature", type=float, help="tree model: decode temperature (overrides the config)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     import onnxruntime as ort
 
     run = Path(args.run)
     model, config = load(run)
-    onnx_path = run / "decoder.onnx"
+    tag = args.prior
+    if args.temperature is not None:
+        model.temperature = args.temperature
+        config["model"]["temperature"] = args.temperature
+        tag += f"_t{args.temperature:g}"
+    onnx_path = run / f"decoder_{tag}.onnx"
     torch.onnx.export(Decoder(model), (torch.zeros(2, model.latent_dim),), str(onnx_path), input_names=["z"],
                       output_names=["p_open"], opset_version=15,
                       dynamic_axes={"z": {0: "batch"}, "p_open": {0: "batch"}}, dynamo=False)
@@ -101,17 +111,20 @@ def main(argv=None) -> int:
         training = backtracker_batch(data["count"], data["height"], data["width"], rng=data["seed"])
     results = {"run": str(run), "prior": args.prior, "count": args.count, "onnx_max_diff": max_diff,
                "decoder_per_s": speed, "train_minutes": config.get("train_minutes"), "repairs": {}}
-    for name, repair in REPAIRS.items():
+    repairs = dict(REPAIRS)
+    for name, noise in NOISY.items():
+        repairs[name] = lambda q, noise=noise: depth_first_carve(q, noise=noise, rng=args.seed)
+    for name, repair in repairs.items():
         t0 = time.perf_counter()
         repaired = repair(p)
         repair_s = time.perf_counter() - t0
         figures = evaluate_grids(raw, repaired, repair_edits(raw, repaired), reference, training)
         figures["repair_per_s"] = len(p) / repair_s
         results["repairs"][name] = figures
-    out = run / f"eval_{args.prior}_{args.count}.json"
+    out = run / f"eval_{tag}_{args.count}.json"
     out.write_text(json.dumps(results, indent=1))
-    raw_f = results["repairs"]["tree"]["raw"]
-    print(f"{run.name} prior={args.prior} onnx_diff={max_diff:.1e} decoder={speed:,.0f}/s")
+    raw_f = results["repairs"]["mst"]["raw"]
+    print(f"{run.name} prior={tag} onnx_diff={max_diff:.1e} decoder={speed:,.0f}/s")
     print(f"  raw: perfect {raw_f['perfect']:.1%} loops {raw_f['loops']:.1f} pieces {raw_f['pieces']:.1f} "
           f"dead_ends {raw_f['dead_ends']:.1f} solvable {raw_f['solvable']:.1%} sol {raw_f['solution_length']:.1f} "
           f"border {raw_f['border_corridor']:.1%} distinct {raw_f['distinct']:.1%}")
@@ -121,9 +134,14 @@ def main(argv=None) -> int:
               f"corr {r['corridor_length']:.2f} | W sol {r['w_solution_length']:.3f} dead {r['w_dead_ends']:.3f} "
               f"corr {r['w_corridor_length']:.3f} | distinct {r['distinct']:.1%} border {r['border_corridor']:.1%}"
               + (f" novelty {r['novelty']:.1%}" if "novelty" in r else ""))
-    ref = results["repairs"]["tree"]["reference"]
+    ref = results["repairs"]["mst"]["reference"]
     print(f"  backtracker: dead_ends {ref['dead_ends']:.1f} sol {ref['solution_length']:.1f} "
           f"corr {ref['corridor_length']:.2f}")
+    if args.sheet:
+        from daedalus.maze.draw import sheet_png
+
+        rows = [raw[:8], max_probability_tree(p[:8]), depth_first_carve(p[:8])]
+        sheet_png(np.concatenate(rows), args.sheet, columns=8, scale=4)
     if args.plot:
         from daedalus.maze.range_plot import expressive_range_plot
 

@@ -1,6 +1,6 @@
 """Maze VAEs for the quality study, self-contained (torch + daedalus.maze), ready to be registered in the trainer.
 
-Two decoders share one encoder:
+Three decoders share one encoder design (MLP ``features → hidden → hidden → 2 × latent``):
 
 * ``LinkVAE`` ("links"): the seed's factorised decoder restricted to the positions the lattice leaves free: one
   Bernoulli per link. Cells are open, odd-odd positions wall, by construction.
@@ -9,9 +9,16 @@ Two decoders share one encoder:
   without cycles, so the output has one open link per cell by construction, and most of the global constraint of
   a spanning tree is in the output's structure instead of being left to chance. The probability that a link is
   open is ``P(a -> b) + P(b -> a)``; that is what ``decode`` returns, as a grid.
+* ``PotentialTreeVAE`` ("ptree"): ``tree`` plus a potential per cell; a cell may only choose a parent with a lower
+  potential, so the decoded parent field never has a cycle (zero loops, always).
 
-Both ``decode(z)`` map float32 ``[B, latent_dim]`` to the open-floor probability float32 ``[B, H, W]`` and export to
-ONNX opset 15 with only MatMul/Gemm, Relu, Softmax, Add/Mul, Gather and Concat.
+All ``decode(z)`` map float32 ``[B, latent_dim]`` to the open-floor probability float32 ``[B, H, W]`` and export to
+ONNX opset 15 with only Gemm, Relu, Softmax, Add/Mul, Less/Where, Gather and Concat.
+
+What a trainer needs besides ``encode``/``reparameterize``/``decode``: ``features(grids)`` (numpy mazes → encoder
+input; the tree models also read the one-hot parent directions), ``target(grids)`` and
+``reconstruction(logits, target)`` (summed negative log-likelihood per sample, the loss's first part; the KL is the
+usual Gaussian one), ``forward(features) -> (logits, mu, logvar)`` and ``config()`` (constructor arguments).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ class _Base(nn.Module):
         self.decoder_layers = decoder_layers
         shape = (height, width)
         self.n_links = num_links(shape)
-        self.encoder = _mlp([self.n_links, hidden, hidden, 2 * latent_dim])
+        self.encoder = _mlp([self.n_links + self.extra_features(shape), hidden, hidden, 2 * latent_dim])
         # Gather index that assembles a grid from [link values, 1 (cell), 0 (wall)].
         positions = link_positions(shape)
         index = np.full(height * width, self.n_links + 1, dtype=np.int64)
@@ -59,9 +66,16 @@ class _Base(nn.Module):
                 "height": self.height, "width": self.width, "decoder_hidden": self.decoder_hidden,
                 "decoder_layers": self.decoder_layers}
 
-    def encode(self, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """grids float ``[B, H, W]`` → (mu, logvar), each ``[B, latent_dim]``."""
-        stats = self.encoder(grids.reshape(grids.shape[0], -1)[:, self.link_index])
+    def extra_features(self, shape) -> int:
+        return 0
+
+    def features(self, grids: np.ndarray) -> torch.Tensor:
+        """What the encoder reads, from ``(N, H, W)`` mazes: the link values (float ``[N, L]``)."""
+        return torch.from_numpy(grid_to_links(grids).astype(np.float32))
+
+    def encode(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``features(grids)`` → (mu, logvar), each ``[B, latent_dim]``."""
+        stats = self.encoder(features)
         return stats[:, : self.latent_dim], stats[:, self.latent_dim :]
 
     @staticmethod
@@ -73,8 +87,8 @@ class _Base(nn.Module):
         full = torch.cat([link_p, ones, ones * 0.0], dim=1)
         return full[:, self.grid_index].reshape(-1, self.height, self.width)
 
-    def forward(self, grids: torch.Tensor):
-        mu, logvar = self.encode(grids)
+    def forward(self, features: torch.Tensor):
+        mu, logvar = self.encode(features)
         z = self.reparameterize(mu, logvar) if self.training else mu
         return self.decode_logits(z), mu, logvar
 
@@ -102,10 +116,15 @@ class LinkVAE(_Base):
 
 
 class TreeVAE(_Base):
+    """``temperature`` divides the logits in ``decode`` only (training sees the plain softmax): below 1 it sharpens
+    each cell's choice towards its most likely parent, so thresholding opens one link per cell."""
+
     name = "tree"
 
-    def __init__(self, **kw):
+    def __init__(self, temperature: float = 1.0, encoder_parents: bool = True, **kw):
+        self.encoder_parents = bool(encoder_parents)
         super().__init__(**kw)
+        self.temperature = float(temperature)
         rows, cols = cell_shape((self.height, self.width))
         self.rows, self.cols = rows, cols
         self.decoder = _mlp([self.latent_dim] + [self.decoder_hidden] * self.decoder_layers + [rows * cols * 4])
@@ -125,12 +144,33 @@ class TreeVAE(_Base):
         self.register_buffer("from_a", torch.from_numpy(from_a.astype(np.int64)), persistent=False)
         self.register_buffer("from_b", torch.from_numpy(from_b.astype(np.int64)), persistent=False)
 
+    def config(self) -> dict:
+        return {**super().config(), "temperature": self.temperature, "encoder_parents": self.encoder_parents}
+
+    def extra_features(self, shape) -> int:
+        rows, cols = cell_shape(shape)
+        return rows * cols * 4 if self.encoder_parents else 0
+
+    def features(self, grids: np.ndarray) -> torch.Tensor:
+        """Links plus the one-hot parent direction of every cell: the encoder sees the tree it must describe."""
+        if not self.encoder_parents:
+            return super().features(grids)
+        parents = parent_directions(grids).reshape(len(grids), -1)
+        onehot = np.zeros(parents.shape + (4,), dtype=np.float32)
+        rows, cols = np.nonzero(parents >= 0)
+        onehot[rows, cols, parents[rows, cols]] = 1.0
+        links = grid_to_links(grids).astype(np.float32)
+        return torch.from_numpy(np.concatenate([links, onehot.reshape(len(grids), -1)], axis=1))
+
     def decode_logits(self, z):
         return self.decoder(z).reshape(-1, self.rows, self.cols, 4) + self.logit_mask
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z ``[B, latent_dim]`` → open-floor probability ``[B, H, W]``."""
-        probs = torch.softmax(self.decode_logits(z), dim=-1) * self.root_keep
+        logits = self.decode_logits(z)
+        if self.temperature != 1.0:
+            logits = logits * (1.0 / self.temperature)
+        probs = torch.softmax(logits, dim=-1) * self.root_keep
         flat = probs.reshape(probs.shape[0], -1)
         link_p = torch.clamp(flat[:, self.from_a] + flat[:, self.from_b], max=1.0)
         return self._to_grid(link_p)
@@ -144,7 +184,87 @@ class TreeVAE(_Base):
         return nll.sum((1, 2))
 
 
-MODELS = {"links": LinkVAE, "tree": TreeVAE}
+def tree_depths(parents: np.ndarray) -> np.ndarray:
+    """Steps (in cells) from each cell to the root along ``parents`` (``(N, R, C)`` directions); 0 at the root
+    and at cells without a parent. Pointer jumping: log2(cells) vectorised rounds."""
+    n, rows, cols = parents.shape
+    cells = rows * cols
+    flat = parents.reshape(n, cells).astype(np.int64)
+    index = np.arange(cells)
+    step = np.array([dr * cols + dc for dr, dc in DIRECTIONS])
+    ancestor = np.where(flat >= 0, index[None, :] + step[np.maximum(flat, 0)], index[None, :])
+    depth = (flat >= 0).astype(np.int64)
+    rows_index = np.arange(n)[:, None]
+    for _ in range(int(np.ceil(np.log2(cells))) + 1):
+        depth = depth + depth[rows_index, ancestor]
+        ancestor = ancestor[rows_index, ancestor]
+    return depth.reshape(n, rows, cols)
+
+
+class PotentialTreeVAE(TreeVAE):
+    """A tree decoder that cannot draw a loop: it also outputs a potential per cell, trained to regress the cell's
+    depth in the tree, and at decode time a cell may only choose a parent with a lower potential. The parent field
+    then has no cycle by construction (the potential falls strictly along every pointer), so the thresholded output
+    is a forest; a cell with no lower neighbour starts a new piece, which a repair joins with one opened link."""
+
+    name = "ptree"
+    DEPTH_SCALE = 100.0
+
+    def __init__(self, potential_weight: float = 10.0, **kw):
+        super().__init__(**kw)
+        self.potential_weight = float(potential_weight)
+        rows, cols = self.rows, self.cols
+        self.decoder = _mlp([self.latent_dim] + [self.decoder_hidden] * self.decoder_layers + [rows * cols * 5])
+        cells = rows * cols
+        neighbour = np.full((cells, 4), cells, dtype=np.int64)  # off the grid: the padding entry
+        for c in range(cells):
+            r, q = divmod(c, cols)
+            for k, (dr, dc) in enumerate(DIRECTIONS):
+                if 0 <= r + dr < rows and 0 <= q + dc < cols:
+                    neighbour[c, k] = (r + dr) * cols + q + dc
+        self.register_buffer("neighbour", torch.from_numpy(neighbour.reshape(-1)), persistent=False)
+        root = np.zeros(cells, dtype=np.float32)
+        root[0] = -1000.0  # the start is the lowest point: every path downhill may end there
+        self.register_buffer("root_potential", torch.from_numpy(root), persistent=False)
+
+    def config(self) -> dict:
+        return {**super().config(), "potential_weight": self.potential_weight}
+
+    def decode_logits(self, z):
+        out = self.decoder(z).reshape(-1, self.rows, self.cols, 5)
+        return torch.cat([out[..., :4] + self.logit_mask, out[..., 4:]], dim=-1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z ``[B, latent_dim]`` → open-floor probability ``[B, H, W]``."""
+        out = self.decode_logits(z)
+        logits = out[..., :4]
+        potential = out[..., 4].reshape(out.shape[0], -1) + self.root_potential
+        padded = torch.cat([potential, torch.full_like(potential[:, :1], 1e4)], dim=1)
+        lower = padded[:, self.neighbour].reshape(logits.shape) < potential.reshape(logits.shape[:-1] + (1,))
+        logits = torch.where(lower, logits, torch.full_like(logits, -30.0))
+        if self.temperature != 1.0:
+            logits = logits * (1.0 / self.temperature)
+        has_parent = lower.any(dim=-1, keepdim=True).to(logits.dtype)
+        probs = torch.softmax(logits, dim=-1) * self.root_keep * has_parent
+        flat = probs.reshape(probs.shape[0], -1)
+        link_p = torch.clamp(flat[:, self.from_a] + flat[:, self.from_b], max=1.0)
+        return self._to_grid(link_p)
+
+    def target(self, grids: np.ndarray) -> torch.Tensor:
+        parents = parent_directions(grids)
+        depth = tree_depths(parents) / self.DEPTH_SCALE
+        return torch.from_numpy(np.stack([parents.astype(np.float32), depth.astype(np.float32)], axis=-1))
+
+    def reconstruction(self, logits, target) -> torch.Tensor:
+        """Categorical NLL of the parents plus ``potential_weight`` × squared error of the potential."""
+        parents = target[..., 0].long()
+        nll = nn.functional.cross_entropy(logits[..., :4].permute(0, 3, 1, 2), parents, reduction="none",
+                                          ignore_index=-1).sum((1, 2))
+        error = (logits[..., 4] - target[..., 1]).pow(2).sum((1, 2))
+        return nll + self.potential_weight * error
+
+
+MODELS = {"links": LinkVAE, "tree": TreeVAE, "ptree": PotentialTreeVAE}
 
 
 def build(name: str, **kw) -> _Base:
@@ -152,7 +272,3 @@ def build(name: str, **kw) -> _Base:
         raise ValueError(f"unknown model {name!r}, expected one of {sorted(MODELS)}")
     return MODELS[name](**kw)
 
-
-def check_directions() -> None:
-    """The parent directions used here are those of daedalus.maze.carve (up, right, down, left)."""
-    assert DIRECTIONS == ((-1, 0), (0, 1), (1, 0), (0, -1))

@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--decoder-hidden", type=int, default=None)
     ap.add_argument("--decoder-layers", type=int, default=2)
+    ap.add_argument("--potential-weight", type=float, default=None, help="ptree: weight of the potential loss")
+    ap.add_argument("--temperature", type=float, default=None, help="tree/ptree: decode temperature to record")
     ap.add_argument("--beta", type=float, default=1.0)
     ap.add_argument("--cycles", type=int, default=4)
     ap.add_argument("--ratio", type=float, default=0.5)
@@ -60,8 +62,10 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    extra = {k: v for k, v in (("potential_weight", args.potential_weight), ("temperature", args.temperature))
+             if v is not None}
     model = build(args.model, latent_dim=args.latent, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
-                  decoder_layers=args.decoder_layers)
+                  decoder_layers=args.decoder_layers, **extra)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     # Mazes come from their own generator so that the training set is backtracker_batch(count, rng=seed).
     rng = np.random.default_rng(args.seed)
@@ -77,7 +81,7 @@ def main(argv=None) -> int:
     while True:
         t0 = time.time()
         grids = backtracker_batch(args.epoch_size, rng=rng) if args.fresh else fixed
-        x_all = torch.from_numpy(grids.astype(np.float32))
+        x_all = model.features(grids)
         y_all = model.target(grids)
         order = torch.from_numpy(shuffle_rng.permutation(len(grids)))
         totals = np.zeros(3)
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
     model.eval()
     with torch.no_grad():
         eval_grids = backtracker_batch(5000, rng=np.random.default_rng(10**6 + args.seed))
-        mu, logvar = model.encode(torch.from_numpy(eval_grids.astype(np.float32)))
+        mu, logvar = model.encode(model.features(eval_grids))
         mu, var = mu.double().numpy(), logvar.exp().double().numpy()
     cov = np.cov(mu, rowvar=False) + np.diag(var.mean(0))
     prior = {"kind": "gaussian", "mean": mu.mean(0).tolist(), "scale_tril": np.linalg.cholesky(cov).tolist()}

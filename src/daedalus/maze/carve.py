@@ -114,18 +114,31 @@ def max_probability_tree(probabilities: np.ndarray) -> np.ndarray:
     return grids[0] if single else grids
 
 
-def depth_first_carve(probabilities: np.ndarray, start: Position | None = None) -> np.ndarray:
+def depth_first_carve(probabilities: np.ndarray, start: Position | None = None, noise: float = 0.0,
+                      rng: int | np.random.Generator | None = 0) -> np.ndarray:
     """A perfect maze carved by the backtracker's rule, choosing at each step the unvisited neighbour whose link
-    has the highest probability (ties: up, right, down, left).
+    has the highest score (ties: up, right, down, left).
+
+    The score is the link's probability, plus ``noise`` times a uniform draw per link when ``noise > 0``: a smooth
+    decoder makes the walk run straight for too long, and a little noise restores the backtracker's dead ends
+    (``noise`` → ∞ is the backtracker itself, ignoring the decoder).
 
     Args:
         probabilities: open-floor probabilities ``(H, W)`` or ``(N, H, W)`` (only link positions are read).
         start: the cell the walk starts from (default: the lattice's start).
+        noise: weight of the seeded uniform noise added to the scores (0: none, fully deterministic).
+        rng: seed or ``numpy.random.Generator`` of the noise (used only when ``noise > 0``).
 
     Returns:
         uint8 perfect mazes of the same shape.
     """
     weights, single, shape = _link_probabilities(probabilities)
+    if not noise >= 0:
+        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    if noise > 0:
+        from daedalus.maze.backtracker import as_generator
+
+        weights = weights + noise * as_generator(rng).random(weights.shape)
     rows, cols = cell_shape(shape)
     cells = rows * cols
     root = _start_cell(shape, start)

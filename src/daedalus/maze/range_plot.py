@@ -40,6 +40,14 @@ def expressive_range(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return length[keep], ends[keep]
 
 
+def _integer_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Bin edges on half-integers with a whole-number width: integer statistics never fall between bins, which
+    would draw empty stripes."""
+    top = int(values.max()) + 1
+    width = max(1, int(np.ceil(top / bins)))
+    return np.arange(0, top + width + 1, width) - 0.5
+
+
 def expressive_range_plot(model_grids: np.ndarray, reference_grids: np.ndarray, path: str | os.PathLike,
                           model_label: str = "model", reference_label: str = "backtracker", bins: int = 40) -> None:
     """Write a PNG with two heat maps on shared axes: solution length (x) × dead ends (y) of the model's levels
@@ -59,8 +67,7 @@ def expressive_range_plot(model_grids: np.ndarray, reference_grids: np.ndarray, 
         sets.append((length, ends, label, len(batch)))
     all_length = np.concatenate([s[0] for s in sets] + [np.zeros(1)])
     all_ends = np.concatenate([s[1] for s in sets] + [np.zeros(1)])
-    x_edges = np.linspace(0, max(all_length.max(), 1) + 1, bins + 1)
-    y_edges = np.linspace(0, max(all_ends.max(), 1) + 1, bins + 1)
+    x_edges, y_edges = _integer_edges(all_length, bins), _integer_edges(all_ends, bins)
     figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
     for ax, (length, ends, label, total) in zip(axes, sets):
         hist, _, _ = np.histogram2d(length, ends, bins=(x_edges, y_edges))
