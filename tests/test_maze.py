@@ -11,26 +11,11 @@ from hypothesis import strategies as st
 
 from daedalus import maze
 from daedalus.maze import stats
+from independent_bfs import bfs_reachable
 from reference_backtracker import seed_maze
 
 sizes = st.tuples(st.integers(2, 12), st.integers(2, 12)).map(lambda rc: (2 * rc[0], 2 * rc[1]))
 seeds = st.integers(0, 2**32 - 1)
-
-
-def bfs_reaches(grid: np.ndarray, start, goal) -> bool:
-    """An independent breadth-first search, written plainly."""
-    height, width = grid.shape
-    seen = {tuple(start)}
-    queue = [tuple(start)]
-    while queue:
-        r, c = queue.pop()
-        if (r, c) == tuple(goal):
-            return True
-        for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-            if 0 <= nr < height and 0 <= nc < width and grid[nr, nc] and (nr, nc) not in seen:
-                seen.add((nr, nc))
-                queue.append((nr, nc))
-    return False
 
 
 @settings(max_examples=60, deadline=None)
@@ -41,7 +26,7 @@ def test_every_generated_maze_is_perfect_with_start_and_exit_connected(size, see
     assert stats.is_perfect(grid)
     start, exit = maze.default_start(size), maze.default_exit(size)
     assert grid[start] == 1 and grid[exit] == 1
-    assert bfs_reaches(grid, start, exit)
+    assert exit in bfs_reachable(grid, start)
     assert maze.furthest_open(grid, start) == exit
     # A spanning tree over R*C cells has exactly R*C - 1 open links.
     rows, cols = maze.cell_shape(size)

@@ -1,7 +1,6 @@
 """Repair (daedalus.maze.repair): every output is solvable, perfect mode gives spanning trees, the edits are
 the fewest a spanning tree allows, and the tree is the one Kruskal's algorithm picks."""
 
-from collections import deque
 
 import numpy as np
 import pytest
@@ -12,20 +11,7 @@ from scipy.sparse.csgraph import connected_components
 
 from daedalus.maze import backtracker_batch, cell_mask, is_lattice, is_perfect, link_cells, link_positions, wall_mask
 from daedalus.maze.repair import link_keys, repair, spanning_tree
-
-
-def bfs_reachable(grid, start):
-    """Independent breadth-first search over open positions: the set reachable from ``start``."""
-    height, width = grid.shape
-    seen = {start}
-    queue = deque([start])
-    while queue:
-        r, c = queue.popleft()
-        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-            if 0 <= nr < height and 0 <= nc < width and grid[nr, nc] and (nr, nc) not in seen:
-                seen.add((nr, nc))
-                queue.append((nr, nc))
-    return seen
+from independent_bfs import bfs_reachable
 
 
 def probabilities(seed, count, shape, kind):

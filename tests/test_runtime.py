@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -18,19 +17,12 @@ from onnx_models import decoder_path, generator  # noqa: F401 (fixtures)
 from daedalus.errors import DaedalusError
 from daedalus.maze import is_perfect, pieces
 from daedalus.runtime import DeviceError, Level, MazeGenerator, ModelError, UsageError
+from independent_bfs import bfs_reachable
 
 
 def solvable(grid, start, exit):
     """Independent BFS: is ``exit`` reachable from ``start``, and is every open position reachable?"""
-    height, width = grid.shape
-    seen = {tuple(start)}
-    queue = deque(seen)
-    while queue:
-        r, c = queue.popleft()
-        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-            if 0 <= nr < height and 0 <= nc < width and grid[nr, nc] and (nr, nc) not in seen:
-                seen.add((nr, nc))
-                queue.append((nr, nc))
+    seen = bfs_reachable(grid, start)
     return tuple(exit) in seen and len(seen) == int(grid.sum())
 
 

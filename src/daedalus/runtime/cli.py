@@ -11,19 +11,10 @@ import tempfile
 from pathlib import Path
 
 from daedalus.errors import UsageError
+from daedalus.maze.cli import non_negative_int
 
 FORMATS = ("png", "json", "txt", "npz")
 PROGRESS_FROM = 5000
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -46,8 +37,8 @@ def register(subparsers) -> None:
         "png/json/txt write one file per level, level-<seed>-<index>.<ext>, into the folder --out. The same seed "
         "gives the same levels.",
     )
-    gen.add_argument("--count", type=_count, required=True, help="number of levels")
-    gen.add_argument("--seed", type=_count, default=None, help="random seed (default: fresh, printed)")
+    gen.add_argument("--count", type=non_negative_int, required=True, help="number of levels")
+    gen.add_argument("--seed", type=non_negative_int, default=None, help="random seed (default: fresh, printed)")
     gen.add_argument("--mode", default="perfect", choices=("perfect", "braid"),
                      help="perfect: spanning-tree mazes; braid: keep the loops the decoder drew")
     gen.add_argument("--model", help="decoder .onnx file (default: the shipped model)")
