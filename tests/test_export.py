@@ -51,6 +51,10 @@ def test_export_writes_the_contract(runs, tmp_path, name):
     assert [i.name for i in proto.graph.input] == ["z"] and [o.name for o in proto.graph.output] == ["p_open"]
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param and not dims[0].dim_value, "batch must be dynamic"
+    out = proto.graph.output[0].type.tensor_type.shape.dim
+    trained = load_model(runs[name])[0]
+    assert out[0].dim_param and [d.dim_value for d in out[1:]] == [trained.height, trained.width], \
+        "H and W must be static"
     assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
 
     meta = metadata(path)
@@ -128,3 +132,13 @@ def test_bad_export_arguments(runs, tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_a_digits_run_is_not_exported_as_a_maze_decoder(tmp_path, capsys):
+    config = resolve_config({"model": "seed-vae", "data": "digits", "holdout": 16, "batch_size": 64, "epochs": 1,
+                             "eval_samples": 16, "figures": False, "seed": 0})
+    train(config, tmp_path / "digits", progress=False)
+    assert main(["export", str(tmp_path / "digits"), "--out", str(tmp_path / "d.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "trained on 'digits', not mazes" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "d.onnx").exists()

@@ -139,6 +139,9 @@ def test_config_file_with_overrides_is_resolved_and_kept(tmp_path):
     (["--data", "mnist", "--mnist-dir", "/nonexistent/mnist"], "MNIST folder '/nonexistent/mnist' does not exist"),
     (["--data", "mnist"], "needs the folder"),
     (["--config", "/nonexistent.toml"], "does not exist"),
+    (["--holdout", "0"], "data holdout must be >= 1"),
+    (["--model", "link-vae", "--data", "digits"], "trains on mazes only"),
+    (["--model", "seed-vae", "--data", "digits", "--size", "20"], "a size applies to mazes only"),
 ])
 def test_bad_inputs_give_one_line(tmp_path, capsys, argv, message):
     assert main(["train", "--out", str(tmp_path / "run"), *argv]) == 2

@@ -148,6 +148,10 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         raise UsageError(f"--out {str(out_path)!r}: folder {str(folder)!r} does not exist")
 
     model, config = load_model(run_dir, device="cpu")
+    data_kind = config.get("data", {}).get("kind")
+    if data_kind != "mazes":
+        raise ExportError(f"run {str(run_dir)!r} was trained on {data_kind!r}, not mazes: its decoder draws no "
+                          "levels, so it is not exported as a Daedalus maze decoder")
     model.eval()
     height, width = model.height, model.width
     threshold = float(config.get("threshold", 0.5))
@@ -175,12 +179,15 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         "model_kind": config["model"]["kind"],
         "model_config": json.dumps(config["model"]),
         "schedule": json.dumps(config.get("schedule", {})),
-        "training_seed": str(config["train"]["seed"]),
+        "training_seed": str(config.get("train", {}).get("seed", "")),
         "training_data": json.dumps(training_data),
         "latent_prior": json.dumps(prior),
         "quality": json.dumps(quality),
         "daedalus_version": __version__,
     }
+    # The exporter leaves H and W symbolic after the final Reshape; engines want them static.
+    out_dims = proto.graph.output[0].type.tensor_type.shape.dim
+    out_dims[1].dim_value, out_dims[2].dim_value = height, width
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()

@@ -55,6 +55,9 @@ def model_from_config(config: dict, source: str) -> MazeAutoencoder:
         return build_model(spec)
     except DaedalusError as error:
         raise CheckpointError(f"{source} does not describe a decoder: {error}") from None
+    except (ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"{source} does not describe a decoder: config['model'] = {spec!r} is invalid "
+                              f"({type(error).__name__}: {error})") from None
 
 
 def save_weights(run_dir: str | os.PathLike, model: torch.nn.Module, step: int) -> None:
@@ -78,8 +81,9 @@ def load_state(run_dir: str | os.PathLike) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for a damaged file
-        raise CheckpointError(f"{str(path)!r} is corrupt ({type(error).__name__}: {str(error).splitlines()[0]})") \
-            from None
+        # First sentence only: torch goes on to suggest weights_only=False, which would run pickled code.
+        first = str(error).splitlines()[0].split(". ")[0] if str(error) else ""
+        raise CheckpointError(f"{str(path)!r} is corrupt ({type(error).__name__}: {first})") from None
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise CheckpointError(f"{str(path)!r} is corrupt: expected a dict with 'model' and 'step'")
     return state
@@ -114,6 +118,7 @@ def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -
     try:
         model.load_state_dict(tensors)
     except RuntimeError as error:
-        raise CheckpointError(f"{str(path)!r} does not match the model in {CONFIG_FILE}: "
-                              f"{str(error).splitlines()[0]}") from None
+        # torch's first line only says "Error(s) in loading state_dict"; the next one names the tensor.
+        detail = [line.strip() for line in str(error).splitlines() if line.strip()][1:2] or [str(error)]
+        raise CheckpointError(f"{str(path)!r} does not match the model in {CONFIG_FILE}: {detail[0]}") from None
     return model.to(device).eval(), config

@@ -43,6 +43,8 @@ def check_data(config: dict) -> dict:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UsageError(f"data {key} must be a non-negative integer, got {value!r}")
         out[key] = value
+    if out["holdout"] < 1:
+        raise UsageError(f"data holdout must be >= 1 (the held-out set measures every epoch), got {out['holdout']}")
     if kind == "mazes":
         if out["count"] < 1:
             raise UsageError(f"data count must be >= 1 for mazes, got {out['count']}")
@@ -52,6 +54,9 @@ def check_data(config: dict) -> dict:
             raise UsageError(str(error)) from None
         out["fresh"] = bool(config.get("fresh", False))
     else:
+        if (config.get("height"), config.get("width")) not in ((None, None), (28, 28)):
+            raise UsageError(f"data {kind!r} is 28x28; a size applies to mazes only, "
+                             f"got {config.get('height')}x{config.get('width')}")
         out["height"], out["width"] = 28, 28
     if kind == "mnist":
         path = config.get("path")

@@ -123,10 +123,12 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         if (out_dir / ckpt.STATE_FILE).exists():
             raise UsageError(f"run folder {str(out_dir)!r} already holds a checkpoint: continue it with --resume "
                              f"or pick another --out")
-        out_dir.mkdir(parents=True, exist_ok=True)
         state = None
     tcfg, dcfg, scfg = config["train"], config["data"], config["schedule"]
     seed = tcfg["seed"]
+    if config["model"].get("output") == "links" and dcfg["kind"] != "mazes":
+        raise UsageError(f"model {config['model'].get('name')!r} predicts maze links and trains on mazes only, "
+                         f"got data {dcfg['kind']!r} (use seed-ae or seed-vae for digits)")
     device = pick_device(tcfg["device"])
 
     # Seed every RNG a library might touch; our own randomness goes through explicit generators.
@@ -139,6 +141,8 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     generator.manual_seed(seed)
 
     data = load_dataset(dcfg)
+    # Only now that device and data are known to work, so a refused run leaves no empty folder behind.
+    out_dir.mkdir(parents=True, exist_ok=True)
     x_train = torch.from_numpy(data.train).to(device)
     x_hold = torch.from_numpy(data.holdout).to(device)
     n = len(x_train)
