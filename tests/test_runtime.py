@@ -276,11 +276,24 @@ def test_missing_default_model_is_a_clear_error(monkeypatch, tmp_path):
         MazeGenerator.load()
 
 
-def test_shipped_default_model_loads_when_present():
+def test_shipped_default_model_keeps_the_contract():
+    import onnx
+
     from daedalus.runtime.generator import DEFAULT_MODEL
 
-    if not DEFAULT_MODEL.is_file():
-        pytest.skip("the default model is not shipped in this checkout yet")
+    assert DEFAULT_MODEL.is_file(), f"the package must ship {DEFAULT_MODEL}"
+    assert DEFAULT_MODEL.stat().st_size < 5 * 2**20, "the shipped decoder must stay a few MB"
+    proto = onnx.load(str(DEFAULT_MODEL))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [15]
+    assert [i.name for i in proto.graph.input] == ["z"] and [o.name for o in proto.graph.output] == ["p_open"]
+    assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim[1:]] == [28, 28]
+    meta = {p.key: p.value for p in proto.metadata_props}
+    for key in ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold",
+                "model_name", "model_kind", "schedule", "training_seed", "training_data", "latent_prior",
+                "quality"):
+        assert key in meta, key
+    assert json.loads(meta["training_data"])["kind"] == "mazes"
     gen = MazeGenerator.load()
     for level in gen.generate(64, seed=0):
         assert solvable(level.grid, level.start, level.exit) and is_perfect(level.grid)

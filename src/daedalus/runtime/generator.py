@@ -81,9 +81,9 @@ def choose_providers(device: str = "auto", providers: Sequence | None = None) ->
     if device == "cuda":
         if CUDA not in available:
             raise DeviceError(
-                f"device 'cuda' asked for, but this onnxruntime offers only {', '.join(available)}. Install the "
-                "gpu extra, which replaces onnxruntime: 'pip uninstall -y onnxruntime' then "
-                "'pip install \"daedalus[gpu]\"'."
+                f"device 'cuda' asked for, but this onnxruntime offers only {', '.join(available)}. Install "
+                "onnxruntime-gpu (what the daedalus[gpu] extra names), which replaces onnxruntime: "
+                "'pip uninstall -y onnxruntime && pip install onnxruntime-gpu' (never both; see docs/runtime.md)"
             )
         return [CUDA, CPU]
     if device == "auto" and CUDA in available:
