@@ -62,6 +62,9 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
         (["--out", str(tmp_path / "m.txt")], "must end in .npz"),
         (["--out", str(tmp_path / "m.npz"), "--preview", str(tmp_path / "nope" / "s.png")], "does not exist"),
         (["--out", str(tmp_path / "m.npz"), "--animate", str(tmp_path / "c.png")], "must end in .gif"),
+        # /proc refuses new files whatever its permission bits say (and root ignores those anyway).
+        (["--out", "/proc/m.npz"], "folder '/proc' is not writable"),
+        (["--out", str(tmp_path / "m.npz"), "--preview", "/proc/s.png"], "folder '/proc' is not writable"),
     ]
     for args, message in cases:
         assert main(["dataset", "--count", "3", *args]) == 2

@@ -53,3 +53,8 @@ def test_atomic_write_leaves_nothing_when_the_folder_is_missing(tmp_path):
 def test_render_refuses_a_batch():
     with pytest.raises(ValueError, match="one grid"):
         draw.render(np.zeros((2, 4, 4)))
+
+
+def test_atomic_write_names_the_file_when_the_folder_refuses_it():
+    with pytest.raises(OSError, match="cannot write '/proc/level.png': folder '/proc' is not writable"):
+        draw.atomic_write("/proc/level.png", b"data")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from daedalus import maze
 from daedalus.cli import main
@@ -16,7 +17,8 @@ def test_eval_reports_raw_repaired_reference_and_baseline(decoder_path, tmp_path
     plot = tmp_path / "range.png"
     assert main(["eval", "--model", str(decoder_path), "--samples", "300", "--seed", "1", "--json",
                  "--plot", str(plot)]) == 0
-    report = json.loads(capsys.readouterr().out)
+    # Strict JSON: NaN or Infinity would break other languages' parsers.
+    report = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     raw, repaired, reference = report["raw"], report["repaired"], report["reference"]
     assert repaired["solvable"] == 1.0 and repaired["perfect"] == 1.0
     assert reference["perfect"] == 1.0 and reference["w_dead_ends"] == 0.0

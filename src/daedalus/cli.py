@@ -47,6 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"daedalus {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`daedalus info | head`): stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except MemoryError as error:
+        if os.environ.get("DAEDALUS_DEBUG"):
+            raise
+        print(f"daedalus {args.command}: error: not enough memory for this request ({error}); ask for less",
+              file=sys.stderr)
+        return 2
     except (DaedalusError, ValueError, OSError) as error:
         if os.environ.get("DAEDALUS_DEBUG"):
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,22 @@ def check_output(path: str | os.PathLike, option: str, suffixes: tuple[str, ...]
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
+    check_writable_folder(folder, option, path)
     if path.is_dir():
         raise UsageError(f"{option} {str(path)!r} is a folder, expected a file name")
     return path
+
+
+def check_writable_folder(folder: Path, option: str, path: Path) -> None:
+    """Create and remove a probe file in ``folder``: permission bits alone do not tell (root ignores them, and
+    /proc or a read-only mount refuse writes whatever they say)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".daedalus-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable ({reason})") from None
 
 
 def positive_int(text: str) -> int:

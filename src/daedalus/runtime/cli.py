@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from daedalus.errors import UsageError
-from daedalus.maze.cli import non_negative_int
+from daedalus.maze.cli import check_writable_folder, non_negative_int
 
 FORMATS = ("png", "json", "txt", "npz")
 PROGRESS_FROM = 5000
@@ -94,18 +94,16 @@ def _check_out(out: Path, fmt: str) -> None:
     folder = out if out.is_dir() else out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--out {str(out)!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {str(out)!r}: folder {str(folder)!r} is not writable")
+    check_writable_folder(folder, "--out", out)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from daedalus.maze.cli import check_output
     from daedalus.maze.draw import atomic_write
     from daedalus.runtime.generator import MazeGenerator
-
-    from daedalus.maze.cli import check_output
 
     out = Path(args.out)
     _check_out(out, args.format)

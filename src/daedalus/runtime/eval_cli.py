@@ -139,6 +139,21 @@ def format_report(figures: dict, samples: int, model: str) -> str:
     return "\n".join(lines)
 
 
+def _json_ready(value):
+    """NaN and inf become null (JSON has no such numbers); numpy scalars become Python ones."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
 def run_eval(args: argparse.Namespace) -> int:
     from daedalus.maze.cli import check_output
     from daedalus.runtime.generator import MazeGenerator
@@ -164,7 +179,7 @@ def run_eval(args: argparse.Namespace) -> int:
             figures["plot"] = None
             print(f"daedalus eval: note: {error}")
     if args.json:
-        print(json.dumps(figures, indent=2, default=float))
+        print(json.dumps(_json_ready(figures), indent=2, allow_nan=False))
     else:
         print(format_report(figures, args.samples, str(generator.path)))
         if figures.get("plot"):
