@@ -69,7 +69,7 @@ def run_train(args: argparse.Namespace) -> int:
         given = [name for name, value in overrides.items() if value is not None]
         if given or args.config:
             raise UsageError(f"--resume continues the run in --out with its own config.json; drop "
-                             f"{', '.join('--' + g.replace('_', '-') for g in given) or '--config'}")
+                             f"{', '.join(_flag(g, overrides[g]) for g in given) or '--config'}")
         config = None
     else:
         config = resolve_config(overrides, args.config)
@@ -82,3 +82,9 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"trained {record.get('epoch', 0)} epochs into {args.out}: loss {record.get('train_loss', float('nan')):.4f}"
           + (f", prior perfect rate {record['prior_perfect']:.3f}" if "prior_perfect" in record else ""))
     return 0
+
+
+def _flag(name: str, value) -> str:
+    """The option as the user typed it: ``figures=False`` came from ``--no-figures``."""
+    flag = name.replace("_", "-")
+    return f"--no-{flag}" if value is False else f"--{flag}"
