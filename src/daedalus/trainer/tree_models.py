@@ -29,6 +29,14 @@ from daedalus.trainer.models import _lattice_layout, _mlp
 IMPOSSIBLE = -30.0
 
 
+def _masked_softmax(logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis restricted to ``keep`` (1 = allowed, 0 = not): exactly zero outside, renormalised
+    inside, and all zero where nothing is allowed. The additive −30 masks alone are not enough: with large logits
+    a masked choice could still win, and for ``ptree`` that would be an uphill pointer, i.e. a possible loop."""
+    probs = torch.softmax(logits, dim=-1) * keep
+    return probs / torch.clamp(probs.sum(dim=-1, keepdim=True), min=1e-30)
+
+
 class TreeVAE(nn.Module):
     """A VAE whose decoder outputs a parent direction per cell.
 
@@ -86,8 +94,7 @@ class TreeVAE(nn.Module):
         valid[0, 0, :] = False
         self.register_buffer("logit_mask", torch.from_numpy(np.where(valid, 0.0, IMPOSSIBLE).astype(np.float32)),
                              persistent=False)
-        self.register_buffer("root_keep", torch.from_numpy(valid.any(-1, keepdims=True).astype(np.float32)),
-                             persistent=False)
+        self.register_buffer("valid", torch.from_numpy(valid.astype(np.float32)), persistent=False)
         # Link l joins cells a < b: it is open when a's parent is b or b's parent is a.
         a, b = link_cells((self.height, self.width))
         horizontal = b == a + 1
@@ -159,7 +166,7 @@ class TreeVAE(nn.Module):
         logits = self.decode_logits(z)
         if self.temperature != 1.0:
             logits = logits * (1.0 / self.temperature)
-        return self._to_grid(torch.softmax(logits, dim=-1) * self.root_keep)
+        return self._to_grid(_masked_softmax(logits, self.valid))
 
     def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Encode, sample (training mode) and decode. Returns ``logits``, ``target``, ``mu``, ``logvar``, ``z``."""
@@ -174,7 +181,9 @@ class PotentialTreeVAE(TreeVAE):
     """A tree decoder that cannot draw a loop: it also outputs a potential per cell, trained to regress the cell's
     depth in the tree (÷ ``DEPTH_SCALE``); at decode a cell may only choose a parent with a lower potential. The
     potential falls strictly along every pointer, so the parent field has no cycle; a cell with no lower neighbour
-    starts a new piece, which the runtime's repair joins.
+    starts a new piece, which the runtime's repair joins. A link is then open with the probability of its higher
+    cell's choice alone, so thresholding at 0.5 opens at most one downhill link per cell (two only on an exact tie
+    at 0.5) and the open links form a forest.
 
     Args:
         potential_weight: weight of the potential's squared error in the loss, ≥ 0.
@@ -240,8 +249,7 @@ class PotentialTreeVAE(TreeVAE):
         logits = torch.where(lower, logits, torch.full_like(logits, IMPOSSIBLE))
         if self.temperature != 1.0:
             logits = logits * (1.0 / self.temperature)
-        has_parent = lower.any(dim=-1, keepdim=True).to(logits.dtype)
-        return self._to_grid(torch.softmax(logits, dim=-1) * self.root_keep * has_parent)
+        return self._to_grid(_masked_softmax(logits, lower.to(logits.dtype) * self.valid))
 
 
 ARCHITECTURES = {TreeVAE.OUTPUT: TreeVAE, PotentialTreeVAE.OUTPUT: PotentialTreeVAE}
