@@ -124,6 +124,10 @@ def test_export_writes_the_contract_and_the_runtime_makes_solvable_levels(runs, 
     tril = np.asarray(prior["scale_tril"])
     assert tril.shape == (8, 8) and np.allclose(tril, np.tril(tril)) and np.all(np.diag(tril) > 0)
     assert json.loads(meta["quality"])["loops"] == 0
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    # Constant shapes only: no Shape/ConstantOfShape, which some engines cannot read.
+    assert ops <= {"Gemm", "Relu", "Softmax", "ReduceSum", "Clip", "Div", "Gather", "Mul", "Add", "Reshape",
+                   "Constant", "Slice", "Concat", "Less", "Where", "Cast"}, ops
     generator = MazeGenerator.load(path, device="cpu")
     levels = generator.generate(64, seed=5)
     assert all(is_solvable(level.grid, level.start, level.exit) for level in levels)
@@ -135,6 +139,9 @@ def test_export_overrides_prior_and_temperature(runs, tmp_path):
     meta = export_decoder(runs["tree"], tmp_path / "tree.onnx", quality_samples=50, prior="normal", temperature=0.5)
     assert json.loads(meta["latent_prior"]) == {"kind": "normal"}
     assert json.loads(meta["model_config"])["temperature"] == 0.5
+    ops = {node.op_type for node in onnx.load(tmp_path / "tree.onnx").graph.node}
+    assert ops <= {"Gemm", "Relu", "Softmax", "ReduceSum", "Clip", "Div", "Gather", "Mul", "Add", "Reshape",
+                   "Constant", "Slice"}, ops
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -156,7 +156,7 @@ class TreeVAE(nn.Module):
 
     def _to_grid(self, probs: torch.Tensor) -> torch.Tensor:
         """Parent probabilities ``[B, R, C, 4]`` → open-floor probabilities ``[B, H, W]``."""
-        flat = probs.reshape(probs.shape[0], -1)
+        flat = probs.reshape(-1, self.rows * self.cols * 4)
         links = torch.clamp(flat.index_select(1, self.from_a) + flat.index_select(1, self.from_b), max=1.0)
         grid = links.index_select(1, self.lattice_index) * self.lattice_mask + self.lattice_base
         return grid.reshape(-1, self.height, self.width)
@@ -202,7 +202,9 @@ class PotentialTreeVAE(TreeVAE):
         cells = self.rows * self.cols
         from daedalus.maze.carve import DIRECTIONS
 
-        neighbour = np.full((cells, 4), cells, dtype=np.int64)  # off the grid: the padding entry
+        # Off the grid a cell is its own neighbour: "lower than itself" is false, so no padding (and no
+        # batch-shaped constant in the graph) is needed.
+        neighbour = np.repeat(np.arange(cells, dtype=np.int64)[:, None], 4, axis=1)
         for c in range(cells):
             r, q = divmod(c, self.cols)
             for k, (dr, dc) in enumerate(DIRECTIONS):
@@ -242,11 +244,11 @@ class PotentialTreeVAE(TreeVAE):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         out = self.decode_logits(z)
         logits = out[..., :4]
-        potential = out[..., 4].reshape(out.shape[0], -1) + self.root_potential
-        padded = torch.cat([potential, torch.full_like(potential[:, :1], 1e4)], dim=1)
-        lower = padded.index_select(1, self.neighbour).reshape(logits.shape) < potential.reshape(
-            logits.shape[:-1] + (1,))
-        logits = torch.where(lower, logits, torch.full_like(logits, IMPOSSIBLE))
+        potential = out[..., 4].reshape(-1, self.rows * self.cols) + self.root_potential
+        # Constant shapes only (-1 for the batch): the graph then has no Shape/ConstantOfShape ops.
+        below = potential.index_select(1, self.neighbour).reshape(-1, self.rows, self.cols, 4)
+        lower = below < potential.reshape(-1, self.rows, self.cols, 1)
+        logits = torch.where(lower, logits, IMPOSSIBLE)
         if self.temperature != 1.0:
             logits = logits * (1.0 / self.temperature)
         return self._to_grid(_masked_softmax(logits, lower.to(logits.dtype) * self.valid))
