@@ -127,10 +127,17 @@ def test_export_writes_the_contract_and_the_runtime_makes_solvable_levels(runs, 
     ops = {node.op_type for node in onnx.load(path).graph.node}
     # Constant shapes only: no Shape/ConstantOfShape, which some engines cannot read.
     assert ops <= {"Gemm", "Relu", "Softmax", "ReduceSum", "Clip", "Div", "Gather", "Mul", "Add", "Reshape",
-                   "Constant", "Slice", "Concat", "Less", "Where", "Cast"}, ops
+                   "Constant", "Slice", "Concat", "Less", "Sub", "Cast"}, ops
     generator = MazeGenerator.load(path, device="cpu")
     levels = generator.generate(64, seed=5)
     assert all(is_solvable(level.grid, level.start, level.exit) for level in levels)
+
+
+def test_ptree_exports_at_the_lowest_opset(runs, tmp_path):
+    from daedalus.export.onnx_export import export_decoder
+
+    meta = export_decoder(runs["ptree"], tmp_path / "p7.onnx", opset=7, quality_samples=50)
+    assert onnx.load(tmp_path / "p7.onnx").opset_import[0].version == 7 and meta["max_abs_diff"] <= 1e-5
 
 
 def test_export_overrides_prior_and_temperature(runs, tmp_path):

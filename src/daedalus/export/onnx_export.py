@@ -80,11 +80,16 @@ def _torch_export(model, opset: int) -> bytes:
     # The TorchScript path writes the requested opset directly; the dynamo path builds at 18 and converts down.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and folding notes
-        torch.onnx.export(
-            _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
-            do_constant_folding=True,
-        )
+        try:
+            torch.onnx.export(
+                _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset,
+                dynamo=False, do_constant_folding=True,
+            )
+        except torch.onnx.errors.OnnxExporterError as error:
+            # An op the decoder needs has no form at this opset: one line, nothing written.
+            raise ExportError(f"the decoder cannot be written at opset {opset}: {str(error).splitlines()[0]}") \
+                from None
     return buffer.getvalue()
 
 

@@ -11,7 +11,8 @@
 Both read the links and the one-hot parent directions (the encoder sees the tree it must describe), train with
 their own :meth:`reconstruction` (the training loop uses it when a model has one), and ``decode`` at the configured
 ``temperature`` (below 1 sharpens each cell's choice, so thresholding opens one link per cell). The exported graph
-uses Gemm, Relu, Softmax, Gather, Add/Mul, Less/Where and Concat only (opset 15 and lower engines read it).
+uses Gemm, Relu, Softmax, ReduceSum, Clip, Div, Gather, Add/Mul/Sub, Less, Cast, Slice, Concat and constant-shape
+Reshape only, so every opset from 7 writes it.
 """
 
 from __future__ import annotations
@@ -247,11 +248,12 @@ class PotentialTreeVAE(TreeVAE):
         potential = out[..., 4].reshape(-1, self.rows * self.cols) + self.root_potential
         # Constant shapes only (-1 for the batch): the graph then has no Shape/ConstantOfShape ops.
         below = potential.index_select(1, self.neighbour).reshape(-1, self.rows, self.cols, 4)
-        lower = below < potential.reshape(-1, self.rows, self.cols, 1)
-        logits = torch.where(lower, logits, IMPOSSIBLE)
+        lower = (below < potential.reshape(-1, self.rows, self.cols, 1)).to(logits.dtype)
+        # Arithmetic rather than Where (opset 9+), so every opset from 7 reads the graph; the values are exact.
+        logits = logits * lower + (1.0 - lower) * IMPOSSIBLE
         if self.temperature != 1.0:
             logits = logits * (1.0 / self.temperature)
-        return self._to_grid(_masked_softmax(logits, lower.to(logits.dtype) * self.valid))
+        return self._to_grid(_masked_softmax(logits, lower * self.valid))
 
 
 ARCHITECTURES = {TreeVAE.OUTPUT: TreeVAE, PotentialTreeVAE.OUTPUT: PotentialTreeVAE}
