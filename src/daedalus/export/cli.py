@@ -18,6 +18,11 @@ def register(subparsers) -> None:
     parser.add_argument("--opset", type=int, default=15, help="ONNX opset (default 15: Unity Sentis/Barracuda)")
     parser.add_argument("--quality-samples", dest="quality_samples", type=int, default=1000,
                         help="prior samples scored for the quality metadata (default 1000)")
+    parser.add_argument("--prior", choices=("normal", "aggregate"),
+                        help="latent prior to record: normal (N(0, I)) or aggregate (a Gaussian fitted to the training "
+                        "codes); default: the run's --prior (normal for a VAE; an AE is always fitted)")
+    parser.add_argument("--temperature", type=float,
+                        help="tree/ptree decoders: decode temperature to write (default: the run's)")
     parser.set_defaults(func=run_export)
 
 
@@ -35,7 +40,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError("daedalus export needs torch and onnx: pip install 'daedalus[export]'") from None
     from daedalus.export.onnx_export import export_decoder
 
-    meta = export_decoder(args.run, args.out, opset=args.opset, quality_samples=args.quality_samples)
+    meta = export_decoder(args.run, args.out, opset=args.opset, quality_samples=args.quality_samples,
+                          prior=args.prior, temperature=args.temperature)
     quality = json.loads(meta["quality"])
     print(f"wrote {args.out}: opset {args.opset}, z [batch, {meta['latent_dim']}] -> p_open [batch, {meta['height']}, "
           f"{meta['width']}], max |onnx - torch| {meta['max_abs_diff']:.1e}; prior samples: perfect "

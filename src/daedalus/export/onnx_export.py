@@ -39,18 +39,38 @@ class _Decoder(torch.nn.Module):
         return self.model.decode(z)
 
 
-def latent_prior(model, config: dict) -> dict:
-    """The latent distribution a runtime should sample: ``N(0, I)`` for a VAE; for an AE, whose codes follow no
-    prior, a Gaussian fitted to the codes of its training data."""
-    if config["model"]["kind"] == "vae":
+PRIORS = ("normal", "aggregate")
+
+
+def latent_prior(model, config: dict, prior: str | None = None) -> dict:
+    """The latent distribution a runtime should sample.
+
+    ``normal`` (a VAE's default): ``N(0, I)``. ``aggregate`` (an AE's only choice, or asked for by ``prior`` or the
+    run's ``config["prior"]``): a Gaussian fitted to the training codes — for an AE the mean and covariance of its
+    codes; for a VAE the aggregate posterior's moments, mean of μ and covariance of μ plus the mean posterior
+    variance, which is where the decoder was trained to read (a VAE with a small β leaves N(0, I) partly off it).
+    """
+    prior = prior or config.get("prior") or "normal"
+    if prior not in PRIORS:
+        raise UsageError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+    is_vae = config["model"]["kind"] == "vae"
+    if is_vae and prior == "normal":
         return {"kind": "normal"}
     from daedalus.trainer.data import load_dataset
 
     data = load_dataset(config["data"])
+    mus, variances = [], []
     with torch.no_grad():
-        codes = model.encode(torch.from_numpy(data.train))[0].double().numpy()
+        for chunk in torch.split(torch.from_numpy(data.train), 1024):
+            mu, logvar = model.encode(chunk)
+            mus.append(mu.double().numpy())
+            if logvar is not None:
+                variances.append(logvar.exp().double().numpy())
+    codes = np.concatenate(mus)
     mean = codes.mean(axis=0)
     cov = np.cov(codes, rowvar=False).reshape(len(mean), len(mean)) + 1e-6 * np.eye(len(mean))
+    if variances:
+        cov += np.diag(np.concatenate(variances).mean(axis=0))
     return {"kind": "gaussian", "mean": mean.tolist(), "scale_tril": np.linalg.cholesky(cov).tolist()}
 
 
@@ -60,11 +80,16 @@ def _torch_export(model, opset: int) -> bytes:
     # The TorchScript path writes the requested opset directly; the dynamo path builds at 18 and converts down.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and folding notes
-        torch.onnx.export(
-            _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset, dynamo=False,
-            do_constant_folding=True,
-        )
+        try:
+            torch.onnx.export(
+                _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset,
+                dynamo=False, do_constant_folding=True,
+            )
+        except torch.onnx.errors.OnnxExporterError as error:
+            # An op the decoder needs has no form at this opset: one line, nothing written.
+            raise ExportError(f"the decoder cannot be written at opset {opset}: {str(error).splitlines()[0]}") \
+                from None
     return buffer.getvalue()
 
 
@@ -118,7 +143,8 @@ def measure_quality(onnx_bytes: bytes, latent_dim: int, prior: dict, threshold: 
 
 
 def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = 15,
-                   quality_samples: int = 1000, seed: int = 0) -> dict:
+                   quality_samples: int = 1000, seed: int = 0, prior: str | None = None,
+                   temperature: float | None = None) -> dict:
     """Export the decoder of a run folder to ONNX with the full metadata contract.
 
     Args:
@@ -127,6 +153,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         opset: ONNX opset, 7–21 (default 15, which Unity Sentis ≤ 2.5 and Barracuda read).
         quality_samples: prior samples scored for the ``quality`` metadata.
         seed: seed of the check and quality samples.
+        prior: ``normal`` or ``aggregate`` (see :func:`latent_prior`); default: the run's ``prior`` option.
+        temperature: decode temperature of a ``tree``/``ptree`` decoder (default: the run's); recorded in
+            ``model_config``.
 
     Returns:
         The ``metadata_props`` written, as a dict of strings.
@@ -147,15 +176,25 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     if not folder.is_dir():
         raise UsageError(f"--out {str(out_path)!r}: folder {str(folder)!r} does not exist")
 
+    if prior is not None and prior not in PRIORS:
+        raise UsageError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")
     model, config = load_model(run_dir, device="cpu")
     data_kind = config.get("data", {}).get("kind")
     if data_kind != "mazes":
         raise ExportError(f"run {str(run_dir)!r} was trained on {data_kind!r}, not mazes: its decoder draws no "
                           "levels, so it is not exported as a Daedalus maze decoder")
     model.eval()
+    if temperature is not None:
+        if not hasattr(model, "temperature"):
+            raise UsageError(f"--temperature applies to tree and ptree decoders; the run in {str(run_dir)!r} holds "
+                             f"{config['model'].get('name') or config['model']['kind']!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise UsageError(f"--temperature must be a number > 0, got {temperature!r}")
+        model.temperature = float(temperature)
+        config["model"] = {**config["model"], "temperature": float(temperature)}
     height, width = model.height, model.width
     threshold = float(config.get("threshold", 0.5))
-    prior = latent_prior(model, config)
+    prior = latent_prior(model, config, prior)
     with torch.no_grad():
         raw = _torch_export(model, opset)
     proto = onnx.load_from_string(raw)

@@ -199,3 +199,31 @@ def cell_fill(grids: np.ndarray) -> np.ndarray:
     out = batch.copy()
     out[:, cell_mask(batch.shape[1:])] = 1
     return out[0] if single else out
+
+
+def tree_depths(parents: np.ndarray) -> np.ndarray:
+    """Steps (in cells) from each cell to the root along a parent field.
+
+    Args:
+        parents: directions as ``parent_directions`` returns them, ``(R, C)`` or ``(N, R, C)``.
+
+    Returns:
+        int64 depths of the same shape; 0 at the root and at cells without a parent. Pointer jumping:
+        ``log2(cells)`` vectorised rounds, so a batch costs a few array passes.
+    """
+    parents = np.asarray(parents)
+    single = parents.ndim == 2
+    batch = parents[None] if single else parents
+    n, rows, cols = batch.shape
+    cells = rows * cols
+    flat = batch.reshape(n, cells).astype(np.int64)
+    index = np.arange(cells)
+    step = np.array([dr * cols + dc for dr, dc in DIRECTIONS])
+    ancestor = np.where(flat >= 0, index[None, :] + step[np.maximum(flat, 0)], index[None, :])
+    depth = (flat >= 0).astype(np.int64)
+    rows_index = np.arange(n)[:, None]
+    for _ in range(int(np.ceil(np.log2(max(cells, 2)))) + 1):
+        depth = depth + depth[rows_index, ancestor]
+        ancestor = ancestor[rows_index, ancestor]
+    depth = depth.reshape(n, rows, cols)
+    return depth[0] if single else depth

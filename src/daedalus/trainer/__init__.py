@@ -15,6 +15,8 @@ _LAZY = {
     "DEFAULT_MODEL": "daedalus.trainer.models",
     "build_model": "daedalus.trainer.models",
     "model_config": "daedalus.trainer.models",
+    "TreeVAE": "daedalus.trainer.tree_models",
+    "PotentialTreeVAE": "daedalus.trainer.tree_models",
     "kl_weight": "daedalus.trainer.schedules",
     "SCHEDULES": "daedalus.trainer.schedules",
     "train": "daedalus.trainer.train",

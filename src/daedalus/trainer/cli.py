@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     add("--out", required=True, help="run folder to write (or to continue with --resume)")
     add("--config", help="TOML file of options (flat keys, same names as the options below)")
     add("--resume", action="store_true", help="continue a stopped run in --out from its state.pt")
-    add("--model", help="named model: seed-ae, seed-vae, link-ae, link-vae (default link-vae)")
+    add("--model", help="named model: seed-ae, seed-vae, link-ae, link-vae, tree, ptree (default link-vae)")
     add("--latent", type=int, help="latent size (default: the model's)")
     add("--hidden", help="hidden widths, comma-separated, e.g. 512,512 (default: the model's)")
     add("--schedule", help="KL schedule: none, monotonic, cyclical (default cyclical for a VAE)")
@@ -40,6 +40,13 @@ def register(subparsers) -> None:
     add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
     add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
+    add("--temperature", type=float, help="tree/ptree: decode temperature (default 1; below 1 sharpens)")
+    add("--potential-weight", dest="potential_weight", type=float,
+        help="ptree: weight of the potential's squared error in the loss (default 10)")
+    add("--free-bits", dest="free_bits", type=float,
+        help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
+    add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
+        "fitted to the training codes)")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_train)
@@ -47,7 +54,7 @@ def register(subparsers) -> None:
 
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "mnist_dir", "count",
                 "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss", "seed", "device",
-                "eval_samples", "threshold", "figures")
+                "eval_samples", "threshold", "figures", "temperature", "potential_weight", "free_bits", "prior")
 
 
 def run_train(args: argparse.Namespace) -> int:

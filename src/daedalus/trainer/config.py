@@ -38,7 +38,12 @@ OPTIONS: dict[str, object] = {
     "eval_samples": 1000,
     "threshold": 0.5,
     "figures": True,
+    "temperature": None,
+    "potential_weight": None,
+    "free_bits": 0.0,
+    "prior": "normal",
 }
+PRIORS = ("normal", "aggregate")
 
 
 def read_toml(path: str | os.PathLike) -> dict:
@@ -140,11 +145,31 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "seed": seed if options["data_seed"] is None else options["data_seed"],
         "height": height, "width": width, "fresh": options["fresh"], "path": options["mnist_dir"],
     })
-    model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden)
+    for key in ("temperature", "potential_weight"):
+        value = options[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise UsageError(f"{key} must be a number, got {value!r}")
+    model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
+                         temperature=None if options["temperature"] is None else float(options["temperature"]),
+                         potential_weight=None if options["potential_weight"] is None
+                         else float(options["potential_weight"]))
 
-    loss = options["loss"] or ("sse" if name.startswith("seed") else "bce")
-    if loss not in ("sse", "bce"):
-        raise UsageError(f"unknown reconstruction loss {loss!r}, expected sse or bce")
+    if model["output"] in ("tree", "ptree"):
+        # Parent fields exist only for mazes, and these models bring their own reconstruction loss.
+        if data["kind"] != "mazes":
+            raise UsageError(f"model {name!r} decodes maze parent fields: data must be mazes, got {data['kind']!r}")
+        if options["loss"] not in (None, "model"):
+            raise UsageError(f"model {name!r} trains with its own loss; drop loss={options['loss']!r}")
+        loss = "model"
+    else:
+        loss = options["loss"] or ("sse" if name.startswith("seed") else "bce")
+        if loss not in ("sse", "bce"):
+            raise UsageError(f"unknown reconstruction loss {loss!r}, expected sse or bce")
+    free_bits = options["free_bits"]
+    if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float)) or not 0 <= free_bits < math.inf:
+        raise UsageError(f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}")
+    if options["prior"] not in PRIORS:
+        raise UsageError(f"prior must be one of {', '.join(PRIORS)}, got {options['prior']!r}")
     lr = options["lr"]
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise UsageError(f"lr must be a positive finite number, got {lr!r}")
@@ -163,6 +188,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "device": device,
         "eval_samples": _int("eval_samples", options["eval_samples"], 0),
         "figures": bool(options["figures"]),
+        "free_bits": float(free_bits),
     }
     return {"model": model, "schedule": schedule, "data": data, "train": train, "threshold": threshold,
-            "daedalus_version": __version__}
+            "prior": options["prior"], "daedalus_version": __version__}

@@ -35,9 +35,11 @@ def reconstruction(logits: torch.Tensor, target: torch.Tensor, kind: str = "sse"
     raise ValueError(f"unknown reconstruction loss {kind!r}, expected one of {', '.join(RECONSTRUCTIONS)}")
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Per-sample ``KL(N(μ, diag(exp(logvar))) ‖ N(0, I))``: ``[B, D]`` → ``[B]``."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, per_dim: bool = False) -> torch.Tensor:
+    """Per-sample ``KL(N(μ, diag(exp(logvar))) ‖ N(0, I))``: ``[B, D]`` → ``[B]`` (``[B, D]``, one term per latent
+    dimension, with ``per_dim``)."""
+    terms = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return terms if per_dim else terms.sum(dim=1)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,6 +8,9 @@ One class, :class:`MazeAutoencoder`, covers every named configuration in :data:`
   nothing on them; ``decode`` still returns the full ``[B, H, W]`` grid, with cells at 1 and fixed walls at 0, by a
   constant gather (``Gather`` in ONNX: cheap, and readable by every engine).
 
+``tree`` and ``ptree`` (parent-field decoders, their own loss) live in :mod:`daedalus.trainer.tree_models`;
+``build_model`` picks the class from the config's ``output``.
+
 ``encode``, ``reparameterize`` and ``decode`` are separate methods (pytorch/examples ``vae``); ``decode`` is what the
 exporter writes to ONNX.
 """
@@ -29,7 +32,15 @@ MODELS: dict[str, dict] = {
     "seed-vae": {"kind": "vae", "latent_dim": 2, "hidden": [512], "output": "grid"},
     "link-ae": {"kind": "ae", "latent_dim": 32, "hidden": [512, 512], "output": "links"},
     "link-vae": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "links"},
+    # Tree decoders (daedalus.trainer.tree_models): the output selects the class.
+    "tree": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "tree", "temperature": 1.0,
+             "encoder_parents": True},
+    "ptree": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "ptree", "temperature": 1.0,
+              "encoder_parents": True, "potential_weight": 10.0},
 }
+# Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
+ARCHITECTURES = {"tree": ("daedalus.trainer.tree_models", "TreeVAE"),
+                 "ptree": ("daedalus.trainer.tree_models", "PotentialTreeVAE")}
 DEFAULT_MODEL = "link-vae"
 
 
@@ -148,15 +159,33 @@ def model_config(name: str, height: int, width: int, **overrides) -> dict:
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r}, expected one of {', '.join(MODELS)}")
     config = {"name": name, **MODELS[name], "height": int(height), "width": int(width)}
-    config.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for key in given:
+        if key not in config:
+            raise UsageError(f"option {key} does not apply to model {name!r} (it takes "
+                             f"{', '.join(k for k in MODELS[name] if k not in ('kind', 'output'))})")
+    config.update(given)
     config["hidden"] = list(config["hidden"])
     return config
 
 
-def build_model(config: dict) -> MazeAutoencoder:
-    """A fresh model from a configuration dict as stored in ``config.json`` (``"name"`` is informational)."""
+def model_class(config: dict) -> type[nn.Module]:
+    """The class a model configuration describes: chosen by its ``output`` (``MazeAutoencoder`` by default)."""
+    import importlib
+
+    output = config.get("output", "grid")
+    if output in ARCHITECTURES:
+        module, name = ARCHITECTURES[output]
+        return getattr(importlib.import_module(module), name)
+    return MazeAutoencoder
+
+
+def build_model(config: dict) -> nn.Module:
+    """A fresh model from a configuration dict as stored in ``config.json`` (``"name"`` is informational; the
+    ``output`` picks the class)."""
     args = {k: v for k, v in config.items() if k != "name"}
+    cls = model_class(config)
     try:
-        return MazeAutoencoder(**args)
+        return cls(**args)
     except TypeError as error:
-        raise UsageError(f"model configuration {config!r} does not describe a MazeAutoencoder: {error}") from None
+        raise UsageError(f"model configuration {config!r} does not describe a {cls.__name__}: {error}") from None

@@ -38,12 +38,27 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def loss_parts(model: MazeAutoencoder, x: torch.Tensor, beta: float, loss: str,
-               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """Per-sample reconstruction and KL for a batch and the scalar loss ``mean(rec + β · KL)``."""
+def loss_parts(model: torch.nn.Module, x: torch.Tensor, beta: float, loss: str,
+               generator: torch.Generator | None = None, free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+    """Per-sample reconstruction and KL for a batch and the scalar loss ``mean(rec) + β · KL term``.
+
+    The reconstruction is the model's own ``reconstruction(logits, target)`` when it has one (the tree decoders),
+    else the named ``loss``. The KL term is ``mean(KL)``, or with ``free_bits`` > 0 the sum over latent dimensions
+    of ``max(free_bits, batch-mean KL of the dimension)``: dimensions under the floor get no push towards the prior,
+    so the code does not collapse. The logged ``kl`` is always the plain per-sample KL.
+    """
     out = model(x, generator=generator)
-    rec = reconstruction(out["logits"], out["target"], loss)
-    kl = kl_divergence(out["mu"], out["logvar"]) if out["logvar"] is not None else torch.zeros_like(rec)
+    own = getattr(model, "reconstruction", None)
+    rec = own(out["logits"], out["target"]) if callable(own) else reconstruction(out["logits"], out["target"], loss)
+    if out["logvar"] is None:
+        kl = torch.zeros_like(rec)
+    elif free_bits > 0:
+        kl_dim = kl_divergence(out["mu"], out["logvar"], per_dim=True)
+        kl = kl_dim.sum(dim=1)
+        floor = torch.clamp(kl_dim.mean(dim=0), min=free_bits).sum()
+        return {"rec": rec, "kl": kl, "loss": rec.mean() + beta * floor, "mu": out["mu"]}
+    else:
+        kl = kl_divergence(out["mu"], out["logvar"])
     return {"rec": rec, "kl": kl, "loss": (rec + beta * kl).mean(), "mu": out["mu"]}
 
 
@@ -177,7 +192,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         for i in bar:
             beta = kl_weight(step, total_steps, **scfg) if is_vae else 0.0
             batch = x_train[order[i * tcfg["batch_size"] : (i + 1) * tcfg["batch_size"]]]
-            parts = loss_parts(model, batch, beta, tcfg["loss"], generator)
+            parts = loss_parts(model, batch, beta, tcfg["loss"], generator, tcfg.get("free_bits", 0.0))
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 kept = (f"the last good checkpoint (epoch {epoch}, step {epoch * steps_per_epoch}) is kept in "

@@ -1,0 +1,259 @@
+"""Tree decoders for mazes (issue 6; the study is EXPERIMENTS.md "## Quality"). Nothing happens on import.
+
+- ``tree`` (:class:`TreeVAE`): for every cell but the start, a categorical over its (up to four) neighbours: *which
+  one is my parent on the way to the start*. A perfect maze is exactly such a parent field without cycles, so most
+  of a spanning tree's constraint lives in the output's structure rather than being left to chance. A link a–b is
+  open with probability ``P(a → b) + P(b → a)``; ``decode`` returns that as a grid.
+- ``ptree`` (:class:`PotentialTreeVAE`): ``tree`` plus a potential per cell, regressed on the cell's depth in the
+  tree; at decode a cell may only choose a neighbour with a lower potential, so the decoded parent field has no
+  cycle by construction (thresholded samples have no loops).
+
+Both read the links and the one-hot parent directions (the encoder sees the tree it must describe), train with
+their own :meth:`reconstruction` (the training loop uses it when a model has one), and ``decode`` at the configured
+``temperature`` (below 1 sharpens each cell's choice, so thresholding opens one link per cell). The exported graph
+uses Gemm, Relu, Softmax, ReduceSum, Clip, Div, Gather, Add/Mul/Sub, Less, Cast, Slice, Concat and constant-shape
+Reshape only, so every opset from 7 writes it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from daedalus.errors import UsageError
+from daedalus.trainer.losses import reparameterize
+from daedalus.trainer.models import _lattice_layout, _mlp
+
+# Logit of an impossible direction (off the grid, the start's, or uphill): exp(-30) is 1e-13, nothing at float32.
+IMPOSSIBLE = -30.0
+
+
+def _masked_softmax(logits: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis restricted to ``keep`` (1 = allowed, 0 = not): exactly zero outside, renormalised
+    inside, and all zero where nothing is allowed. The additive −30 masks alone are not enough: with large logits
+    a masked choice could still win, and for ``ptree`` that would be an uphill pointer, i.e. a possible loop."""
+    probs = torch.softmax(logits, dim=-1) * keep
+    return probs / torch.clamp(probs.sum(dim=-1, keepdim=True), min=1e-30)
+
+
+class TreeVAE(nn.Module):
+    """A VAE whose decoder outputs a parent direction per cell.
+
+    Args:
+        kind: must be ``"vae"`` (kept so every model config names its kind).
+        latent_dim: size of the latent code, ≥ 1.
+        hidden: hidden widths from the input side; the decoder mirrors them.
+        height, width: the grid size.
+        output: ``"tree"`` (recorded in the config; it selects this class in ``build_model``).
+        temperature: divides the logits in ``decode`` only (training sees the plain softmax), > 0.
+        encoder_parents: the encoder reads the one-hot parent directions besides the links.
+    """
+
+    OUTPUT = "tree"
+
+    def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
+                 width: int = 28, output: str | None = None, temperature: float = 1.0, encoder_parents: bool = True):
+        super().__init__()
+        from daedalus.maze.grid import cell_shape, link_cells
+
+        if kind != "vae":
+            raise UsageError(f"model output {self.OUTPUT!r} is a VAE: kind must be 'vae', got {kind!r}")
+        if output not in (None, self.OUTPUT):
+            raise UsageError(f"{type(self).__name__} has output {self.OUTPUT!r}, got {output!r}")
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise UsageError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        hidden = [int(h) for h in hidden]
+        if not hidden or any(h <= 0 for h in hidden):
+            raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise UsageError(f"temperature must be a number > 0, got {temperature!r}")
+        self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden
+        self.height, self.width, self.output = int(height), int(width), self.OUTPUT
+        self.temperature, self.encoder_parents = float(temperature), bool(encoder_parents)
+        self.rows, self.cols = cell_shape((self.height, self.width))
+        cells = self.rows * self.cols
+
+        index, mask, base, flat = _lattice_layout(self.height, self.width)
+        # Derived from the lattice, so not part of the saved weights.
+        self.register_buffer("lattice_index", index, persistent=False)
+        self.register_buffer("lattice_mask", mask, persistent=False)
+        self.register_buffer("lattice_base", base, persistent=False)
+        self.register_buffer("link_flat", flat, persistent=False)
+        self.n_links = len(flat)
+        self.in_features = self.n_links + (cells * 4 if self.encoder_parents else 0)
+        self.encoder = _mlp([self.in_features, *hidden])
+        self.fc_mu = nn.Linear(hidden[-1], latent_dim)
+        self.fc_logvar = nn.Linear(hidden[-1], latent_dim)
+        self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
+                                     nn.Linear(hidden[0], cells * self.channels()))
+
+        # Directions off the grid, and every direction of the start cell, are impossible.
+        valid = np.ones((self.rows, self.cols, 4), dtype=bool)
+        valid[0, :, 0] = valid[:, -1, 1] = valid[-1, :, 2] = valid[:, 0, 3] = False
+        valid[0, 0, :] = False
+        self.register_buffer("logit_mask", torch.from_numpy(np.where(valid, 0.0, IMPOSSIBLE).astype(np.float32)),
+                             persistent=False)
+        self.register_buffer("valid", torch.from_numpy(valid.astype(np.float32)), persistent=False)
+        # Link l joins cells a < b: it is open when a's parent is b or b's parent is a.
+        a, b = link_cells((self.height, self.width))
+        horizontal = b == a + 1
+        self.register_buffer("from_a", torch.from_numpy((a * 4 + np.where(horizontal, 1, 2)).astype(np.int64)),
+                             persistent=False)
+        self.register_buffer("from_b", torch.from_numpy((b * 4 + np.where(horizontal, 3, 0)).astype(np.int64)),
+                             persistent=False)
+
+    def channels(self) -> int:
+        """Decoder outputs per cell."""
+        return 4
+
+    def config(self) -> dict:
+        """Every constructor argument, JSON-ready."""
+        return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
+                "height": self.height, "width": self.width, "output": self.output,
+                "temperature": self.temperature, "encoder_parents": self.encoder_parents}
+
+    # -- what the encoder reads and the decoder must reproduce ---------------------------------------------------
+
+    def parents(self, grids: torch.Tensor) -> np.ndarray:
+        """Parent directions of ``[B, H, W]`` mazes (int8 ``[B, R, C]``, −1 at the start), computed in numpy."""
+        from daedalus.maze.carve import parent_directions
+
+        return parent_directions(grids.detach().cpu().numpy())
+
+    def encoder_input(self, grids: torch.Tensor, parents: np.ndarray | None = None) -> torch.Tensor:
+        """``[B, H, W]`` mazes → ``[B, in_features]``: the links, then the one-hot parent direction of each cell."""
+        links = grids.reshape(grids.shape[0], -1).float().index_select(1, self.link_flat)
+        if not self.encoder_parents:
+            return links
+        if parents is None:
+            parents = self.parents(grids)
+        p = torch.from_numpy(parents.astype(np.int64)).to(grids.device).reshape(len(grids), -1)
+        onehot = F.one_hot(p.clamp(min=0), 4).float() * (p >= 0).unsqueeze(-1).float()
+        return torch.cat([links, onehot.reshape(len(grids), -1)], dim=1)
+
+    def target(self, grids: torch.Tensor, parents: np.ndarray | None = None) -> torch.Tensor:
+        """What :meth:`reconstruction` compares with: the parent directions, int64 ``[B, R, C]`` (−1 = none)."""
+        if parents is None:
+            parents = self.parents(grids)
+        return torch.from_numpy(parents.astype(np.int64)).to(grids.device)
+
+    def reconstruction(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-sample categorical NLL of the parents, summed over cells (the start, with no parent, is skipped)."""
+        nll = F.cross_entropy(logits[..., :4].permute(0, 3, 1, 2), target, reduction="none", ignore_index=-1)
+        return nll.sum((1, 2))
+
+    # -- the VAE ---------------------------------------------------------------------------------------------------
+
+    def encode(self, grids: torch.Tensor, parents: np.ndarray | None = None):
+        """``[B, H, W]`` mazes → ``(μ, logvar)``, each ``[B, latent_dim]``."""
+        h = self.encoder(self.encoder_input(grids, parents))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """``[B, latent_dim]`` → ``[B, R, C, channels]``: masked parent logits (and potentials for ``ptree``)."""
+        return self.decoder(z).reshape(-1, self.rows, self.cols, 4) + self.logit_mask
+
+    def _to_grid(self, probs: torch.Tensor) -> torch.Tensor:
+        """Parent probabilities ``[B, R, C, 4]`` → open-floor probabilities ``[B, H, W]``."""
+        flat = probs.reshape(-1, self.rows * self.cols * 4)
+        links = torch.clamp(flat.index_select(1, self.from_a) + flat.index_select(1, self.from_b), max=1.0)
+        grid = links.index_select(1, self.lattice_index) * self.lattice_mask + self.lattice_base
+        return grid.reshape(-1, self.height, self.width)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``[B, latent_dim]`` → open-floor probabilities, float32 ``[B, H, W]`` in ``[0, 1]``."""
+        logits = self.decode_logits(z)
+        if self.temperature != 1.0:
+            logits = logits * (1.0 / self.temperature)
+        return self._to_grid(_masked_softmax(logits, self.valid))
+
+    def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Encode, sample (training mode) and decode. Returns ``logits``, ``target``, ``mu``, ``logvar``, ``z``."""
+        parents = self.parents(grids)  # once per batch: both the encoder and the target need it
+        mu, logvar = self.encode(grids, parents)
+        z = reparameterize(mu, logvar, generator) if self.training else mu
+        return {"logits": self.decode_logits(z), "target": self.target(grids, parents), "mu": mu, "logvar": logvar,
+                "z": z}
+
+
+class PotentialTreeVAE(TreeVAE):
+    """A tree decoder that cannot draw a loop: it also outputs a potential per cell, trained to regress the cell's
+    depth in the tree (÷ ``DEPTH_SCALE``); at decode a cell may only choose a parent with a lower potential. The
+    potential falls strictly along every pointer, so the parent field has no cycle; a cell with no lower neighbour
+    starts a new piece, which the runtime's repair joins. A link is then open with the probability of its higher
+    cell's choice alone, so thresholding at 0.5 opens at most one downhill link per cell (two only on an exact tie
+    at 0.5) and the open links form a forest.
+
+    Args:
+        potential_weight: weight of the potential's squared error in the loss, ≥ 0.
+        **kwargs: as :class:`TreeVAE`.
+    """
+
+    OUTPUT = "ptree"
+    DEPTH_SCALE = 100.0
+
+    def __init__(self, potential_weight: float = 10.0, **kwargs):
+        if isinstance(potential_weight, bool) or not isinstance(potential_weight, (int, float)) or \
+                not potential_weight >= 0:
+            raise UsageError(f"potential_weight must be a number >= 0, got {potential_weight!r}")
+        super().__init__(**kwargs)
+        self.potential_weight = float(potential_weight)
+        cells = self.rows * self.cols
+        from daedalus.maze.carve import DIRECTIONS
+
+        # Off the grid a cell is its own neighbour: "lower than itself" is false, so no padding (and no
+        # batch-shaped constant in the graph) is needed.
+        neighbour = np.repeat(np.arange(cells, dtype=np.int64)[:, None], 4, axis=1)
+        for c in range(cells):
+            r, q = divmod(c, self.cols)
+            for k, (dr, dc) in enumerate(DIRECTIONS):
+                if 0 <= r + dr < self.rows and 0 <= q + dc < self.cols:
+                    neighbour[c, k] = (r + dr) * self.cols + q + dc
+        self.register_buffer("neighbour", torch.from_numpy(neighbour.reshape(-1)), persistent=False)
+        root = np.zeros(cells, dtype=np.float32)
+        root[0] = -1000.0  # the start is the lowest point: every downhill path may end there
+        self.register_buffer("root_potential", torch.from_numpy(root), persistent=False)
+
+    def channels(self) -> int:
+        return 5
+
+    def config(self) -> dict:
+        return {**super().config(), "potential_weight": self.potential_weight}
+
+    def target(self, grids: torch.Tensor, parents: np.ndarray | None = None) -> torch.Tensor:
+        """float32 ``[B, R, C, 2]``: the parent direction (−1 = none) and the depth ÷ ``DEPTH_SCALE``."""
+        from daedalus.maze.carve import tree_depths
+
+        if parents is None:
+            parents = self.parents(grids)
+        depth = tree_depths(parents) / self.DEPTH_SCALE
+        target = np.stack([parents.astype(np.float32), depth.astype(np.float32)], axis=-1)
+        return torch.from_numpy(target).to(grids.device)
+
+    def reconstruction(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per sample: categorical NLL of the parents plus ``potential_weight`` × squared error of the potential."""
+        nll = super().reconstruction(logits, target[..., 0].long())
+        error = (logits[..., 4] - target[..., 1]).pow(2).sum((1, 2))
+        return nll + self.potential_weight * error
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.decoder(z).reshape(-1, self.rows, self.cols, 5)
+        return torch.cat([out[..., :4] + self.logit_mask, out[..., 4:]], dim=-1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.decode_logits(z)
+        logits = out[..., :4]
+        potential = out[..., 4].reshape(-1, self.rows * self.cols) + self.root_potential
+        # Constant shapes only (-1 for the batch): the graph then has no Shape/ConstantOfShape ops.
+        below = potential.index_select(1, self.neighbour).reshape(-1, self.rows, self.cols, 4)
+        lower = (below < potential.reshape(-1, self.rows, self.cols, 1)).to(logits.dtype)
+        # Arithmetic rather than Where (opset 9+), so every opset from 7 reads the graph; the values are exact.
+        logits = logits * lower + (1.0 - lower) * IMPOSSIBLE
+        if self.temperature != 1.0:
+            logits = logits * (1.0 / self.temperature)
+        return self._to_grid(_masked_softmax(logits, lower * self.valid))
+
+
+ARCHITECTURES = {TreeVAE.OUTPUT: TreeVAE, PotentialTreeVAE.OUTPUT: PotentialTreeVAE}
