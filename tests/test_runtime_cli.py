@@ -88,3 +88,18 @@ def test_generate_zero_levels(decoder_path, tmp_path):
     assert main(["generate", "--count", "0", "--seed", "1", "--model", str(decoder_path), "--format", "npz",
                  "--out", str(out)]) == 0
     assert np.load(out)["grids"].shape == (0, 28, 28)
+
+
+@pytest.mark.parametrize("fmt", ["npz", "txt"])
+def test_preview_sheet_shows_the_generated_levels(decoder_path, tmp_path, fmt):
+    from daedalus.maze.draw import encode_png, render, tile
+
+    out = tmp_path / ("levels.npz" if fmt == "npz" else "levels")
+    sheet = tmp_path / "sheet.png"
+    assert main(["generate", "--model", str(decoder_path), "--count", "70", "--seed", "4", "--format", fmt,
+                 "--out", str(out), "--preview", str(sheet)]) == 0
+    assert main(["generate", "--model", str(decoder_path), "--count", "64", "--seed", "4", "--format", "npz",
+                 "--out", str(tmp_path / "first.npz")]) == 0
+    grids = np.load(tmp_path / "first.npz")["grids"]
+    expected = encode_png(tile([render(g, scale=4) for g in grids]))
+    assert sheet.read_bytes() == expected  # the first 64 levels of the run, drawn once

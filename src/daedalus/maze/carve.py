@@ -6,8 +6,9 @@ grid convention (``daedalus.maze.grid``), so the result always keeps the lattice
 
 * ``parent_directions``: for a perfect maze, the direction from each cell towards the start (the training target
   of a decoder that predicts a tree as "one parent per cell").
-* ``max_probability_tree``: the spanning tree that maximises the summed link probabilities (Kruskal). When the
-  thresholded input is already a perfect maze, it returns it unchanged.
+* ``max_probability_tree``: the spanning tree that maximises the summed link probabilities (the runtime repair's
+  Borůvka tree, ordered by probability alone). When the thresholded input is already a perfect maze, it returns it
+  unchanged.
 * ``depth_first_carve``: the backtracker's rule driven by the decoder: walk from the start, always carve to the
   unvisited neighbour whose link the decoder likes best, backtrack only when no unvisited neighbour is left. Its
   output has the backtracker's shape (long corridors, few dead ends) whatever the decoder says; the edits it
@@ -18,18 +19,18 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+from scipy.sparse.csgraph import breadth_first_order
 
 from daedalus.maze.grid import (
     Position,
     as_batch,
-    cell_mask,
     cell_shape,
     default_start,
     link_cells,
     link_positions,
     links_to_grid,
 )
+from daedalus.maze.repair import link_keys, spanning_tree
 
 # Directions a cell's parent can lie in, as (row, col) steps in cell units.
 DIRECTIONS = ((-1, 0), (0, 1), (1, 0), (0, -1))
@@ -91,6 +92,9 @@ def _link_probabilities(probabilities: np.ndarray) -> tuple[np.ndarray, bool, tu
 def max_probability_tree(probabilities: np.ndarray) -> np.ndarray:
     """The perfect maze whose links have the largest summed probability (a maximum spanning tree).
 
+    The runtime's vectorised spanning tree (``daedalus.maze.repair``) with a threshold no probability reaches, so
+    links are ordered by probability alone (ties by link index).
+
     Args:
         probabilities: open-floor probabilities ``(H, W)`` or ``(N, H, W)`` (only link positions are read).
 
@@ -98,19 +102,9 @@ def max_probability_tree(probabilities: np.ndarray) -> np.ndarray:
         uint8 perfect mazes of the same shape.
     """
     weights, single, shape = _link_probabilities(probabilities)
-    rows, cols = cell_shape(shape)
-    a, b = link_cells(shape)
-    links = np.zeros(weights.shape, dtype=np.uint8)
-    # minimum_spanning_tree ignores zero weights: map p in [0, 1] to a weight in [1, 2], lower = preferred, and
-    # break ties by link order so the result is deterministic.
-    tie = np.arange(len(a)) * 1e-9
-    lookup = np.full((rows * cols, rows * cols), -1, dtype=np.intp)
-    lookup[a, b] = np.arange(len(a))
-    for i, w in enumerate(weights):
-        cost = 2.0 - np.clip(w, 0.0, 1.0) + tie
-        tree = minimum_spanning_tree(coo_matrix((cost, (a, b)), shape=(rows * cols, rows * cols))).tocoo()
-        links[i, lookup[np.minimum(tree.row, tree.col), np.maximum(tree.row, tree.col)]] = 1
-    grids = links_to_grid(links, shape)
+    link_probs = np.clip(weights, 0.0, 1.0).astype(np.float32)
+    tree = spanning_tree(link_keys(link_probs, threshold=2.0), shape)
+    grids = links_to_grid(tree.astype(np.uint8), shape)
     return grids[0] if single else grids
 
 
@@ -191,14 +185,6 @@ def repair_edits(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 def threshold_grids(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Open where ``probabilities >= threshold``: uint8 grids of the same shape."""
     return (np.asarray(probabilities) >= threshold).astype(np.uint8)
-
-
-def cell_fill(grids: np.ndarray) -> np.ndarray:
-    """The same grids with every cell position forced open (a decoder over links leaves cells to the lattice)."""
-    batch, single = as_batch(grids)
-    out = batch.copy()
-    out[:, cell_mask(batch.shape[1:])] = 1
-    return out[0] if single else out
 
 
 def tree_depths(parents: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from daedalus.maze.carve import repair_edits
 from daedalus.maze.grid import as_batch
 from daedalus.maze.stats import batch_stats, distinct_fraction
 
@@ -149,7 +150,7 @@ def evaluate_grids(raw: np.ndarray, repaired: np.ndarray, edits, reference: np.n
     if reference.shape[1:] != raw.shape[1:]:
         raise ValueError(f"reference grids are {reference.shape[1:]} but levels are {raw.shape[1:]}")
     if edits is None:
-        edits = ((raw != 0) != (repaired != 0)).mean(axis=(1, 2))
+        edits = repair_edits(raw, repaired)
     edits = np.asarray(edits, dtype=np.float64).reshape(-1)
     if len(edits) != len(raw):
         raise ValueError(f"edits has {len(edits)} values for {len(raw)} levels")

@@ -168,8 +168,9 @@ def _solution_length(batch: np.ndarray, starts: np.ndarray, exits: np.ndarray) -
     n = len(batch)
     result = np.full(n, -1, dtype=np.int64)
     ok = batch[np.arange(n), starts[:, 0], starts[:, 1]] & batch[np.arange(n), exits[:, 0], exits[:, 1]]
-    # Breadth-first search on the whole batch at once; grids leave the working set as soon as they are decided,
-    # so the cost follows the sum of the solution lengths rather than the longest one.
+    # Breadth-first search on the whole batch at once; decided grids (exit reached, or nothing left to explore)
+    # are dropped from the working arrays whenever they make up a quarter of them, so the cost follows the sum of
+    # the solution lengths rather than the longest one.
     alive = np.nonzero(ok)[0]
     open_ = batch[alive]
     frontier = np.zeros_like(open_)

@@ -15,6 +15,7 @@ from daedalus.maze.cli import check_writable_folder, non_negative_int
 
 FORMATS = ("png", "json", "txt", "npz")
 PROGRESS_FROM = 5000
+PREVIEW_COUNT = 64
 
 
 def register(subparsers) -> None:
@@ -103,14 +104,15 @@ def run_generate(args: argparse.Namespace) -> int:
 
     from daedalus.maze.cli import check_output
     from daedalus.maze.draw import atomic_write
-    from daedalus.runtime.generator import MazeGenerator
+    from daedalus.runtime.generator import MazeGenerator, fresh_seed
 
     out = Path(args.out)
     _check_out(out, args.format)
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
     generator = MazeGenerator.load(args.model, device=args.device)
-    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+    seed = args.seed if args.seed is not None else fresh_seed()
     height, width = generator.shape
+    first: list[np.ndarray] = []  # the first grids, kept for the preview sheet
     bar = tqdm(total=args.count, desc="levels", unit="level", disable=args.count < PROGRESS_FROM, leave=False)
 
     if args.format == "npz":
@@ -121,6 +123,7 @@ def run_generate(args: argparse.Namespace) -> int:
             part = slice(batch["first"], batch["first"] + len(batch["grids"]))
             grids[part], latents[part], edits[part] = batch["grids"], batch["latents"], batch["edits"]
             bar.update(len(batch["grids"]))
+        first = list(grids[:PREVIEW_COUNT])
         bar.close()
         buffer = io.BytesIO()
         np.savez_compressed(
@@ -130,7 +133,7 @@ def run_generate(args: argparse.Namespace) -> int:
         )
         atomic_write(out, buffer.getvalue())
         print(f"wrote {args.count} {args.mode} levels (seed {seed}) to {out}")
-        _preview(generator, args, seed, preview)
+        _preview(first, generator, preview)
         return 0
 
     # One file per level: write into a fresh temporary folder and move it into place at the end, so a failure
@@ -140,6 +143,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if fresh else out
     try:
         for batch in generator.batches(args.count, seed, args.mode):
+            first.extend(batch["grids"][: PREVIEW_COUNT - len(first)])
             for level in generator.levels_from_batch(batch, seed, args.mode, True):
                 path = folder / f"level-{seed}-{level.index}.{args.format}"
                 if args.format == "png":
@@ -157,17 +161,16 @@ def run_generate(args: argparse.Namespace) -> int:
             shutil.rmtree(folder, ignore_errors=True)
         raise
     print(f"wrote {args.count} {args.mode} levels (seed {seed}) as {args.format} files to {out}")
-    _preview(generator, args, seed, preview)
+    _preview(first, generator, preview)
     return 0
 
 
-def _preview(generator, args: argparse.Namespace, seed: int, preview: Path | None) -> None:
-    """Draw the first levels again from the same seed (level i does not depend on the count) onto one sheet."""
-    if preview is None or args.count == 0:
+def _preview(grids: list, generator, preview: Path | None) -> None:
+    """Draw the first levels of the run onto one sheet."""
+    if preview is None or not grids:
         return
     from daedalus.maze.draw import sheet_png
 
-    levels = generator.generate(min(args.count, 64), seed, args.mode)
-    sheet_png([level.grid for level in levels], preview, scale=4,
-              starts=[level.start for level in levels], exits=[level.exit for level in levels])
-    print(f"wrote preview sheet of {len(levels)} levels to {preview}")
+    count = len(grids)
+    sheet_png(grids, preview, scale=4, starts=[generator.info.start] * count, exits=[generator.info.exit] * count)
+    print(f"wrote preview sheet of {count} levels to {preview}")

@@ -441,9 +441,7 @@ class MazeGenerator:
         """
         count = _check_count(count)
         _check_mode(mode)
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-        seed = _check_seed(seed)
+        seed = _check_seed(fresh_seed() if seed is None else seed)
         levels: list[Level] = []
         for batch in self.batches(count, seed, mode):
             levels.extend(self.levels_from_batch(batch, seed, mode, True))
@@ -471,6 +469,11 @@ class MazeGenerator:
     def __repr__(self) -> str:
         return (f"MazeGenerator({str(self.path)!r}, latent_dim={self.latent_dim}, shape={self.shape}, "
                 f"provider={self.provider!r})")
+
+
+def fresh_seed() -> int:
+    """A seed from fresh OS entropy, small enough to share as a level code (uint32)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
 
 
 def _check_count(count) -> int:
