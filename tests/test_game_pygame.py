@@ -20,14 +20,21 @@ def colour_count(image: np.ndarray, colour) -> int:
     return int((image == np.array(colour, dtype=np.uint8)).all(axis=-1).sum())
 
 
+def play_until(app: App, done, seconds: float = 60, pause: float = 0.0) -> None:
+    """Play frames until ``done()`` or ``seconds`` pass. Bounded by time, not frames: while a level is prepared on
+    the background thread, fast frames come by the thousand without the game moving on."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        app.frame()
+        if pause:
+            time.sleep(pause)
+
+
 def run_app(options: Options, source=None, max_seconds: float = 120) -> App:
-    # Bounded by time, not frames: while a level is prepared in the background, fast frames come by the thousand.
     app = App(options, source)
     app.open()
     try:
-        deadline = time.monotonic() + max_seconds
-        while app.running and time.monotonic() < deadline:
-            app.frame()
+        play_until(app, lambda: not app.running, max_seconds)
         assert not app.running, "the autopilot did not finish in time"
         if options.screenshot:
             app.save_screenshot(options.screenshot)
@@ -61,10 +68,7 @@ def test_window_resizes_and_the_maze_is_rescaled():
     app = App(options)
     app.open()
     try:
-        # The level is prepared on a background thread: play frames until it is on screen (bounded in time).
-        deadline = time.monotonic() + 30
-        while getattr(app.scene, "world", None) is None and time.monotonic() < deadline:
-            app.frame()
+        play_until(app, lambda: getattr(app.scene, "world", None) is not None)
         assert app.scene.world is not None, "the first level never reached the screen"
         big = app.layout((28, 28)).tile
         app.screen = pygame.display.set_mode((400, 300), pygame.RESIZABLE)
@@ -91,10 +95,7 @@ def test_person_plays_pauses_and_quits_from_the_keyboard():
         app.frame()
         assert type(app.scene).__name__ == "Play"
         # The level is prepared on a background thread: frames keep coming while it is.
-        deadline = time.monotonic() + 30
-        while app.scene.world is None and time.monotonic() < deadline:
-            app.frame()
-            time.sleep(0.001)
+        play_until(app, lambda: app.scene.world is not None, pause=0.001)
         world = app.scene.world
         assert world is not None and not app.autopilot
         # Hold right then down; the player follows the keys.
@@ -128,11 +129,8 @@ def test_caught_shows_game_over_and_restarts():
     app.open()
     try:
         post_key(pygame.K_RETURN)
-        frames = 0
         # A person who never moves is caught: the game-over scene appears with the score.
-        while type(app.scene).__name__ != "GameOver" and frames < 2000:
-            app.frame()
-            frames += 1
+        play_until(app, lambda: type(app.scene).__name__ == "GameOver")
         assert type(app.scene).__name__ == "GameOver" and app.caught
         image = app.frame_rgb()
         assert colour_count(image, render.BAD) > 50  # the red "caught" banner

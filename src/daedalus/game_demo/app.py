@@ -9,6 +9,7 @@ on every machine. Nothing here calls ``pygame.init()`` at import.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from daedalus.game_demo.rules import TICKS_PER_SECOND, Run
 STEP_MS = 1000.0 / TICKS_PER_SECOND
 FPS = 120  # frame cap in normal mode: interpolation makes frames beyond the tick rate smooth
 FAST_TICKS = 8  # ticks per frame in fast mode
+WAIT_SLEEP_S = 0.002  # fast mode: pause per frame while a level is being prepared
 MAX_LAG_MS = 250.0  # after a stall, drop time instead of racing to catch up
 DEFAULT_WINDOW = (720, 780)
 
@@ -154,6 +156,11 @@ class App:
         """One frame: events, fixed ticks, draw, flip."""
         self.handle_events()
         if self.options.fast:
+            if self.scene.waiting_for_level:
+                # Unthrottled frames would hold the GIL almost all the time, and the thread preparing the level
+                # (scipy, which drops and retakes the GIL often) would then wait up to 5 ms for each retake:
+                # seconds to minutes for one level. Sleeping lets it run.
+                time.sleep(WAIT_SLEEP_S)
             self.clock.tick()
             elapsed = FAST_TICKS * STEP_MS
         else:

@@ -50,6 +50,11 @@ class Scene:
     def switch(self, name: str) -> None:
         self.next, self.done = name, True
 
+    @property
+    def waiting_for_level(self) -> bool:
+        """True while the scene shows nothing but waits for a level from the background thread."""
+        return False
+
     def get_event(self, event) -> None:
         pass
 
@@ -70,6 +75,10 @@ class Title(Scene):
         self.app.source.prefetch(self.persist["run"].seed)
         self.ticks = 0
         self.preview = None
+
+    @property
+    def waiting_for_level(self) -> bool:
+        return self.preview is None
 
     def get_event(self, event) -> None:
         if event.type == pygame.KEYDOWN:
@@ -139,6 +148,10 @@ class Play(Scene):
         self.buffered: str | None = None
         self.buffer_ticks = 0
         self.gained = 0
+
+    @property
+    def waiting_for_level(self) -> bool:
+        return self.phase == "loading"
 
     def get_event(self, event) -> None:
         if event.type == pygame.KEYDOWN:
