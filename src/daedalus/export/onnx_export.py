@@ -22,8 +22,11 @@ from daedalus.trainer.checkpoint import load_model
 FORMAT_VERSION = "1"
 INPUT_NAME = "z"
 OUTPUT_NAME = "p_open"
+# The second output of a carve decoder: per cell and direction, the score the runtime's depth-first walk follows.
+SCORES_NAME = "carve_scores"
 MIN_OPSET, MAX_OPSET = 7, 21
 TOLERANCE = 1e-5
+SCORES_TOLERANCE = 1e-4
 
 
 class ExportError(DaedalusError):
@@ -36,7 +39,23 @@ class _Decoder(torch.nn.Module):
         self.model = model
 
     def forward(self, z):
+        if is_carve(self.model):
+            return self.model.decode(z), self.model.carve_scores(z)
         return self.model.decode(z)
+
+
+def is_carve(model) -> bool:
+    """Whether a model is a carve decoder (two outputs, and ``z`` carries the walk's noise)."""
+    return callable(getattr(model, "carve_scores", None))
+
+
+def input_dim(model) -> int:
+    """Width of the exported ``z``: the latent code, plus the walk's noise for a carve decoder."""
+    return int(getattr(model, "input_dim", model.latent_dim))
+
+
+def output_names(model) -> list[str]:
+    return [OUTPUT_NAME, SCORES_NAME] if is_carve(model) else [OUTPUT_NAME]
 
 
 PRIORS = ("normal", "aggregate")
@@ -56,6 +75,9 @@ def latent_prior(model, config: dict, prior: str | None = None) -> dict:
     is_vae = config["model"]["kind"] == "vae"
     if is_vae and prior == "normal":
         return {"kind": "normal"}
+    if is_carve(model):
+        # z also carries the walk's noise (R*C*4 values); a full covariance over it would not fit the metadata.
+        raise UsageError("prior 'aggregate' is not available for a carve decoder; its z is sampled from N(0, I)")
     from daedalus.trainer.data import load_dataset
 
     data = load_dataset(config["data"])
@@ -76,14 +98,16 @@ def latent_prior(model, config: dict, prior: str | None = None) -> dict:
 
 def _torch_export(model, opset: int) -> bytes:
     buffer = io.BytesIO()
-    example = torch.zeros(2, model.latent_dim)
+    example = torch.zeros(2, input_dim(model))
+    names = output_names(model)
     # The TorchScript path writes the requested opset directly; the dynamo path builds at 18 and converts down.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and folding notes
         try:
             torch.onnx.export(
-                _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}, opset_version=opset,
+                _Decoder(model).eval(), (example,), buffer, input_names=[INPUT_NAME], output_names=names,
+                dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
+                opset_version=opset,
                 dynamo=False, do_constant_folding=True,
             )
         except torch.onnx.errors.OnnxExporterError as error:
@@ -107,33 +131,56 @@ def check_against_torch(onnx_bytes: bytes, model, seed: int = 0, batches=(1, 37)
     reference = ReferenceEvaluator(onnx.load_from_string(onnx_bytes))
     rng = np.random.default_rng(seed)
     worst = 0.0
+    names = output_names(model)
     for batch in batches:
-        z = rng.standard_normal((batch, model.latent_dim)).astype(np.float32)
+        z = rng.standard_normal((batch, input_dim(model))).astype(np.float32)
         with torch.no_grad():
-            expected = model.decode(torch.from_numpy(z)).numpy()
-        for name, got in (("onnxruntime", session.run([OUTPUT_NAME], {INPUT_NAME: z})[0]),
-                          ("onnx.reference", reference.run(None, {INPUT_NAME: z})[0])):
-            if got.shape != expected.shape or got.dtype != np.float32:
-                raise ExportError(f"{name} returned {got.dtype} {got.shape}, expected float32 {expected.shape}")
-            diff = float(np.abs(got - expected).max())
-            if diff > TOLERANCE:
-                raise ExportError(f"{name} differs from torch by {diff:.2e} at batch {batch} (tolerance {TOLERANCE})")
-            worst = max(worst, diff)
+            expected = _Decoder(model)(torch.from_numpy(z))
+        expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
+        for name, outputs in (("onnxruntime", session.run(names, {INPUT_NAME: z})),
+                              ("onnx.reference", reference.run(names, {INPUT_NAME: z}))):
+            for output, got, want in zip(names, outputs, expected):
+                if got.shape != want.shape or got.dtype != np.float32:
+                    raise ExportError(f"{name} returned {output} as {got.dtype} {got.shape}, expected float32 "
+                                      f"{want.shape}")
+                # Scores are logits plus Gumbel draws, -log(-log(u)), whose float error grows as u nears 1: they
+                # get a looser, relative tolerance, and the mazes walked from them must be identical.
+                tolerance = SCORES_TOLERANCE if output == SCORES_NAME else TOLERANCE
+                diff = float((np.abs(got - want) / np.maximum(1.0, np.abs(want))).max())
+                if diff > tolerance:
+                    raise ExportError(f"{name} {output} differs from torch by {diff:.2e} at batch {batch} "
+                                      f"(tolerance {tolerance})")
+                if output == SCORES_NAME:
+                    from daedalus.maze.scored_carve import carve
+
+                    shape = (model.height, model.width)
+                    if not np.array_equal(carve(got, shape), carve(want, shape)):
+                        raise ExportError(f"{name} walks other mazes than torch at batch {batch}")
+                else:
+                    worst = max(worst, diff)
     return worst
 
 
 def measure_quality(onnx_bytes: bytes, latent_dim: int, prior: dict, threshold: float, samples: int = 1000,
                     seed: int = 0) -> dict:
-    """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, thresholded, before repair."""
+    """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, before repair: thresholded
+    ``p_open``, or for a carve decoder the walk over its ``carve_scores``."""
     import onnxruntime as ort
 
+    from daedalus.maze.scored_carve import carve
     from daedalus.maze.stats import batch_stats, distinct_fraction, summarize
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     z = np.random.default_rng(seed).standard_normal((samples, latent_dim))
     if prior["kind"] == "gaussian":
         z = z @ np.asarray(prior["scale_tril"]).T + np.asarray(prior["mean"])
-    grids = (session.run([OUTPUT_NAME], {INPUT_NAME: z.astype(np.float32)})[0] >= threshold).astype(np.uint8)
+    names = [o.name for o in session.get_outputs()]
+    outputs = session.run(names, {INPUT_NAME: z.astype(np.float32)})
+    if SCORES_NAME in names:
+        p_open = outputs[0]
+        grids = carve(outputs[names.index(SCORES_NAME)], p_open.shape[1:])
+    else:
+        grids = (outputs[0] >= threshold).astype(np.uint8)
     stats = summarize(batch_stats(grids))
     stats["distinct"] = distinct_fraction(grids)
     stats["samples"] = samples
@@ -186,7 +233,7 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     model.eval()
     if temperature is not None:
         if not hasattr(model, "temperature"):
-            raise UsageError(f"--temperature applies to tree and ptree decoders; the run in {str(run_dir)!r} holds "
+            raise UsageError(f"--temperature applies to tree, ptree and carve decoders; the run in {str(run_dir)!r} holds "
                              f"{config['model'].get('name') or config['model']['kind']!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise UsageError(f"--temperature must be a number > 0, got {temperature!r}")
@@ -202,12 +249,12 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         raise ExportError(f"the exporter wrote opset {proto.opset_import[0].version}, asked for {opset}")
 
     provisional = check_against_torch(raw, model, seed)
-    quality = measure_quality(raw, model.latent_dim, prior, threshold, quality_samples, seed)
+    quality = measure_quality(raw, input_dim(model), prior, threshold, quality_samples, seed)
     data = config["data"]
     training_data = {k: data[k] for k in ("kind", "count", "height", "width", "seed", "fresh") if k in data}
     metadata = {
         "daedalus_format": FORMAT_VERSION,
-        "latent_dim": str(model.latent_dim),
+        "latent_dim": str(input_dim(model)),
         "height": str(height),
         "width": str(width),
         "lattice_rule": LATTICE_RULE,
@@ -224,17 +271,27 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         "quality": json.dumps(quality),
         "daedalus_version": __version__,
     }
+    if is_carve(model):
+        # z = [code | noise]: a runtime samples all of it from N(0, I); the split matters to latent tools only.
+        metadata.update({"decoding": "carve", "code_dim": str(model.latent_dim), "noise_dim": str(model.noise_dim)})
     # The exporter leaves H and W symbolic after the final Reshape; engines want them static.
     out_dims = proto.graph.output[0].type.tensor_type.shape.dim
     out_dims[1].dim_value, out_dims[2].dim_value = height, width
+    if is_carve(model):
+        for dim, value in zip(proto.graph.output[1].type.tensor_type.shape.dim[1:], (model.rows, model.cols, 4)):
+            dim.dim_value = value
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.producer_name = "daedalus"
     proto.producer_version = __version__
-    proto.doc_string = (f"Daedalus maze decoder: z float32 [batch, {model.latent_dim}] -> p_open float32 "
+    proto.doc_string = (f"Daedalus maze decoder: z float32 [batch, {input_dim(model)}] -> p_open float32 "
                         f"[batch, {height}, {width}], the probability that each position is open floor.")
+    if is_carve(model):
+        proto.doc_string += (f" carve_scores float32 [batch, {model.rows}, {model.cols}, 4]: walk depth-first from "
+                             "the start, always to the unvisited neighbour (up, right, down, left) with the highest "
+                             "score; that walk is the level (docs/formats.md).")
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:

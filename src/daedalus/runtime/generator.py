@@ -22,6 +22,7 @@ import onnxruntime as ort
 from daedalus.maze.backtracker import as_generator
 from daedalus.maze.grid import LATTICE_RULE, check_shape
 from daedalus.maze.repair import MODES, repair
+from daedalus.maze.scored_carve import carve
 from daedalus.runtime.errors import DeviceError, ModelError, UsageError
 from daedalus.runtime.level import Level
 from daedalus.runtime.onnxfile import inspect_onnx
@@ -30,6 +31,9 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.onnx"
 FORMAT_VERSION = "1"
 REQUIRED_METADATA = ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold")
 DEVICES = ("auto", "cpu", "cuda")
+# How a model's output becomes a maze: threshold p_open, or walk carve_scores depth-first (always a perfect maze).
+DECODINGS = ("threshold", "carve")
+SCORES = "carve_scores"
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 # onnxruntime guarantees ai.onnx opsets from 7 and rejects opsets newer than it knows when the session is made.
 MIN_OPSET = 7
@@ -104,6 +108,7 @@ class ModelInfo:
     prior_mean: np.ndarray | None
     prior_scale_tril: np.ndarray | None
     metadata: dict
+    decoding: str = "threshold"
 
 
 def _read_contract(metadata: dict[str, str], source: str) -> ModelInfo:
@@ -173,7 +178,10 @@ def _read_contract(metadata: dict[str, str], source: str) -> ModelInfo:
             tril = np.tril(tril)
         elif kind != "normal":
             raise ModelError(f"{source}: latent_prior kind {kind!r}, expected 'normal' or 'gaussian'")
-    return ModelInfo(latent_dim, height, width, start, exit, threshold, mean, tril, dict(metadata))
+    decoding = metadata.get("decoding", "threshold")
+    if decoding not in DECODINGS:
+        raise ModelError(f"{source}: metadata decoding={decoding!r}, expected one of {', '.join(DECODINGS)}")
+    return ModelInfo(latent_dim, height, width, start, exit, threshold, mean, tril, dict(metadata), decoding)
 
 
 def _check_file(path: Path) -> bytes:
@@ -202,6 +210,7 @@ class MazeGenerator:
         self.provider = session.get_providers()[0]
         self._input = session.get_inputs()[0].name
         self._output = session.get_outputs()[0].name
+        self._outputs = [self._output] + ([SCORES] if info.decoding == "carve" else [])
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", providers: Sequence | None = None,
@@ -270,9 +279,17 @@ class MazeGenerator:
         info = self.info
         if len(inputs) != 1 or inputs[0].name != "z":
             raise ModelError(f"{source} is not a Daedalus decoder: inputs {[i.name for i in inputs]}, expected ['z']")
-        if len(outputs) != 1 or outputs[0].name != "p_open":
+        expected = ["p_open"] + ([SCORES] if info.decoding == "carve" else [])
+        if [o.name for o in outputs] != expected:
             raise ModelError(f"{source} is not a Daedalus decoder: outputs {[o.name for o in outputs]}, "
-                             "expected ['p_open']")
+                             f"expected {expected} (metadata decoding={info.decoding!r})")
+        if info.decoding == "carve":
+            scores = outputs[1]
+            cells = [info.height // 2, info.width // 2, 4]
+            fixed = [d for d in scores.shape[1:] if isinstance(d, int)]
+            if scores.type != "tensor(float)" or len(scores.shape) != 4 or fixed and fixed != cells[-len(fixed):]:
+                raise ModelError(f"{source}: output {SCORES} is {scores.type} {scores.shape}, expected "
+                                 f"tensor(float) [batch, {cells[0]}, {cells[1]}, 4]")
         z, p = inputs[0], outputs[0]
         # A dim is an int when fixed, a str or None when symbolic; only a fixed wrong width is an error here.
         width_wrong = len(z.shape) == 2 and isinstance(z.shape[1], int) and z.shape[1] != info.latent_dim
@@ -339,7 +356,9 @@ class MazeGenerator:
     # ---- the pipeline -----------------------------------------------------------------------------------------
     def decode(self, z) -> np.ndarray:
         """Open-floor probabilities ``(count, H, W)`` float32 for latents ``(count, latent_dim)`` (or one ``(d,)``
-        latent → ``(H, W)``), decoded in chunks of ``chunk_size``.
+        latent → ``(H, W)``), decoded in chunks of ``chunk_size``. For a carve decoder (metadata
+        ``decoding=carve``) this is the decoder's own maze: the depth-first walk over its ``carve_scores``, 1.0
+        open and 0.0 wall.
 
         Raises:
             UsageError: bad latents. ModelError: the decoder failed or broke its contract (shape, NaN).
@@ -353,7 +372,7 @@ class MazeGenerator:
 
     def _decode_chunk(self, z: np.ndarray) -> np.ndarray:
         try:
-            (p,) = self._session.run([self._output], {self._input: z})
+            p, *scores = self._session.run(self._outputs, {self._input: z})
         except Exception as error:
             raise ModelError(f"decoder {str(self.path)!r} failed on a batch of {len(z)}: "
                              f"{str(error).strip().splitlines()[0]}") from None
@@ -364,7 +383,20 @@ class MazeGenerator:
         if not np.isfinite(p.sum(dtype=np.float64)) and not np.isfinite(p).all():
             raise ModelError(f"decoder {str(self.path)!r} returned non-finite probabilities (NaN or inf) for "
                              f"{int((~np.isfinite(p)).any(axis=(1, 2)).sum())} of {len(z)} latents")
+        if scores:
+            return self._walk(scores[0], len(z))
         return p
+
+    def _walk(self, scores: np.ndarray, count: int) -> np.ndarray:
+        """A carve decoder's mazes: the depth-first walk over its scores, as float32 0/1 grids."""
+        expected = (count, self.info.height // 2, self.info.width // 2, 4)
+        if scores.shape != expected:
+            raise ModelError(f"decoder {str(self.path)!r} returned {SCORES} of shape {scores.shape}, expected "
+                             f"{expected}")
+        if np.isnan(scores).any():
+            raise ModelError(f"decoder {str(self.path)!r} returned NaN {SCORES} for "
+                             f"{int(np.isnan(scores).any(axis=(1, 2, 3)).sum())} of {count} latents")
+        return carve(scores, self.shape, self.info.start).astype(np.float32)
 
     def repair(self, p_open: np.ndarray, mode: str = "perfect"):
         """Clip and repair decoder output with this model's threshold, start and exit (``daedalus.maze.repair``)."""

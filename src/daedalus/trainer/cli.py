@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     add("--out", required=True, help="run folder to write (or to continue with --resume)")
     add("--config", help="TOML file of options (flat keys, same names as the options below)")
     add("--resume", action="store_true", help="continue a stopped run in --out from its state.pt")
-    add("--model", help="named model: seed-ae, seed-vae, link-ae, link-vae, tree, ptree (default link-vae)")
+    add("--model", help="named model: seed-ae, seed-vae, link-ae, link-vae, tree, ptree, carve (default link-vae)")
     add("--latent", type=int, help="latent size (default: the model's)")
     add("--hidden", help="hidden widths, comma-separated, e.g. 512,512 (default: the model's)")
     add("--schedule", help="KL schedule: none, monotonic, cyclical (default cyclical for a VAE)")
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
     add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
-    add("--temperature", type=float, help="tree/ptree: decode temperature (default 1; below 1 sharpens)")
+    add("--temperature", type=float, help="tree/ptree/carve: decode temperature (default 1; below 1 sharpens)")
     add("--potential-weight", dest="potential_weight", type=float,
         help="ptree: weight of the potential's squared error in the loss (default 10)")
     add("--free-bits", dest="free_bits", type=float,

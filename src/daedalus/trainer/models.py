@@ -37,10 +37,13 @@ MODELS: dict[str, dict] = {
              "encoder_parents": True},
     "ptree": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "ptree", "temperature": 1.0,
               "encoder_parents": True, "potential_weight": 10.0},
+    "carve": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "carve", "temperature": 1.0,
+              "encoder_parents": True},
 }
 # Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
 ARCHITECTURES = {"tree": ("daedalus.trainer.tree_models", "TreeVAE"),
-                 "ptree": ("daedalus.trainer.tree_models", "PotentialTreeVAE")}
+                 "ptree": ("daedalus.trainer.tree_models", "PotentialTreeVAE"),
+                 "carve": ("daedalus.trainer.tree_models", "CarveVAE")}
 DEFAULT_MODEL = "link-vae"
 
 

@@ -102,7 +102,13 @@ def prior_quality(model: MazeAutoencoder, count: int, rng: np.random.Generator, 
     z = rng.standard_normal((count, model.latent_dim)).astype(np.float32)
     if scale_tril is not None:
         z = (z @ np.asarray(scale_tril, dtype=np.float32).T + np.asarray(mean, dtype=np.float32)).astype(np.float32)
-    grids = (decode_numpy(model, z) >= threshold).astype(np.uint8)
+    if hasattr(model, "sample_grids"):  # a carve decoder: its samples are walks, not thresholded probabilities
+        was_training = model.training
+        model.eval()
+        grids = model.sample_grids(z, rng)
+        model.train(was_training)
+    else:
+        grids = (decode_numpy(model, z) >= threshold).astype(np.uint8)
     quality = summarize(batch_stats(grids))
     quality["distinct"] = distinct_fraction(grids)
     quality["samples"] = count

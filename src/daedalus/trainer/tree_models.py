@@ -256,4 +256,110 @@ class PotentialTreeVAE(TreeVAE):
         return self._to_grid(_masked_softmax(logits, lower * self.valid))
 
 
-ARCHITECTURES = {TreeVAE.OUTPUT: TreeVAE, PotentialTreeVAE.OUTPUT: PotentialTreeVAE}
+class CarveVAE(TreeVAE):
+    """A VAE whose decoder *is* a depth-first carve: the network scores each cell's four directions, and a level is
+    drawn by walking from the start and choosing, among the unvisited neighbours, with ``softmax(logits / T)``
+    (``daedalus.maze.scored_carve``). Every sample is a perfect maze by construction, and with equal logits the
+    walk is the recursive backtracker; what the network adds is the layout the latent code asks for.
+
+    Training maximises the walk's own likelihood (teacher forcing): for every carve step of the data maze (the
+    branch order is drawn at random, as the backtracker drew it), ``log softmax`` of the chosen direction over the
+    directions that were still unvisited. The encoder reads the links and parent directions as ``tree`` does.
+
+    The exported graph takes ``z = [code (latent_dim) | noise (R*C*4)]``, all ``N(0, I)``: the noise becomes
+    Gumbel draws (``-log(-log(Φ(n)))``, Erf/Log/Clip), so a level is a deterministic function of ``z``. It returns
+    ``p_open`` (the per-link preference ``P(a→b) + P(b→a)`` of the unmasked softmax, for a consumer that can only
+    threshold) and ``carve_scores`` ``[batch, R, C, 4]`` = ``logits / T + Gumbel``, which the runtime walks.
+
+    Args:
+        **kwargs: as :class:`TreeVAE` (``temperature`` divides the logits of the walk).
+    """
+
+    OUTPUT = "carve"
+    # A score off the grid: never taken (the walk ignores those directions anyway).
+    OFF_GRID = -1.0e4
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Unlike ``tree``, the start cell chooses too: only off-grid directions are impossible.
+        valid = np.ones((self.rows, self.cols, 4), dtype=bool)
+        valid[0, :, 0] = valid[:, -1, 1] = valid[-1, :, 2] = valid[:, 0, 3] = False
+        self.register_buffer("logit_mask", torch.from_numpy(np.where(valid, 0.0, IMPOSSIBLE).astype(np.float32)),
+                             persistent=False)
+        self.register_buffer("valid", torch.from_numpy(valid.astype(np.float32)), persistent=False)
+        self.register_buffer("score_mask", torch.from_numpy(np.where(valid, 0.0, self.OFF_GRID).astype(np.float32)),
+                             persistent=False)
+        self.noise_dim = self.rows * self.cols * 4
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the exported input ``z``: the code, then one noise value per cell and direction."""
+        return self.latent_dim + self.noise_dim
+
+    def target(self, grids: torch.Tensor, parents: np.ndarray | None = None,
+               keys: np.ndarray | None = None) -> torch.Tensor:
+        """int64 ``[B, R*C, 6]``: per cell, the cell it was carved from, the direction of that move (−1 at the
+        start) and the four "still unvisited" flags of that moment. ``keys`` order the branches (default: a fixed
+        seed, so evaluation is repeatable)."""
+        from daedalus.maze.scored_carve import carve_events
+
+        array = grids.detach().cpu().numpy()
+        if keys is None:
+            keys = np.random.default_rng(0).random((len(array), self.rows, self.cols, 4))
+        parent, direction, available = carve_events(array, keys)
+        target = np.concatenate([parent[..., None], direction[..., None], available.astype(np.int64)], axis=-1)
+        return torch.from_numpy(target).to(grids.device)
+
+    def reconstruction(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-sample NLL of the carve: ``−log softmax`` of each move over the directions still open to it."""
+        flat = logits.reshape(len(logits), -1, 4)
+        parent, direction, available = target[..., 0], target[..., 1], target[..., 2:].bool()
+        rows = flat.gather(1, parent.clamp(min=0).unsqueeze(-1).expand(-1, -1, 4))
+        lse = torch.logsumexp(rows.masked_fill(~available, float("-inf")), dim=-1)
+        chosen = rows.gather(2, direction.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        moved = direction >= 0
+        return torch.where(moved, lse - chosen, torch.zeros_like(lse)).sum(dim=1)
+
+    def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        parents = self.parents(grids)
+        keys = None
+        if generator is not None:
+            keys = torch.rand((len(grids), self.rows, self.cols, 4), generator=generator,
+                              device=generator.device).cpu().numpy()
+        mu, logvar = self.encode(grids, parents)
+        z = reparameterize(mu, logvar, generator) if self.training else mu
+        return {"logits": self.decode_logits(z), "target": self.target(grids, parents, keys), "mu": mu,
+                "logvar": logvar, "z": z}
+
+    def _code(self, z: torch.Tensor) -> torch.Tensor:
+        return z[:, : self.latent_dim] if z.shape[1] != self.latent_dim else z
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``p_open`` ``[B, H, W]`` from ``z`` (the code alone, or the full exported input)."""
+        logits = self.decoder(self._code(z)).reshape(-1, self.rows, self.cols, 4) + self.logit_mask
+        return self._to_grid(_masked_softmax(logits, self.valid))
+
+    def carve_scores(self, z: torch.Tensor) -> torch.Tensor:
+        """``[B, R, C, 4]`` walk scores from the full input ``[B, input_dim]``: ``logits / T`` plus the Gumbel
+        draws the noise part of ``z`` stands for (off-grid directions at ``OFF_GRID``)."""
+        code, noise = z[:, : self.latent_dim], z[:, self.latent_dim:]
+        logits = self.decoder(code).reshape(-1, self.rows, self.cols, 4)
+        if self.temperature != 1.0:
+            logits = logits * (1.0 / self.temperature)
+        uniform = torch.clamp(0.5 * (1.0 + torch.erf(noise * 0.7071067811865476)), 1e-7, 1.0 - 1e-7)
+        gumbel = -torch.log(-torch.log(uniform))
+        return logits + gumbel.reshape(-1, self.rows, self.cols, 4) + self.score_mask
+
+    @torch.no_grad()
+    def sample_grids(self, code: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """uint8 ``[N, H, W]`` mazes for codes ``[N, latent_dim]``, the walk's noise drawn from ``rng``."""
+        from daedalus.maze.scored_carve import carve
+
+        device = next(self.parameters()).device
+        noise = rng.standard_normal((len(code), self.noise_dim)).astype(np.float32)
+        z = torch.from_numpy(np.concatenate([np.asarray(code, dtype=np.float32), noise], axis=1)).to(device)
+        scores = torch.cat([self.carve_scores(chunk) for chunk in torch.split(z, 1024)]).cpu().numpy()
+        return carve(scores, (self.height, self.width))
+
+
+ARCHITECTURES = {TreeVAE.OUTPUT: TreeVAE, PotentialTreeVAE.OUTPUT: PotentialTreeVAE, CarveVAE.OUTPUT: CarveVAE}
