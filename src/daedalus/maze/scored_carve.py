@@ -112,28 +112,23 @@ def depth_first(scores: np.ndarray, shape: tuple[int, int], start: Position | No
     if count == 0:
         empty = np.zeros((0, cells), dtype=np.int64)
         return empty, empty.copy()
-    s = np.where(valid, flat, -np.inf)
-    # Rank of each direction among its cell's four (0 = best; ties: lower direction first): 4 x 4 comparisons
-    # are cheaper than an argsort of length-4 rows.
-    better = (s[:, :, None, :] > s[:, :, :, None]) | (
-        (s[:, :, None, :] == s[:, :, :, None]) & np.tri(4, k=-1, dtype=bool))
-    rank = better.sum(axis=-1)
-    ordered = np.empty((count, cells, 4), dtype=np.int64)
-    offsets = (np.arange(count, dtype=np.int64) * cells)[:, None, None]
-    np.put_along_axis(ordered, rank, neighbour[None].astype(np.int64) + offsets, axis=-1)
-    keep = np.zeros((count, cells, 4), dtype=bool)
-    np.put_along_axis(keep, rank, np.broadcast_to(valid, (count, cells, 4)), axis=-1)
+    # Each cell's neighbours, best score first (a stable sort: ties go in direction order); off-grid last.
+    order = np.argsort(np.where(valid, -flat, np.inf), axis=-1, kind="stable")
+    offsets = (np.arange(count, dtype=np.int32) * cells)[:, None, None]
+    order += (np.arange(cells) * 4)[None, :, None]
+    ordered = neighbour.ravel()[order] + offsets
+    keep = valid.ravel()[order]
     super_root = count * cells
-    indices = np.concatenate([ordered[keep], np.arange(count, dtype=np.int64) * cells + root])
+    indices = np.concatenate([ordered[keep], offsets[:, 0, 0] + root])
     degree = np.broadcast_to(valid.sum(axis=1), (count, cells)).reshape(-1)
-    indptr = np.zeros(super_root + 2, dtype=np.int64)
+    indptr = np.zeros(super_root + 2, dtype=np.int32)
     np.cumsum(degree, out=indptr[1 : super_root + 1])
     indptr[-1] = indptr[-2] + count
     graph = csr_matrix((np.ones(len(indices)), indices, indptr), shape=(super_root + 1, super_root + 1))
     order, predecessors = depth_first_order(graph, super_root, directed=True, return_predecessors=True)
     visit = np.empty(super_root + 1, dtype=np.int64)
     visit[order] = np.arange(super_root + 1)
-    maze_offsets = offsets[:, :, 0]
+    maze_offsets = offsets[:, :, 0].astype(np.int64)
     rank_out = visit[:super_root].reshape(count, cells) - visit[maze_offsets + root]
     parent = predecessors[:super_root].astype(np.int64).reshape(count, cells) - maze_offsets
     parent[:, root] = -1
@@ -148,10 +143,12 @@ def parents_to_links(parent: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     count, cells = parent.shape
     child = np.broadcast_to(np.arange(cells), parent.shape)
     has = parent >= 0
-    # The direction from child to parent: the one whose neighbour is the parent.
-    direction = np.argmax(neighbour[child] == np.maximum(parent, 0)[..., None], axis=-1)
+    # The direction from child to parent, from their index difference (−C up, +1 right, +C down, −1 left).
+    direction_of = np.zeros(2 * cols + 1, dtype=np.int64)
+    direction_of[[0, cols + 1, 2 * cols, cols - 1]] = [0, 1, 2, 3]
+    direction = direction_of[np.clip(parent - child + cols, 0, 2 * cols)]
     links = np.zeros((count, len(link_positions((2 * rows, 2 * cols)))), dtype=np.uint8)
-    rows_idx, cols_idx = np.nonzero(has)
+    rows_idx, _ = np.nonzero(has)
     links[rows_idx, link_of[child[has], direction[has]]] = 1
     return links
 
