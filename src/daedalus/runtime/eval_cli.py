@@ -97,7 +97,7 @@ def evaluate_model(generator, samples: int, seed: int, mode: str = "perfect"):
     chunk = 1024
     for begin in tqdm(range(0, samples, chunk), desc="levels", unit="batch", leave=False, disable=samples < 4096):
         z = generator.sample_latents(min(chunk, samples - begin), rng)
-        p_open = generator.decode(z)
+        p_open = generator.decode(z, mode)
         result = generator.repair(p_open, mode)
         raw.append((p_open >= generator.threshold).astype(np.uint8))
         repaired.append(result.grids)

@@ -34,6 +34,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # How a model's output becomes a maze: threshold p_open, or walk carve_scores depth-first (always a perfect maze).
 DECODINGS = ("threshold", "carve")
 SCORES = "carve_scores"
+# Braid levels from a carve decoder: its walk plus every wall whose p_open (the decoder's preference for the link)
+# reaches this. 0.75 gives about 11 loops per 28 x 28 level, as many as the link VAE's braid levels had.
+CARVE_BRAID_PREFERENCE = 0.75
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 # onnxruntime guarantees ai.onnx opsets from 7 and rejects opsets newer than it knows when the session is made.
 MIN_OPSET = 7
@@ -354,11 +357,12 @@ class MazeGenerator:
         return eps.astype(np.float32)
 
     # ---- the pipeline -----------------------------------------------------------------------------------------
-    def decode(self, z) -> np.ndarray:
+    def decode(self, z, mode: str = "perfect") -> np.ndarray:
         """Open-floor probabilities ``(count, H, W)`` float32 for latents ``(count, latent_dim)`` (or one ``(d,)``
         latent → ``(H, W)``), decoded in chunks of ``chunk_size``. For a carve decoder (metadata
         ``decoding=carve``) this is the decoder's own maze: the depth-first walk over its ``carve_scores``, 1.0
-        open and 0.0 wall.
+        open and 0.0 wall; with ``mode="braid"`` also every link whose ``p_open`` reaches
+        ``CARVE_BRAID_PREFERENCE`` (the loops braid levels keep).
 
         Raises:
             UsageError: bad latents. ModelError: the decoder failed or broke its contract (shape, NaN).
@@ -367,10 +371,10 @@ class MazeGenerator:
         z = self._check_latents(np.asarray(z)[None] if single else z)
         out = np.empty((len(z), *self.shape), dtype=np.float32)
         for begin in range(0, len(z), self.chunk_size):
-            out[begin : begin + self.chunk_size] = self._decode_chunk(z[begin : begin + self.chunk_size])
+            out[begin : begin + self.chunk_size] = self._decode_chunk(z[begin : begin + self.chunk_size], mode)
         return out[0] if single else out
 
-    def _decode_chunk(self, z: np.ndarray) -> np.ndarray:
+    def _decode_chunk(self, z: np.ndarray, mode: str = "perfect") -> np.ndarray:
         try:
             p, *scores = self._session.run(self._outputs, {self._input: z})
         except Exception as error:
@@ -384,7 +388,10 @@ class MazeGenerator:
             raise ModelError(f"decoder {str(self.path)!r} returned non-finite probabilities (NaN or inf) for "
                              f"{int((~np.isfinite(p)).any(axis=(1, 2)).sum())} of {len(z)} latents")
         if scores:
-            return self._walk(scores[0], len(z))
+            walk = self._walk(scores[0], len(z))
+            if mode == "braid":
+                np.maximum(walk, (p >= CARVE_BRAID_PREFERENCE).astype(np.float32), out=walk)
+            return walk
         return p
 
     def _walk(self, scores: np.ndarray, count: int) -> np.ndarray:
@@ -434,17 +441,17 @@ class MazeGenerator:
         if len(bounds) <= 1:
             for begin, size in bounds:
                 latents = latents_for(begin, size)
-                result = self.repair(self._decode_chunk(latents), mode)
+                result = self.repair(self._decode_chunk(latents, mode), mode)
                 yield {"grids": result.grids, "latents": latents, "edits": result.edits, "first": begin}
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daedalus-decode") as pool:
             latents = latents_for(*bounds[0])
-            pending = pool.submit(self._decode_chunk, latents)
+            pending = pool.submit(self._decode_chunk, latents, mode)
             for i, (begin, _) in enumerate(bounds):
                 p_open, current = pending.result(), latents
                 if i + 1 < len(bounds):
                     latents = latents_for(*bounds[i + 1])
-                    pending = pool.submit(self._decode_chunk, latents)
+                    pending = pool.submit(self._decode_chunk, latents, mode)
                 result = self.repair(p_open, mode)
                 yield {"grids": result.grids, "latents": current, "edits": result.edits, "first": begin}
 
