@@ -286,9 +286,14 @@ def test_shipped_default_model_keeps_the_contract():
     proto = onnx.load(str(DEFAULT_MODEL))
     onnx.checker.check_model(proto, full_check=True)
     assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [15]
-    assert [i.name for i in proto.graph.input] == ["z"] and [o.name for o in proto.graph.output] == ["p_open"]
+    assert [i.name for i in proto.graph.input] == ["z"]
+    assert [o.name for o in proto.graph.output] == ["p_open", "carve_scores"]
     assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim[1:]] == [28, 28]
+    assert [d.dim_value for d in proto.graph.output[1].type.tensor_type.shape.dim[1:]] == [14, 14, 4]
     meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["decoding"] == "carve" and meta["model_name"] == "carve"
+    # What issue 6 asks of the shipped model, as measured at export on 1,000 samples before repair.
+    assert json.loads(meta["quality"])["perfect"] == 1.0
     for key in ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold",
                 "model_name", "model_kind", "schedule", "training_seed", "training_data", "latent_prior",
                 "quality"):

@@ -136,7 +136,12 @@ def run_figures(run_dir: str | Path, model, config: dict, data, history: list) -
     raw = decode_numpy(model, z)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
     _sheet(axes[0], raw, 4, "prior samples z ~ N(0, I): probabilities")
-    _sheet(axes[1], (raw >= threshold).astype(np.float32), 4, f"clipped at {threshold}")
+    if hasattr(model, "sample_grids"):  # a carve decoder: its levels are the walk, p_open only its preference
+        walks = model.sample_grids(z, np.random.default_rng([config["train"]["seed"], 6]))
+        _sheet(axes[0], raw, 4, "prior samples z ~ N(0, I): link preference p_open")
+        _sheet(axes[1], walks.astype(np.float32), 4, "the same codes walked (the levels, before repair)")
+    else:
+        _sheet(axes[1], (raw >= threshold).astype(np.float32), 4, f"clipped at {threshold}")
     written.append(run_dir / "samples.png")
     _save(fig, written[-1])
 
