@@ -171,7 +171,7 @@ def test_export_temperature_is_refused_for_a_link_model(tmp_path, capsys):
     config = resolve_config({**TINY, "model": "link-vae", "epochs": 1, "free_bits": 0.0})
     train(config, tmp_path / "run", progress=False)
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "x.onnx"), "--temperature", "0.1"]) != 0
-    assert "tree and ptree" in capsys.readouterr().err
+    assert "--temperature applies to tree, ptree and carve decoders" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
 
 
