@@ -375,6 +375,10 @@ class MazeGenerator:
         return out[0] if single else out
 
     def _decode_chunk(self, z: np.ndarray, mode: str = "perfect") -> np.ndarray:
+        return self._model_output(*self._run(z), mode)
+
+    def _run(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """onnxruntime alone (what the pipeline's helper thread does): ``(p_open, carve_scores or None)``."""
         try:
             p, *scores = self._session.run(self._outputs, {self._input: z})
         except Exception as error:
@@ -387,12 +391,25 @@ class MazeGenerator:
         if not np.isfinite(p.sum(dtype=np.float64)) and not np.isfinite(p).all():
             raise ModelError(f"decoder {str(self.path)!r} returned non-finite probabilities (NaN or inf) for "
                              f"{int((~np.isfinite(p)).any(axis=(1, 2)).sum())} of {len(z)} latents")
-        if scores:
-            walk = self._walk(scores[0], len(z))
-            if mode == "braid":
-                np.maximum(walk, (p >= CARVE_BRAID_PREFERENCE).astype(np.float32), out=walk)
-            return walk
-        return p
+        return p, (scores[0] if scores else None)
+
+    def _model_output(self, p: np.ndarray, scores: np.ndarray | None, mode: str) -> np.ndarray:
+        """What the model draws: ``p_open``, or for a carve decoder its walk (plus braid links in braid mode)."""
+        if scores is None:
+            return p
+        walk = self._walk(scores, len(p))
+        if mode == "braid":
+            np.maximum(walk, (p >= CARVE_BRAID_PREFERENCE).astype(np.float32), out=walk)
+        return walk
+
+    def _levels_chunk(self, p: np.ndarray, scores: np.ndarray | None, mode: str):
+        """Model output → repaired grids and edits. A carve decoder's walk is a spanning tree by construction (and
+        its braid links only add loops to it), which repair would return unchanged: it is skipped."""
+        drawn = self._model_output(p, scores, mode)
+        if scores is not None:
+            return drawn.astype(np.uint8), np.zeros(len(drawn), dtype=np.int64)
+        result = self.repair(drawn, mode)
+        return result.grids, result.edits
 
     def _walk(self, scores: np.ndarray, count: int) -> np.ndarray:
         """A carve decoder's mazes: the depth-first walk over its scores, as float32 0/1 grids."""
@@ -441,19 +458,20 @@ class MazeGenerator:
         if len(bounds) <= 1:
             for begin, size in bounds:
                 latents = latents_for(begin, size)
-                result = self.repair(self._decode_chunk(latents, mode), mode)
-                yield {"grids": result.grids, "latents": latents, "edits": result.edits, "first": begin}
+                grids, edits = self._levels_chunk(*self._run(latents), mode)
+                yield {"grids": grids, "latents": latents, "edits": edits, "first": begin}
             return
+        # The helper thread runs onnxruntime only; the walk or the repair runs here, beside it.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daedalus-decode") as pool:
             latents = latents_for(*bounds[0])
-            pending = pool.submit(self._decode_chunk, latents, mode)
+            pending = pool.submit(self._run, latents)
             for i, (begin, _) in enumerate(bounds):
-                p_open, current = pending.result(), latents
+                outputs, current = pending.result(), latents
                 if i + 1 < len(bounds):
                     latents = latents_for(*bounds[i + 1])
-                    pending = pool.submit(self._decode_chunk, latents, mode)
-                result = self.repair(p_open, mode)
-                yield {"grids": result.grids, "latents": current, "edits": result.edits, "first": begin}
+                    pending = pool.submit(self._run, latents)
+                grids, edits = self._levels_chunk(*outputs, mode)
+                yield {"grids": grids, "latents": current, "edits": edits, "first": begin}
 
     def levels_from_batch(self, batch: dict, seed: int | None, mode: str, indexed: bool = True) -> list[Level]:
         """``Level`` objects for one dict yielded by ``batches`` (``indexed``: number them from the batch's ``first``)."""
