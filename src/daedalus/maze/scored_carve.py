@@ -26,10 +26,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order
 
+# DIRECTIONS: (row, col) steps in cell units, the order of the score axis (the backtracker's order).
+from daedalus.maze.carve import DIRECTIONS
 from daedalus.maze.grid import Position, cell_shape, check_shape, default_start, link_positions
-
-# (row, col) steps in cell units, in the order of the score axis (the backtracker's order).
-DIRECTIONS = ((-1, 0), (0, 1), (1, 0), (0, -1))
 
 
 @lru_cache(maxsize=16)

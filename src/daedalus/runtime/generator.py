@@ -413,14 +413,14 @@ class MazeGenerator:
 
     def _walk(self, scores: np.ndarray, count: int) -> np.ndarray:
         """A carve decoder's mazes: the depth-first walk over its scores, as float32 0/1 grids."""
-        expected = (count, self.info.height // 2, self.info.width // 2, 4)
-        if scores.shape != expected:
-            raise ModelError(f"decoder {str(self.path)!r} returned {SCORES} of shape {scores.shape}, expected "
-                             f"{expected}")
-        if np.isnan(scores).any():
-            raise ModelError(f"decoder {str(self.path)!r} returned NaN {SCORES} for "
-                             f"{int(np.isnan(scores).any(axis=(1, 2, 3)).sum())} of {count} latents")
-        return carve(scores, self.shape, self.info.start).astype(np.float32)
+        # carve checks the shape and NaN itself; its ValueError names the problem.
+        if len(scores) != count:
+            raise ModelError(f"decoder {str(self.path)!r} returned {SCORES} for {len(scores)} latents, expected "
+                             f"{count}")
+        try:
+            return carve(scores, self.shape, self.info.start).astype(np.float32)
+        except ValueError as error:
+            raise ModelError(f"decoder {str(self.path)!r} returned unusable {SCORES}: {error}") from None
 
     def repair(self, p_open: np.ndarray, mode: str = "perfect"):
         """Clip and repair decoder output with this model's threshold, start and exit (``daedalus.maze.repair``)."""
