@@ -154,7 +154,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
                          potential_weight=None if options["potential_weight"] is None
                          else float(options["potential_weight"]))
 
-    if model["output"] in ("tree", "ptree", "carve"):
+    if model["output"] in ("tree", "ptree", "carve", "raster"):
         # Parent fields exist only for mazes, and these models bring their own reconstruction loss.
         if data["kind"] != "mazes":
             raise UsageError(f"model {name!r} decodes maze parent fields: data must be mazes, got {data['kind']!r}")

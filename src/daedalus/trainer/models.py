@@ -39,11 +39,13 @@ MODELS: dict[str, dict] = {
               "encoder_parents": True, "potential_weight": 10.0},
     "carve": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "carve", "temperature": 1.0,
               "encoder_parents": True},
+    "raster": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "raster", "loops": True},
 }
 # Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
 ARCHITECTURES = {"tree": ("daedalus.trainer.tree_models", "TreeVAE"),
                  "ptree": ("daedalus.trainer.tree_models", "PotentialTreeVAE"),
-                 "carve": ("daedalus.trainer.tree_models", "CarveVAE")}
+                 "carve": ("daedalus.trainer.tree_models", "CarveVAE"),
+                 "raster": ("daedalus.trainer.raster_model", "RasterVAE")}
 DEFAULT_MODEL = "link-vae"
 
 

@@ -1,0 +1,139 @@
+"""The raster VAE: a decoder whose samples are raster walks (``daedalus.maze.raster_walk``). Nothing happens on import.
+
+The decoder maps the latent code to two score tables: ``cell_logits`` ``[R, C, 4]`` (what each position prefers)
+and ``context_logits`` ``[256, 4]`` (how the choice depends on what is already carved around the cell). A level is
+the constrained raster walk over their sum, so every sample is a connected maze with every cell open — a spanning
+tree in ``perfect`` mode — and every such maze has a positive likelihood, which is computed exactly: the walk's
+choices on a data maze are known (``raster_events``), so the reconstruction term is the sum over cells of
+``-log softmax`` of the chosen option among the allowed ones. No repair, no per-position loss.
+
+The exported graph takes ``z = [code (latent_dim) | noise (R*C)]``, all ``N(0, I)``, and returns the two tables and
+``uniforms = Φ(noise)`` (``[B, R*C]``), the numbers the walk draws its choices with; the walk itself runs outside
+the graph (docs/formats.md "Raster decoders"), which has no control flow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from daedalus.errors import UsageError
+from daedalus.maze.grid import cell_shape, link_positions
+from daedalus.maze.raster_walk import CONTEXTS, OPTIONS, raster_events, raster_walk
+from daedalus.trainer.losses import reparameterize
+
+DECODING = "raster"
+OUTPUT_NAMES = ("cell_logits", "context_logits", "uniforms")
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class RasterVAE(nn.Module):
+    """A VAE over mazes whose decoder scores the raster walk.
+
+    Args:
+        kind: ``"vae"`` (kept so every model config names its kind).
+        latent_dim: size of the latent code, ≥ 1.
+        hidden: hidden widths from the input side; the decoder mirrors them.
+        height, width: the grid size.
+        output: ``"raster"`` (recorded in the config; it selects this class).
+        loops: whether the walk may close loops while training (True learns a braid corpus's loops; for a perfect
+            corpus it learns that none are made).
+    """
+
+    OUTPUT = "raster"
+
+    def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
+                 width: int = 28, output: str | None = None, loops: bool = True):
+        super().__init__()
+        if kind != "vae":
+            raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
+        if output not in (None, self.OUTPUT):
+            raise UsageError(f"RasterVAE has output 'raster', got {output!r}")
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise UsageError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        hidden = [int(h) for h in hidden]
+        if not hidden or any(h <= 0 for h in hidden):
+            raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+        self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden
+        self.height, self.width, self.output, self.loops = int(height), int(width), self.OUTPUT, bool(loops)
+        self.rows, self.cols = cell_shape((self.height, self.width))
+        self.cells = self.rows * self.cols
+        positions = link_positions((self.height, self.width))
+        self.register_buffer("link_flat", torch.tensor(positions[:, 0] * self.width + positions[:, 1]),
+                             persistent=False)
+        self.encoder = _mlp([len(positions), *hidden])
+        self.fc_mu = nn.Linear(hidden[-1], latent_dim)
+        self.fc_logvar = nn.Linear(hidden[-1], latent_dim)
+        self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
+                                     nn.Linear(hidden[0], (self.cells + CONTEXTS) * OPTIONS))
+        self.noise_dim = self.cells
+
+    def config(self) -> dict:
+        """Every constructor argument, JSON-ready."""
+        return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
+                "height": self.height, "width": self.width, "output": self.output, "loops": self.loops}
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the exported ``z``: the code, then one noise value per cell."""
+        return self.latent_dim + self.noise_dim
+
+    # -- the VAE ---------------------------------------------------------------------------------------------------
+    def encode(self, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, H, W]`` mazes → ``(μ, logvar)``, each ``[B, latent_dim]``."""
+        links = grids.reshape(len(grids), -1).float().index_select(1, self.link_flat)
+        h = self.encoder(links)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def tables(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, latent_dim]`` → ``cell_logits`` ``[B, R, C, 4]`` and ``context_logits`` ``[B, 256, 4]``."""
+        out = self.decoder(code)
+        split = self.cells * OPTIONS
+        return (out[:, :split].reshape(-1, self.rows, self.cols, OPTIONS),
+                out[:, split:].reshape(-1, CONTEXTS, OPTIONS))
+
+    def target(self, grids: torch.Tensor) -> torch.Tensor:
+        """int64 ``[B, cells, 6]``: per cell the walk's context, chosen option and the four allowed flags."""
+        contexts, allowed, options = raster_events(grids.detach().cpu().numpy(), loops=self.loops)
+        target = np.concatenate([contexts[..., None], options[..., None], allowed.astype(np.int64)], axis=-1)
+        return torch.from_numpy(target).to(grids.device)
+
+    def reconstruction(self, logits: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """Per-sample NLL of the walk: ``-log softmax`` of each chosen option over the allowed ones, summed."""
+        cell_logits, context_logits = logits
+        context, option, allowed = target[..., 0], target[..., 1], target[..., 2:].bool()
+        by_context = context_logits.gather(1, context.unsqueeze(-1).expand(-1, -1, OPTIONS))
+        scores = cell_logits.reshape(len(cell_logits), -1, OPTIONS) + by_context
+        lse = torch.logsumexp(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+        chosen = scores.gather(2, option.unsqueeze(-1)).squeeze(-1)
+        return (lse - chosen).sum(dim=1)
+
+    def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        mu, logvar = self.encode(grids)
+        z = reparameterize(mu, logvar, generator) if self.training else mu
+        return {"logits": self.tables(z), "target": self.target(grids), "mu": mu, "logvar": logvar, "z": z}
+
+    # -- what the export writes and the walk reads -------------------------------------------------------------------
+    def export_outputs(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The exported graph: ``z = [code | noise]`` → ``(cell_logits, context_logits, uniforms)``."""
+        code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
+        cell_logits, context_logits = self.tables(code)
+        uniforms = 0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))
+        return cell_logits, context_logits, uniforms
+
+    @torch.no_grad()
+    def sample_grids(self, code: np.ndarray, rng: np.random.Generator, loops: bool = False) -> np.ndarray:
+        """uint8 ``[N, H, W]`` mazes for codes ``[N, latent_dim]``, the walk's noise drawn from ``rng``."""
+        device = next(self.parameters()).device
+        noise = rng.standard_normal((len(code), self.noise_dim)).astype(np.float32)
+        z = torch.from_numpy(np.concatenate([np.asarray(code, dtype=np.float32), noise], axis=1)).to(device)
+        outputs = [self.export_outputs(chunk) for chunk in torch.split(z, 1024)]
+        cell, context, uniforms = (torch.cat(parts).cpu().numpy() for parts in zip(*outputs))
+        return raster_walk(cell, context, uniforms, loops=loops)
