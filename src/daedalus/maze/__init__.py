@@ -1,9 +1,10 @@
-"""The maze core (numpy + scipy): the grid convention, the backtracker, checks, statistics and drawing.
+"""The maze core (numpy + scipy): the grid convention, the classic generators, checks, statistics and drawing.
 
 Everything else in Daedalus — trainer, repair, runtime, game, benchmarks — builds on these names.
 """
 
 from daedalus.maze.backtracker import as_generator, backtracker, backtracker_batch, carve_frames
+from daedalus.maze.generators import GENERATORS, braid, generate, generate_batch
 from daedalus.maze.grid import (
     DEFAULT_SIZE,
     LATTICE_RULE,

@@ -1,9 +1,12 @@
-"""``daedalus dataset``: mazes from the backtracker to an npz file, with an optional preview sheet and animation."""
+"""``daedalus dataset``: mazes from one of the classic generators to an npz file, with an optional preview sheet and
+(for the backtracker) an animation of the carving."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -78,48 +81,78 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def parse_braid(text: str) -> float:
+    """``--braid`` as a float in [0, 1]; UsageError naming the text otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"--braid must be a probability in [0, 1], got {text!r}")
+    return value
+
+
 def register(subparsers) -> None:
+    from daedalus.maze.generators import GENERATORS
+
+    names = ", ".join(GENERATORS)
     parser = subparsers.add_parser(
         "dataset",
-        help="generate backtracker mazes to an npz file",
-        description="Generate perfect mazes with the recursive backtracker and save them as an npz file with "
-        "grids (N, H, W uint8, 1 = open), starts (N, 2), exits (N, 2) and the parameters. The same seed gives the "
-        "same file.",
+        help="generate mazes from a classic generator to an npz file",
+        description="Generate mazes with one of the classic generators (perfect mazes; --braid adds loops) and "
+        "save them as an npz file with grids (N, H, W uint8, 1 = open), starts (N, 2), exits (N, 2) and the "
+        "parameters. The same seed gives the same file.",
+    )
+    parser.add_argument(
+        "--generator", default="backtracker", choices=list(GENERATORS), metavar="NAME",
+        help=f"maze generator: {names} (default backtracker)",
+    )
+    parser.add_argument(
+        "--braid", default="0", metavar="P",
+        help="probability of opening one more link at each dead end, in [0, 1]; adds loops (default 0: perfect)",
     )
     parser.add_argument("--count", type=positive_int, default=1280, help="number of mazes (default 1280)")
     parser.add_argument("--size", default=str(DEFAULT_SIZE), help="N or HxW, even and >= 4 (default 28)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", required=True, help="output .npz file")
     parser.add_argument("--preview", help="also draw the first mazes (up to 64) on a PNG sheet")
-    parser.add_argument("--animate", help="also animate the carving of the first maze to a GIF")
+    parser.add_argument(
+        "--animate",
+        help="also animate the carving of the first maze to a GIF (backtracker only; shows the carving before any "
+        "--braid)",
+    )
     parser.set_defaults(func=run_dataset)
 
 
 def run_dataset(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from daedalus.maze.backtracker import backtracker, carve_frames
+    from daedalus.maze.backtracker import carve_frames
     from daedalus.maze.draw import atomic_write, carve_gif, sheet_png
+    from daedalus.maze.generators import generate_batch
 
     height, width = parse_size(args.size)
+    braid = parse_braid(args.braid)
+    name = args.generator
+    if args.animate and name != "backtracker":
+        raise UsageError(f"--animate shows the backtracker's carving only, not --generator {name}")
     out = check_output(args.out, "--out", (".npz",))
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
     animate = check_output(args.animate, "--animate", (".gif",)) if args.animate else None
 
     rng = np.random.default_rng(args.seed)
-    grids = np.empty((args.count, height, width), dtype=np.uint8)
-    for i in tqdm(range(args.count), desc="mazes", unit="maze", disable=args.count < 5000, leave=False):
-        grids[i] = backtracker(height, width, rng)
+    grids = generate_batch(name, args.count, height, width, rng, braid=braid, progress=args.count >= 5000)
+    params = {"generator": name, "braid": braid, "seed": args.seed, "count": args.count, "height": height,
+              "width": width}
     starts = np.tile(np.array(default_start((height, width)), dtype=np.int64), (args.count, 1))
     exits = np.tile(np.array(default_exit((height, width)), dtype=np.int64), (args.count, 1))
 
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer, grids=grids, starts=starts, exits=exits, count=args.count, height=height, width=width,
-        seed=args.seed, generator="recursive-backtracker",
+        seed=args.seed, generator=name, braid=braid, params=json.dumps(params),
     )
     atomic_write(out, buffer.getvalue())
-    print(f"wrote {args.count} mazes of {height}x{width} (seed {args.seed}) to {out}")
+    style = f"{name}, braid {braid:g}" if braid else name
+    print(f"wrote {args.count} mazes of {height}x{width} ({style}, seed {args.seed}) to {out}")
     if preview:
         sheet_png(grids[:64], preview, scale=4)
         print(f"wrote preview sheet to {preview}")
