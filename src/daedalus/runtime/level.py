@@ -86,47 +86,66 @@ class Level:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Level":
-        """Rebuild a level from ``to_dict`` output. Raises UsageError naming the first bad field."""
+    def from_dict(cls, data: dict, source: str = "level") -> Level:
+        """Rebuild a level from ``to_dict`` output.
+
+        The grid goes through the maze core's ``validate_levels``: values exactly 0/1, the lattice rule, start and
+        exit integer positions of open cells inside the grid, the exit reachable from the start.
+
+        Raises:
+            UsageError: naming ``source`` and the first bad field or value (``CorpusError`` for the grid checks).
+        """
+        from daedalus.maze.corpus import validate_levels
+
         if not isinstance(data, dict):
-            raise UsageError(f"a level must be a JSON object, got {type(data).__name__}")
+            raise UsageError(f"{source}: a level must be a JSON object, got {type(data).__name__}")
         if data.get("format") != LEVEL_FORMAT:
-            raise UsageError(f"level format must be {LEVEL_FORMAT!r}, got {data.get('format')!r}")
+            raise UsageError(f"{source}: level format must be {LEVEL_FORMAT!r}, got {data.get('format')!r}")
         if data.get("version") != LEVEL_VERSION:
-            raise UsageError(f"level version must be {LEVEL_VERSION}, got {data.get('version')!r}")
+            raise UsageError(f"{source}: level version must be {LEVEL_VERSION}, got {data.get('version')!r}")
         try:
-            grid = np.asarray(data["grid"], dtype=np.int64)
+            # No dtype: a cast to int would truncate 0.5 to a wall and a start of 2.5 to 2; validate_levels refuses them.
+            grid = np.asarray(data["grid"])
             height, width = int(data["height"]), int(data["width"])
-            start = tuple(int(v) for v in data["start"])
-            exit = tuple(int(v) for v in data["exit"])
+            start, exit = np.asarray(data["start"]), np.asarray(data["exit"])
             z = np.asarray(data["z"], dtype=np.float32)
         except (KeyError, TypeError, ValueError) as error:
-            raise UsageError(f"level JSON is missing or has a malformed field: {error}") from None
-        if grid.shape != (height, width) or not np.isin(grid, (0, 1)).all():
-            raise UsageError(f"level grid must be {height}x{width} of 0/1, got shape {grid.shape}")
-        if len(start) != 2 or len(exit) != 2 or z.ndim != 1:
-            raise UsageError("level start and exit must be [row, col] and z a flat list of numbers")
+            raise UsageError(f"{source}: level JSON is missing or has a malformed field: {error}") from None
+        if grid.shape != (height, width) or grid.dtype.kind not in "iuf":  # JSON true/false is not a cell value
+            raise UsageError(f"{source}: level grid must be {height}x{width} of 0/1, got shape {grid.shape} of "
+                             f"{grid.dtype}")
+        if start.shape != (2,) or exit.shape != (2,) or z.ndim != 1:
+            raise UsageError(f"{source}: level start and exit must be [row, col] and z a flat list of numbers")
+        validate_levels(grid, start, exit, source)
         grid = grid.astype(np.uint8)
         grid.setflags(write=False)
         z.setflags(write=False)
-        return cls(grid=grid, start=start, exit=exit, seed=data.get("seed"), z=z, index=data.get("index"),
-                   mode=str(data.get("mode", "perfect")), edits=int(data.get("edits", 0)))
+        return cls(grid=grid, start=(int(start[0]), int(start[1])), exit=(int(exit[0]), int(exit[1])),
+                   seed=data.get("seed"), z=z, index=data.get("index"), mode=str(data.get("mode", "perfect")),
+                   edits=int(data.get("edits", 0)))
 
     @classmethod
-    def from_json(cls, text_or_path: str | os.PathLike) -> "Level":
-        """Read a level from JSON text or from a ``.json`` file path."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
+    def from_json(cls, text_or_path: str | os.PathLike) -> Level:
+        """Read a level from JSON text or from a ``.json`` file path.
+
+        A ``str`` whose first non-blank character is ``{`` or ``[`` is JSON text; any other ``str`` and every
+        ``os.PathLike`` is a path.
+        """
+        source = "level"
+        if isinstance(text_or_path, os.PathLike) or not str(text_or_path).lstrip().startswith(("{", "[")):
+            source = str(text_or_path)
             try:
                 with open(text_or_path, encoding="utf-8") as handle:
                     text = handle.read()
             except OSError as error:
-                raise UsageError(f"cannot read level file {str(text_or_path)!r}: {error.strerror}") from None
+                raise UsageError(f"cannot read level file {source!r}: {error.strerror}") from None
+        else:
+            text = str(text_or_path)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise UsageError(f"level is not valid JSON: {error}") from None
-        return cls.from_dict(data)
+            raise UsageError(f"{source}: level is not valid JSON: {error}") from None
+        return cls.from_dict(data, source)
 
     def to_text(self) -> str:
         """ASCII art: ``#`` wall, ``.`` floor, ``S`` start, ``E`` exit; one line per row."""
