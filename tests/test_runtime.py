@@ -269,7 +269,7 @@ def test_broken_models_raise_one_clear_model_error(tmp_path, kind):
 
 
 def test_missing_default_model_is_a_clear_error(monkeypatch, tmp_path):
-    from daedalus.runtime import generator as module
+    from daedalus.runtime import session as module
 
     monkeypatch.setattr(module, "DEFAULT_MODEL", tmp_path / "default.onnx")
     with pytest.raises(ModelError, match="no default model"):
@@ -324,7 +324,7 @@ def test_devices_and_providers(decoder_path):
 
 
 def test_warns_when_both_onnxruntime_distributions_are_installed(decoder_path, monkeypatch):
-    from daedalus.runtime import generator as module
+    from daedalus.runtime import session as module
 
     monkeypatch.setattr(module, "installed_runtimes", lambda: ["onnxruntime", "onnxruntime-gpu"])
     with pytest.warns(RuntimeWarning, match="both onnxruntime and onnxruntime-gpu"):
@@ -333,7 +333,7 @@ def test_warns_when_both_onnxruntime_distributions_are_installed(decoder_path, m
 
 def test_edits_are_counted_against_the_thresholded_decoder_output(generator):
     levels = generator.generate(30, seed=21, mode="braid")
-    p = generator.decode(np.stack([level.z for level in levels]))
+    p = generator.probabilities(np.stack([level.z for level in levels]))
     for level, probs in zip(levels, p):
         assert level.edits == int((level.grid != (probs >= generator.threshold)).sum())
         assert "stats" not in level.__dict__  # statistics stay lazy: generation does not compute them
@@ -348,7 +348,7 @@ def test_overlapped_slices_give_the_same_levels_as_one_pass(decoder_path):
     generator = MazeGenerator.load(decoder_path, device="cpu", chunk_size=300)
     levels = generator.generate(1200, seed=5, mode="braid")
     z = generator.sample_latents(1200, 5)
-    one_pass = generator.repair(generator._decode_chunk(z), "braid").grids
+    one_pass = generator.repair(generator.probabilities(z), "braid").grids
     assert [lv.index for lv in levels] == list(range(1200))
     assert np.array_equal(np.stack([lv.z for lv in levels]), z)
     assert np.array_equal(np.stack([lv.grid for lv in levels]), one_pass)

@@ -7,3 +7,16 @@ class DaedalusError(Exception):
 
 class UsageError(DaedalusError, ValueError):
     """A bad argument or input value."""
+
+
+class ModelError(DaedalusError):
+    """A model file that is missing, unreadable, not ONNX, or not a Daedalus decoder (contract, metadata, opset,
+    external data), or a decoder whose output breaks the contract (wrong shape, NaN)."""
+
+
+class DeviceError(DaedalusError):
+    """An execution device that was asked for and is not available (e.g. CUDA without the ``gpu`` extra)."""
+
+
+class MissingExtraError(DaedalusError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""

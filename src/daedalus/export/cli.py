@@ -22,7 +22,7 @@ def register(subparsers) -> None:
                         help="latent prior to record: normal (N(0, I)) or aggregate (a Gaussian fitted to the training "
                         "codes); default: the run's --prior (normal for a VAE; an AE is always fitted)")
     parser.add_argument("--temperature", type=float,
-                        help="tree/ptree decoders: decode temperature to write (default: the run's)")
+                        help="carve decoders: walk temperature to write (default: the run's)")
     parser.set_defaults(func=run_export)
 
 
@@ -43,7 +43,8 @@ def run_export(args: argparse.Namespace) -> int:
     meta = export_decoder(args.run, args.out, opset=args.opset, quality_samples=args.quality_samples,
                           prior=args.prior, temperature=args.temperature)
     quality = json.loads(meta["quality"])
-    print(f"wrote {args.out}: opset {args.opset}, z [batch, {meta['latent_dim']}] -> p_open [batch, {meta['height']}, "
-          f"{meta['width']}], max |onnx - torch| {meta['max_abs_diff']:.1e}; prior samples: perfect "
-          f"{quality['perfect']:.3f}, solvable {quality['solvable']:.3f}, border corridor {quality['border_corridor']:.3f}")
+    print(f"wrote {args.out}: {meta.get('decoding', 'threshold')} decoder, opset {args.opset}, z [batch, "
+          f"{meta['latent_dim']}], {meta['height']}x{meta['width']} levels, max |onnx - torch| "
+          f"{meta['max_abs_diff']:.1e}; prior samples before repair: perfect {quality['perfect']:.3f}, solvable "
+          f"{quality['solvable']:.3f}, dead ends {quality['dead_ends']:.1f}")
     return 0

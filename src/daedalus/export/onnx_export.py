@@ -14,19 +14,18 @@ import numpy as np
 import torch
 
 from daedalus import __version__
+from daedalus.contract import DEFAULT_OPSET, FORMAT_VERSION, INPUT_NAME, MAX_OPSET, MIN_OPSET, OUTPUTS, PRIORS, \
+    read_contract
 from daedalus.errors import DaedalusError, UsageError
 from daedalus.maze.draw import atomic_write
 from daedalus.maze.grid import LATTICE_RULE, default_exit, default_start
+from daedalus.runtime.decodings import decoding_for
 from daedalus.trainer.checkpoint import load_model
 
-FORMAT_VERSION = "1"
-INPUT_NAME = "z"
-OUTPUT_NAME = "p_open"
-# The second output of a carve decoder: per cell and direction, the score the runtime's depth-first walk follows.
-SCORES_NAME = "carve_scores"
-MIN_OPSET, MAX_OPSET = 7, 21
 TOLERANCE = 1e-5
-SCORES_TOLERANCE = 1e-4
+# Walk scores carry Gumbel draws, -log(-log(u)), whose float error grows as u nears 1: a looser, relative tolerance,
+# and the levels walked from them must be identical.
+OUTPUT_TOLERANCES = {"carve_scores": 1e-4}
 
 
 class ExportError(DaedalusError):
@@ -34,31 +33,18 @@ class ExportError(DaedalusError):
 
 
 class _Decoder(torch.nn.Module):
+    """The graph the export writes: the model's ``export_outputs``."""
+
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, z):
-        if is_carve(self.model):
-            return self.model.decode(z), self.model.carve_scores(z)
-        return self.model.decode(z)
-
-
-def is_carve(model) -> bool:
-    """Whether a model is a carve decoder (two outputs, and ``z`` carries the walk's noise)."""
-    return callable(getattr(model, "carve_scores", None))
-
-
-def input_dim(model) -> int:
-    """Width of the exported ``z``: the latent code, plus the walk's noise for a carve decoder."""
-    return int(getattr(model, "input_dim", model.latent_dim))
+        return self.model.export_outputs(z)
 
 
 def output_names(model) -> list[str]:
-    return [OUTPUT_NAME, SCORES_NAME] if is_carve(model) else [OUTPUT_NAME]
-
-
-PRIORS = ("normal", "aggregate")
+    return list(OUTPUTS[model.DECODING])
 
 
 def latent_prior(model, config: dict, prior: str | None = None) -> dict:
@@ -75,15 +61,19 @@ def latent_prior(model, config: dict, prior: str | None = None) -> dict:
     is_vae = config["model"]["kind"] == "vae"
     if is_vae and prior == "normal":
         return {"kind": "normal"}
-    if is_carve(model):
-        # z also carries the walk's noise (R*C*4 values); a full covariance over it would not fit the metadata.
-        raise UsageError("prior 'aggregate' is not available for a carve decoder; its z is sampled from N(0, I)")
     from daedalus.trainer.data import load_dataset
 
-    data = load_dataset(config["data"])
+    mean, tril = code_gaussian(model, load_dataset(config["data"]).train)
+    # Over the code only: a walk decoder's noise dimensions stay N(0, 1).
+    return {"kind": "gaussian", "mean": mean.tolist(), "scale_tril": tril.tolist()}
+
+
+def code_gaussian(model, grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, scale_tril)`` of a Gaussian fitted to the codes of ``grids``: the mean and covariance of μ plus the
+    mean posterior variance (a VAE), or of the codes (an AE)."""
     mus, variances = [], []
     with torch.no_grad():
-        for chunk in torch.split(torch.from_numpy(data.train), 1024):
+        for chunk in torch.split(torch.from_numpy(np.asarray(grids, dtype=np.float32)), 1024):
             mu, logvar = model.encode(chunk)
             mus.append(mu.double().numpy())
             if logvar is not None:
@@ -93,12 +83,12 @@ def latent_prior(model, config: dict, prior: str | None = None) -> dict:
     cov = np.cov(codes, rowvar=False).reshape(len(mean), len(mean)) + 1e-6 * np.eye(len(mean))
     if variances:
         cov += np.diag(np.concatenate(variances).mean(axis=0))
-    return {"kind": "gaussian", "mean": mean.tolist(), "scale_tril": np.linalg.cholesky(cov).tolist()}
+    return mean, np.linalg.cholesky(cov)
 
 
 def _torch_export(model, opset: int) -> bytes:
     buffer = io.BytesIO()
-    example = torch.zeros(2, input_dim(model))
+    example = torch.zeros(2, model.input_dim)
     names = output_names(model)
     # The TorchScript path writes the requested opset directly; the dynamo path builds at 18 and converts down.
     with warnings.catch_warnings():
@@ -117,11 +107,12 @@ def _torch_export(model, opset: int) -> bytes:
     return buffer.getvalue()
 
 
-def check_against_torch(onnx_bytes: bytes, model, seed: int = 0, batches=(1, 37)) -> float:
-    """Largest absolute difference between torch and both onnxruntime and the ONNX reference evaluator on random z.
+def check_against_torch(onnx_bytes: bytes, model, decoding, seed: int = 0, batches=(1, 37)) -> float:
+    """Largest absolute difference between torch and both onnxruntime and the ONNX reference evaluator on random z;
+    the levels ``decoding`` (the runtime's class for this kind) draws from each must be identical.
 
     Raises:
-        ExportError: when any difference exceeds 1e-5 or a shape is wrong.
+        ExportError: when any difference exceeds its tolerance, a shape is wrong or the levels differ.
     """
     import onnx
     import onnxruntime as ort
@@ -133,54 +124,41 @@ def check_against_torch(onnx_bytes: bytes, model, seed: int = 0, batches=(1, 37)
     worst = 0.0
     names = output_names(model)
     for batch in batches:
-        z = rng.standard_normal((batch, input_dim(model))).astype(np.float32)
+        z = rng.standard_normal((batch, model.input_dim)).astype(np.float32)
         with torch.no_grad():
-            expected = _Decoder(model)(torch.from_numpy(z))
-        expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
+            expected = [t.numpy() for t in _Decoder(model)(torch.from_numpy(z))]
+        levels = decoding.raw(expected, "perfect")
         for name, outputs in (("onnxruntime", session.run(names, {INPUT_NAME: z})),
                               ("onnx.reference", reference.run(names, {INPUT_NAME: z}))):
             for output, got, want in zip(names, outputs, expected):
                 if got.shape != want.shape or got.dtype != np.float32:
                     raise ExportError(f"{name} returned {output} as {got.dtype} {got.shape}, expected float32 "
                                       f"{want.shape}")
-                # Scores are logits plus Gumbel draws, -log(-log(u)), whose float error grows as u nears 1: they
-                # get a looser, relative tolerance, and the mazes walked from them must be identical.
-                tolerance = SCORES_TOLERANCE if output == SCORES_NAME else TOLERANCE
+                tolerance = OUTPUT_TOLERANCES.get(output, TOLERANCE)
                 diff = float((np.abs(got - want) / np.maximum(1.0, np.abs(want))).max())
                 if diff > tolerance:
                     raise ExportError(f"{name} {output} differs from torch by {diff:.2e} at batch {batch} "
                                       f"(tolerance {tolerance})")
-                if output == SCORES_NAME:
-                    from daedalus.maze.scored_carve import carve
-
-                    shape = (model.height, model.width)
-                    if not np.array_equal(carve(got, shape), carve(want, shape)):
-                        raise ExportError(f"{name} walks other mazes than torch at batch {batch}")
-                else:
-                    worst = max(worst, diff)
+                worst = max(worst, diff)
+            if not np.array_equal(decoding.raw([np.asarray(o) for o in outputs], "perfect"), levels):
+                raise ExportError(f"{name} draws other levels than torch at batch {batch}")
     return worst
 
 
-def measure_quality(onnx_bytes: bytes, latent_dim: int, prior: dict, threshold: float, samples: int = 1000,
-                    seed: int = 0) -> dict:
-    """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, before repair: thresholded
-    ``p_open``, or for a carve decoder the walk over its ``carve_scores``."""
+def measure_quality(onnx_bytes: bytes, info, decoding, samples: int = 1000, seed: int = 0) -> dict:
+    """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, before repair (the runtime's
+    ``decoding`` of this kind: thresholded ``p_open`` or the walk)."""
     import onnxruntime as ort
 
-    from daedalus.maze.scored_carve import carve
     from daedalus.maze.stats import batch_stats, distinct_fraction, summarize
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    z = np.random.default_rng(seed).standard_normal((samples, latent_dim))
-    if prior["kind"] == "gaussian":
-        z = z @ np.asarray(prior["scale_tril"]).T + np.asarray(prior["mean"])
-    names = [o.name for o in session.get_outputs()]
-    outputs = session.run(names, {INPUT_NAME: z.astype(np.float32)})
-    if SCORES_NAME in names:
-        p_open = outputs[0]
-        grids = carve(outputs[names.index(SCORES_NAME)], p_open.shape[1:])
-    else:
-        grids = (outputs[0] >= threshold).astype(np.uint8)
+    z = np.random.default_rng(seed).standard_normal((samples, info.latent_dim))
+    if info.prior_mean is not None:
+        k = len(info.prior_mean)
+        z[:, :k] = z[:, :k] @ info.prior_scale_tril.T + info.prior_mean
+    outputs = session.run(list(info.outputs), {INPUT_NAME: z.astype(np.float32)})
+    grids = decoding.raw(outputs, "perfect")
     stats = summarize(batch_stats(grids))
     stats["distinct"] = distinct_fraction(grids)
     stats["samples"] = samples
@@ -189,7 +167,33 @@ def measure_quality(onnx_bytes: bytes, latent_dim: int, prior: dict, threshold: 
     return {k: ((round(v, 6) if np.isfinite(v) else None) if isinstance(v, float) else v) for k, v in stats.items()}
 
 
-def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = 15,
+def training_description(data: dict) -> dict:
+    """What ``eval`` needs to rebuild the training data: the data configuration without local-only keys."""
+    keys = ("kind", "count", "height", "width", "seed", "fresh", "path", "generator", "braid", "sha256", "styles",
+            "format")
+    return {k: data[k] for k in keys if k in data}
+
+
+def style_metadata(model, config: dict) -> list[dict]:
+    """One ``styles`` entry per style of a many-style corpus: a Gaussian fitted to that style's codes."""
+    from daedalus.contract import style_entry
+    from daedalus.trainer.data import load_dataset
+
+    names = config["data"].get("styles") or []
+    if not names:
+        return []
+    data = load_dataset(config["data"])
+    entries = []
+    for index, name in enumerate(names):
+        grids = data.train[data.train_labels == index]
+        if len(grids) < 2:
+            continue
+        mean, tril = code_gaussian(model, grids)
+        entries.append(style_entry(name, mean, tril, {"levels": int(len(grids))}))
+    return entries
+
+
+def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET,
                    quality_samples: int = 1000, seed: int = 0, prior: str | None = None,
                    temperature: float | None = None) -> dict:
     """Export the decoder of a run folder to ONNX with the full metadata contract.
@@ -201,8 +205,7 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         quality_samples: prior samples scored for the ``quality`` metadata.
         seed: seed of the check and quality samples.
         prior: ``normal`` or ``aggregate`` (see :func:`latent_prior`); default: the run's ``prior`` option.
-        temperature: decode temperature of a ``tree``/``ptree`` decoder (default: the run's); recorded in
-            ``model_config``.
+        temperature: walk temperature of a ``carve`` decoder (default: the run's); recorded in ``model_config``.
 
     Returns:
         The ``metadata_props`` written, as a dict of strings.
@@ -227,13 +230,13 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         raise UsageError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")
     model, config = load_model(run_dir, device="cpu")
     data_kind = config.get("data", {}).get("kind")
-    if data_kind != "mazes":
+    if data_kind not in ("mazes", "corpus"):
         raise ExportError(f"run {str(run_dir)!r} was trained on {data_kind!r}, not mazes: its decoder draws no "
                           "levels, so it is not exported as a Daedalus maze decoder")
     model.eval()
     if temperature is not None:
-        if not hasattr(model, "temperature"):
-            raise UsageError(f"--temperature applies to tree, ptree and carve decoders; the run in {str(run_dir)!r} holds "
+        if "temperature" not in config["model"]:
+            raise UsageError(f"--temperature applies to carve decoders; the run in {str(run_dir)!r} holds "
                              f"{config['model'].get('name') or config['model']['kind']!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise UsageError(f"--temperature must be a number > 0, got {temperature!r}")
@@ -248,13 +251,10 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     if proto.opset_import[0].version != opset:
         raise ExportError(f"the exporter wrote opset {proto.opset_import[0].version}, asked for {opset}")
 
-    provisional = check_against_torch(raw, model, seed)
-    quality = measure_quality(raw, input_dim(model), prior, threshold, quality_samples, seed)
     data = config["data"]
-    training_data = {k: data[k] for k in ("kind", "count", "height", "width", "seed", "fresh") if k in data}
     metadata = {
         "daedalus_format": FORMAT_VERSION,
-        "latent_dim": str(input_dim(model)),
+        "latent_dim": str(model.input_dim),
         "height": str(height),
         "width": str(width),
         "lattice_rule": LATTICE_RULE,
@@ -266,19 +266,21 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         "model_config": json.dumps(config["model"]),
         "schedule": json.dumps(config.get("schedule", {})),
         "training_seed": str(config.get("train", {}).get("seed", "")),
-        "training_data": json.dumps(training_data),
+        "training_data": json.dumps(training_description(data)),
         "latent_prior": json.dumps(prior),
-        "quality": json.dumps(quality),
         "daedalus_version": __version__,
+        **model.export_metadata(),
     }
-    if is_carve(model):
-        # z = [code | noise]: a runtime samples all of it from N(0, I); the split matters to latent tools only.
-        metadata.update({"decoding": "carve", "code_dim": str(model.latent_dim), "noise_dim": str(model.noise_dim)})
-    # The exporter leaves H and W symbolic after the final Reshape; engines want them static.
-    out_dims = proto.graph.output[0].type.tensor_type.shape.dim
-    out_dims[1].dim_value, out_dims[2].dim_value = height, width
-    if is_carve(model):
-        for dim, value in zip(proto.graph.output[1].type.tensor_type.shape.dim[1:], (model.rows, model.cols, 4)):
+    styles = style_metadata(model, config)
+    if styles:
+        metadata["styles"] = json.dumps(styles)
+    info = read_contract(metadata, f"the export of {str(run_dir)!r}")
+    decoding = decoding_for(info, "being exported")
+    provisional = check_against_torch(raw, model, decoding, seed)
+    metadata["quality"] = json.dumps(measure_quality(raw, info, decoding, quality_samples, seed))
+    # The exporter leaves some dimensions symbolic after a Reshape; engines want them static.
+    for output, shape in zip(proto.graph.output, decoding.shapes()):
+        for dim, value in zip(output.type.tensor_type.shape.dim[1:], shape):
             dim.dim_value = value
     del proto.metadata_props[:]
     for key, value in metadata.items():
@@ -286,17 +288,15 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         entry.key, entry.value = key, value
     proto.producer_name = "daedalus"
     proto.producer_version = __version__
-    proto.doc_string = (f"Daedalus maze decoder: z float32 [batch, {input_dim(model)}] -> p_open float32 "
-                        f"[batch, {height}, {width}], the probability that each position is open floor.")
-    if is_carve(model):
-        proto.doc_string += (f" carve_scores float32 [batch, {model.rows}, {model.cols}, 4]: walk depth-first from "
-                             "the start, always to the unvisited neighbour (up, right, down, left) with the highest "
-                             "score; that walk is the level (docs/formats.md).")
+    proto.doc_string = (f"Daedalus maze decoder ({info.decoding}): z float32 [batch, {model.input_dim}] -> "
+                        + ", ".join(f"{name} float32 [batch, {', '.join(map(str, shape))}]"
+                                    for name, shape in zip(info.outputs, decoding.shapes()))
+                        + "; how the outputs become a level is in docs/formats.md.")
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:
         raise ExportError(f"onnx.checker rejected the graph: {str(error).splitlines()[0]}") from None
     final = proto.SerializeToString()
-    check_against_torch(final, model, seed + 1)
+    check_against_torch(final, model, decoding, seed + 1)
     atomic_write(out_path, final)
     return {**metadata, "max_abs_diff": provisional}

@@ -8,14 +8,10 @@ import os
 
 import numpy as np
 
-from daedalus.errors import DaedalusError
+from daedalus.errors import MissingExtraError
 from daedalus.maze.draw import atomic_write
 from daedalus.maze.grid import as_batch
 from daedalus.maze.stats import dead_ends, solution_length
-
-
-class MissingExtraError(DaedalusError, ImportError):
-    """An optional dependency is not installed."""
 
 
 def _pyplot():

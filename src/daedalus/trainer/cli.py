@@ -9,22 +9,28 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a maze (or digit) autoencoder / VAE into a run folder",
-        description="Train an AE or VAE on backtracker mazes (or digits) and write a run folder: config.json, "
-        "model.safetensors, state.pt, log.jsonl and figures. Options can also come from a TOML file (--config) "
-        "with the same names; the command line wins. Needs the 'train' extra (torch).",
+        description="Train a maze VAE on any corpus — a dataset npz or a folder of level files (--data PATH), or "
+        "mazes of a classic generator — and write a run folder: config.json, model.safetensors, state.pt, log.jsonl "
+        "and figures. With no other option it uses the one recommended configuration (configs/styles.toml). Options "
+        "can also come from a TOML file (--config) with the same names; the command line wins. Needs the 'train' "
+        "extra (torch).",
     )
     add = parser.add_argument
     add("--out", required=True, help="run folder to write (or to continue with --resume)")
     add("--config", help="TOML file of options (flat keys, same names as the options below)")
     add("--resume", action="store_true", help="continue a stopped run in --out from its state.pt")
-    add("--model", help="named model: seed-ae, seed-vae, link-ae, link-vae, tree, ptree, carve (default link-vae)")
+    add("--model", help="named model: raster (default: the shipped decoder's kind), carve, link-vae, seed-ae, seed-vae")
     add("--latent", type=int, help="latent size (default: the model's)")
     add("--hidden", help="hidden widths, comma-separated, e.g. 512,512 (default: the model's)")
     add("--schedule", help="KL schedule: none, monotonic, cyclical (default cyclical for a VAE)")
     add("--beta-max", dest="beta_max", type=float, help="the KL weight the schedule rises to (default 1)")
     add("--cycles", type=int, help="cycles over the run for the cyclical schedule (default 4)")
     add("--ratio", type=float, help="rising fraction of the run / of each cycle (default 0.5)")
-    add("--data", help="mazes, digits (scikit-learn's, offline) or mnist (IDX files in --mnist-dir)")
+    add("--data", help="PATH of a dataset npz or a folder of level files (.json, .txt, .png, .npz; a folder of "
+        "dataset npz files is one style per file), or: mazes (generated, see --generator), digits (scikit-learn's, "
+        "offline) or mnist (IDX files in --mnist-dir)")
+    add("--generator", help="with --data mazes: the classic generator that makes them (default backtracker)")
+    add("--braid", type=float, help="with --data mazes: probability of opening one more link at each dead end")
     add("--mnist-dir", dest="mnist_dir", help="folder with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte")
     add("--count", type=int, help="training mazes (default 1280) or digits (default: all)")
     add("--size", help="maze size N or HxW (default 28)")
@@ -40,9 +46,7 @@ def register(subparsers) -> None:
     add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
     add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
-    add("--temperature", type=float, help="tree/ptree/carve: decode temperature (default 1; below 1 sharpens)")
-    add("--potential-weight", dest="potential_weight", type=float,
-        help="ptree: weight of the potential's squared error in the loss (default 10)")
+    add("--temperature", type=float, help="carve: walk temperature (default 1; below 1 sharpens)")
     add("--free-bits", dest="free_bits", type=float,
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
@@ -52,9 +56,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run_train)
 
 
-OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "mnist_dir", "count",
-                "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss", "seed", "device",
-                "eval_samples", "threshold", "figures", "temperature", "potential_weight", "free_bits", "prior")
+OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
+                "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
+                "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior")
 
 
 def run_train(args: argparse.Namespace) -> int:

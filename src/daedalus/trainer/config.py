@@ -15,7 +15,7 @@ from daedalus.errors import UsageError
 
 # Every option with its default; None means "derived" (see resolve_config).
 OPTIONS: dict[str, object] = {
-    "model": "link-vae",
+    "model": "raster",
     "latent": None,
     "hidden": None,
     "schedule": None,
@@ -27,6 +27,8 @@ OPTIONS: dict[str, object] = {
     "size": 28,
     "holdout": 256,
     "fresh": False,
+    "generator": None,
+    "braid": None,
     "mnist_dir": None,
     "data_seed": None,
     "epochs": 40,
@@ -39,7 +41,6 @@ OPTIONS: dict[str, object] = {
     "threshold": 0.5,
     "figures": True,
     "temperature": None,
-    "potential_weight": None,
     "free_bits": 0.0,
     "prior": "normal",
 }
@@ -144,19 +145,18 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "kind": options["data"], "count": options["count"], "holdout": options["holdout"],
         "seed": seed if options["data_seed"] is None else options["data_seed"],
         "height": height, "width": width, "fresh": options["fresh"], "path": options["mnist_dir"],
+        "generator": options["generator"], "braid": options["braid"],
     })
-    for key in ("temperature", "potential_weight"):
+    for key in ("temperature",):
         value = options[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise UsageError(f"{key} must be a number, got {value!r}")
     model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
-                         temperature=None if options["temperature"] is None else float(options["temperature"]),
-                         potential_weight=None if options["potential_weight"] is None
-                         else float(options["potential_weight"]))
+                         temperature=None if options["temperature"] is None else float(options["temperature"]))
 
-    if model["output"] in ("tree", "ptree", "carve", "raster"):
-        # Parent fields exist only for mazes, and these models bring their own reconstruction loss.
-        if data["kind"] != "mazes":
+    if model["output"] in ("carve", "raster"):
+        # Walks exist only for mazes, and walk decoders bring their own likelihood.
+        if data["kind"] not in ("mazes", "corpus"):
             raise UsageError(f"model {name!r} decodes maze parent fields: data must be mazes, got {data['kind']!r}")
         if options["loss"] not in (None, "model"):
             raise UsageError(f"model {name!r} trains with its own loss; drop loss={options['loss']!r}")

@@ -1,7 +1,12 @@
-"""Training data: backtracker mazes (the real task) and digits (the seed's sanity detour). numpy only.
+"""Training data: generated mazes (any classic generator, the backtracker by default), a corpus of the user's own
+levels (``--data PATH``: a dataset npz or a folder of level files, read and checked by ``daedalus.maze.corpus``), and
+digits (the seed's sanity detour). numpy only.
 
 Nothing is downloaded. Digits come from scikit-learn's bundled ``load_digits`` (8 × 8, upscaled to 28 × 28) or
 from MNIST IDX files in a folder the user names.
+
+A corpus folder whose files are all dataset npz files is a *many-style* corpus: each file is one style, named by
+its file name without ``.npz``; ``Dataset.train_labels`` holds each level's style index.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from daedalus.maze.backtracker import backtracker_batch
 from daedalus.maze.grid import check_shape
 
 DATA_KINDS = ("mazes", "digits", "mnist")
+CORPUS = "corpus"  # data given as a path
 
 
 @dataclass
@@ -33,8 +39,8 @@ class Dataset:
 def check_data(config: dict) -> dict:
     """Validate a data configuration and fill in defaults. Raises UsageError naming the bad value."""
     kind = config.get("kind", "mazes")
-    if kind not in DATA_KINDS:
-        raise UsageError(f"unknown data {kind!r}, expected one of {', '.join(DATA_KINDS)}")
+    if kind == CORPUS or kind not in DATA_KINDS:
+        return _check_corpus(config, kind)
     out = {"kind": kind}
     for key, default in (("count", 1280 if kind == "mazes" else 0), ("holdout", 256), ("seed", 0)):
         value = config.get(key, default)
@@ -53,6 +59,16 @@ def check_data(config: dict) -> dict:
         except ValueError as error:
             raise UsageError(str(error)) from None
         out["fresh"] = bool(config.get("fresh", False))
+        from daedalus.maze.generators import GENERATORS
+
+        generator = config.get("generator") or "backtracker"
+        if generator not in GENERATORS:
+            raise UsageError(f"unknown generator {generator!r}, expected one of {', '.join(GENERATORS)}")
+        braid = config.get("braid") or 0.0
+        if isinstance(braid, bool) or not isinstance(braid, (int, float)) or not 0.0 <= braid <= 1.0:
+            raise UsageError(f"braid must be a probability in [0, 1], got {braid!r}")
+        if generator != "backtracker" or braid:
+            out["generator"], out["braid"] = generator, float(braid)
     else:
         if (config.get("height"), config.get("width")) not in ((None, None), (28, 28)):
             raise UsageError(f"data {kind!r} is 28x28; a size applies to mazes only, "
@@ -68,6 +84,82 @@ def check_data(config: dict) -> dict:
     return out
 
 
+def is_maze_data(config: dict) -> bool:
+    """Whether a data configuration holds mazes (generated or a corpus), not digits."""
+    return config.get("kind") in ("mazes", CORPUS)
+
+
+def _check_corpus(config: dict, kind: str) -> dict:
+    """A corpus given by path: read it once here so that a bad file is refused before training starts."""
+    from daedalus.maze.corpus import read_corpus
+
+    path = config.get("path") if kind == CORPUS else kind
+    if not path or not Path(path).exists():
+        raise UsageError(f"--data {path!r} is neither one of {', '.join(DATA_KINDS)} nor an existing dataset npz or "
+                         "folder of level files")
+    corpus = read_corpus(path)
+    out = {"kind": CORPUS, "path": str(Path(path).resolve())}
+    for key, default in (("count", 0), ("holdout", 256), ("seed", 0)):
+        value = config.get(key)
+        value = default if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"data {key} must be a non-negative integer, got {value!r}")
+        out[key] = value
+    if len(corpus) < 2:
+        raise UsageError(f"--data {path!r} holds {len(corpus)} level; training needs at least 2 (one held out)")
+    out["height"], out["width"] = (int(v) for v in corpus.grids.shape[1:])
+    for key in ("sha256", "format", "generator", "braid"):
+        if key in corpus.description:
+            out[key] = corpus.description[key]
+    styles = corpus_styles(corpus)
+    if styles is not None:
+        out["styles"] = styles[0]
+    return out
+
+
+def corpus_styles(corpus) -> tuple[list[str], np.ndarray] | None:
+    """``(style names, style index per level)`` of a many-style corpus (a folder of several dataset npz files), else
+    None."""
+    files = [source.split("#")[0] for source in corpus.sources]
+    names = sorted(set(files))
+    if len(names) < 2 or not all(name.lower().endswith(".npz") and "#" in source
+                                 for name, source in zip(files, corpus.sources)):
+        return None
+    index = {name: i for i, name in enumerate(names)}
+    return [name[: -len(".npz")] for name in names], np.array([index[f] for f in files], dtype=np.int64)
+
+
+def corpus_set(config: dict) -> Dataset:
+    """A corpus's levels split into training and held-out sets by a permutation from the data seed (the held-out
+    share is at most a tenth of the corpus, and at least one level)."""
+    from daedalus.maze.corpus import read_corpus
+
+    corpus = read_corpus(config["path"])
+    if config.get("sha256") and corpus.description.get("sha256") not in (None, config["sha256"]):
+        raise UsageError(f"corpus {config['path']!r} changed since the run started (sha256 differs)")
+    styles = corpus_styles(corpus)
+    labels = styles[1] if styles is not None else None
+    order = np.random.default_rng([config["seed"], 3]).permutation(len(corpus))
+    holdout = max(1, min(config["holdout"], len(corpus) // 10))
+    rest = order[holdout:]
+    if config["count"]:
+        rest = rest[: config["count"]]
+    grids = corpus.grids.astype(np.float32)
+    pick = (lambda idx: labels[idx]) if labels is not None else (lambda idx: None)
+    return Dataset(grids[rest], grids[order[:holdout]], pick(rest), pick(order[:holdout]))
+
+
+def generated_mazes(config: dict, count: int, rng) -> np.ndarray:
+    """``count`` mazes of the configured generator (the backtracker unless ``generator`` says otherwise)."""
+    shape = (config["height"], config["width"])
+    generator = config.get("generator", "backtracker")
+    if generator == "backtracker" and not config.get("braid"):
+        return backtracker_batch(count, *shape, rng=rng)
+    from daedalus.maze.generators import generate_batch
+
+    return generate_batch(generator, count, *shape, np.random.default_rng(rng), config.get("braid", 0.0))
+
+
 def maze_set(config: dict, epoch: int = 0) -> np.ndarray:
     """The training mazes of ``epoch`` as float32 ``[count, H, W]``.
 
@@ -75,15 +167,14 @@ def maze_set(config: dict, epoch: int = 0) -> np.ndarray:
     ``daedalus dataset --count COUNT --seed SEED``. With ``fresh``, epoch ``e > 0`` draws new mazes from the seed
     sequence ``[seed, 2, e]``, so a resumed run sees the same data as an uninterrupted one.
     """
-    shape = (config["height"], config["width"])
     rng = np.random.default_rng([config["seed"], 2, epoch]) if (config.get("fresh") and epoch > 0) else config["seed"]
-    return backtracker_batch(config["count"], *shape, rng=rng).astype(np.float32)
+    return generated_mazes(config, config["count"], rng).astype(np.float32)
 
 
 def maze_holdout(config: dict) -> np.ndarray:
     """Held-out mazes from their own seed stream ``[seed, 1]``, never in the training set's stream."""
     rng = np.random.default_rng([config["seed"], 1])
-    return backtracker_batch(config["holdout"], config["height"], config["width"], rng=rng).astype(np.float32)
+    return generated_mazes(config, config["holdout"], rng).astype(np.float32)
 
 
 def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +238,8 @@ def load_dataset(config: dict) -> Dataset:
     """The training and held-out data a (checked) data configuration names."""
     if config["kind"] == "mazes":
         return Dataset(maze_set(config, 0), maze_holdout(config))
+    if config["kind"] == CORPUS:
+        return corpus_set(config)
     images, labels = sklearn_digits() if config["kind"] == "digits" else mnist(config["path"])
     # A fixed permutation from the seed, so the held-out digits are the same for every run with that seed.
     order = np.random.default_rng([config["seed"], 3]).permutation(len(images))

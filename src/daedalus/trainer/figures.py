@@ -8,8 +8,10 @@ import io
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from daedalus.maze.draw import atomic_write
+from daedalus.trainer.data import is_maze_data
 
 
 def _plt():
@@ -62,31 +64,41 @@ def schedule_figure(schedule: dict, total_steps: int, path: Path, steps_per_epoc
     _save(fig, path)
 
 
+@torch.no_grad()
+def decode_numpy(model, z: np.ndarray) -> np.ndarray:
+    """The decoder's preview images (``model.preview``) of numpy codes, float32 ``[N, H, W]``."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = [model.preview(torch.from_numpy(chunk).float().to(device)).cpu().numpy()
+           for chunk in np.array_split(z, max(1, -(-len(z) // 1024)))]
+    model.train(was_training)
+    return np.concatenate(out)
+
+
 def run_figures(run_dir: str | Path, model, config: dict, data, history: list) -> list[Path]:
     """Write every figure of a run into ``run_dir``; returns the paths."""
-    import torch
-
     from daedalus.maze.stats import solution_length
-    from daedalus.trainer.train import decode_numpy
 
     plt = _plt()
     run_dir = Path(run_dir)
     written = []
     device = next(model.parameters()).device
     model.eval()
-    is_maze = config["data"]["kind"] == "mazes"
+    is_maze = is_maze_data(config["data"])
     threshold = config["threshold"]
 
     # Reconstructions next to their inputs.
     inputs = data.holdout[:8] if len(data.holdout) >= 8 else data.train[:8]
     with torch.no_grad():
         mu, _ = model.encode(torch.from_numpy(inputs).to(device))
-        recon = model.decode(mu).cpu().numpy()
+        recon = model.preview(mu).cpu().numpy()
+    levels = model.sample_grids(mu.cpu().numpy(), np.random.default_rng(0), threshold)
     fig, axes = plt.subplots(3 if is_maze else 2, 1, figsize=(8, 4.6 if is_maze else 3.2))
     _sheet(axes[0], inputs, 8, "held-out inputs")
-    _sheet(axes[1], recon, 8, "reconstructions (probabilities)")
+    _sheet(axes[1], recon, 8, "reconstructions (what the decoder draws)")
     if is_maze:
-        _sheet(axes[2], (recon >= threshold).astype(np.float32), 8, f"reconstructions >= {threshold}")
+        _sheet(axes[2], levels.astype(np.float32), 8, "reconstructed levels (before repair)")
     written.append(run_dir / "reconstructions.png")
     _save(fig, written[-1])
 
@@ -125,7 +137,7 @@ def run_figures(run_dir: str | Path, model, config: dict, data, history: list) -
             span, mean, axes2, scale = np.linspace(-3, 3, steps), np.zeros(2), np.eye(2), np.ones(2)
         a, b = np.meshgrid(span, span[::-1])
         z = mean + (a.reshape(-1, 1) * scale[0]) * axes2[0] + (b.reshape(-1, 1) * scale[1]) * axes2[1]
-        grid = decode_numpy(model, z.astype(np.float32))
+        grid = decode_numpy(model, z.astype(np.float32))  # the decoder's preview of each code
         fig, ax = plt.subplots(figsize=(7, 7))
         _sheet(ax, grid, steps, "decoded latent plane" + (" (PCA axes)" if model.latent_dim > 2 else ""))
         written.append(run_dir / "latent_grid.png")
@@ -134,14 +146,10 @@ def run_figures(run_dir: str | Path, model, config: dict, data, history: list) -
     # Prior samples, raw and clipped.
     z = np.random.default_rng([config["train"]["seed"], 5]).standard_normal((16, model.latent_dim)).astype(np.float32)
     raw = decode_numpy(model, z)
+    levels = model.sample_grids(z, np.random.default_rng([config["train"]["seed"], 6]), threshold)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
-    _sheet(axes[0], raw, 4, "prior samples z ~ N(0, I): probabilities")
-    if hasattr(model, "sample_grids"):  # a carve decoder: its levels are the walk, p_open only its preference
-        walks = model.sample_grids(z, np.random.default_rng([config["train"]["seed"], 6]))
-        _sheet(axes[0], raw, 4, "prior samples z ~ N(0, I): link preference p_open")
-        _sheet(axes[1], walks.astype(np.float32), 4, "the same codes walked (the levels, before repair)")
-    else:
-        _sheet(axes[1], (raw >= threshold).astype(np.float32), 4, f"clipped at {threshold}")
+    _sheet(axes[0], raw, 4, "prior samples z ~ N(0, I): what the decoder draws")
+    _sheet(axes[1], levels.astype(np.float32), 4, "the same codes as levels (before repair)")
     written.append(run_dir / "samples.png")
     _save(fig, written[-1])
 

@@ -8,20 +8,25 @@ One class, :class:`MazeAutoencoder`, covers every named configuration in :data:`
   nothing on them; ``decode`` still returns the full ``[B, H, W]`` grid, with cells at 1 and fixed walls at 0, by a
   constant gather (``Gather`` in ONNX: cheap, and readable by every engine).
 
-``tree`` and ``ptree`` (parent-field decoders, their own loss) live in :mod:`daedalus.trainer.tree_models`;
-``build_model`` picks the class from the config's ``output``.
+Walk decoders live in their own modules: ``carve`` (:mod:`daedalus.trainer.carve_model`) and ``raster``
+(:mod:`daedalus.trainer.raster_model`, the default). ``build_model`` picks the class from the config's ``output``.
 
-``encode``, ``reparameterize`` and ``decode`` are separate methods (pytorch/examples ``vae``); ``decode`` is what the
-exporter writes to ONNX.
+Every model class has the same interface, which the training loop, the figures and the exporter use without asking
+what kind a model is: ``encode(grids) -> (mu, logvar)``, ``forward(grids, generator)`` (logits, target, mu,
+logvar, z), ``reconstruction(logits, target, loss)`` (per-sample NLL), ``sample_grids(code, rng, threshold)``
+(levels before repair), ``preview(code)`` (an image of what the decoder draws), ``input_dim`` (the width of the
+exported ``z``), ``export_outputs(z)`` (the graph's outputs in ``daedalus.contract.OUTPUTS`` order) and
+``export_metadata()`` (the kind's own metadata keys).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from daedalus.errors import UsageError
-from daedalus.trainer.losses import reparameterize
+from daedalus.trainer.losses import reconstruction, reparameterize
 
 KINDS = ("ae", "vae")
 OUTPUTS = ("grid", "links")
@@ -30,23 +35,17 @@ OUTPUTS = ("grid", "links")
 MODELS: dict[str, dict] = {
     "seed-ae": {"kind": "ae", "latent_dim": 2, "hidden": [512], "output": "grid"},
     "seed-vae": {"kind": "vae", "latent_dim": 2, "hidden": [512], "output": "grid"},
-    "link-ae": {"kind": "ae", "latent_dim": 32, "hidden": [512, 512], "output": "links"},
     "link-vae": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "links"},
-    # Tree decoders (daedalus.trainer.tree_models): the output selects the class.
-    "tree": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "tree", "temperature": 1.0,
-             "encoder_parents": True},
-    "ptree": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "ptree", "temperature": 1.0,
-              "encoder_parents": True, "potential_weight": 10.0},
+    # Walk decoders: the output selects the class (ARCHITECTURES).
     "carve": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "carve", "temperature": 1.0,
               "encoder_parents": True},
     "raster": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "raster", "loops": True},
 }
 # Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
-ARCHITECTURES = {"tree": ("daedalus.trainer.tree_models", "TreeVAE"),
-                 "ptree": ("daedalus.trainer.tree_models", "PotentialTreeVAE"),
-                 "carve": ("daedalus.trainer.tree_models", "CarveVAE"),
+ARCHITECTURES = {"carve": ("daedalus.trainer.carve_model", "CarveVAE"),
                  "raster": ("daedalus.trainer.raster_model", "RasterVAE")}
-DEFAULT_MODEL = "link-vae"
+# The kind the shipped decoder uses.
+DEFAULT_MODEL = "raster"
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -146,6 +145,37 @@ class MazeAutoencoder(nn.Module):
             # Gather, Mul, Add in ONNX: no shape arithmetic, so every engine and opset reads it.
             p = p.index_select(1, self.lattice_index) * self.lattice_mask + self.lattice_base
         return p.reshape(-1, self.height, self.width)
+
+    DECODING = "threshold"
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the exported ``z``: the latent code."""
+        return self.latent_dim
+
+    def reconstruction(self, logits: torch.Tensor, target: torch.Tensor, loss: str = "bce") -> torch.Tensor:
+        """Per-sample reconstruction loss (``sse`` or ``bce``, summed over positions)."""
+        return reconstruction(logits, target, loss)
+
+    def export_outputs(self, z: torch.Tensor) -> tuple[torch.Tensor]:
+        """The exported graph, in ``contract.OUTPUTS["threshold"]`` order: ``(p_open,)``."""
+        return (self.decode(z),)
+
+    def export_metadata(self) -> dict[str, str]:
+        return {"decoding": self.DECODING}
+
+    def preview(self, code: torch.Tensor) -> torch.Tensor:
+        """What the decoder draws for a code, as an image: the open-floor probabilities."""
+        return self.decode(code)
+
+    @torch.no_grad()
+    def sample_grids(self, code: np.ndarray, rng: np.random.Generator, threshold: float = 0.5) -> np.ndarray:
+        """uint8 ``[N, H, W]`` levels before repair: ``p_open >= threshold`` for codes ``[N, latent_dim]``."""
+        device = next(self.parameters()).device
+        z = torch.from_numpy(np.asarray(code, dtype=np.float32)).to(device)
+        return np.concatenate([(self.decode(chunk) >= threshold).cpu().numpy().astype(np.uint8)
+                               for chunk in torch.split(z, 1024)]) if len(z) else \
+            np.zeros((0, self.height, self.width), dtype=np.uint8)
 
     def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Encode, sample (VAE, training mode) and decode. Returns ``logits`` ``[B, K]``, ``target`` ``[B, K]``,

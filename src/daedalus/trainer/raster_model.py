@@ -48,6 +48,7 @@ class RasterVAE(nn.Module):
     """
 
     OUTPUT = "raster"
+    DECODING = "raster"
 
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True):
@@ -105,7 +106,8 @@ class RasterVAE(nn.Module):
         target = np.concatenate([contexts[..., None], options[..., None], allowed.astype(np.int64)], axis=-1)
         return torch.from_numpy(target).to(grids.device)
 
-    def reconstruction(self, logits: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    def reconstruction(self, logits: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor,
+                       loss: str | None = None) -> torch.Tensor:
         """Per-sample NLL of the walk: ``-log softmax`` of each chosen option over the allowed ones, summed."""
         cell_logits, context_logits = logits
         context, option, allowed = target[..., 0], target[..., 1], target[..., 2:].bool()
@@ -128,9 +130,21 @@ class RasterVAE(nn.Module):
         uniforms = 0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))
         return cell_logits, context_logits, uniforms
 
+    def export_metadata(self) -> dict[str, str]:
+        return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
+                "loops": "learned" if self.loops else "none"}
+
+    def preview(self, code: torch.Tensor) -> torch.Tensor:
+        """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
+        cell, context = (t.detach().cpu().numpy() for t in self.tables(code))
+        grids = raster_walk(cell, context, np.full((len(cell), self.cells), 0.5))
+        return torch.from_numpy(grids.astype(np.float32))
+
     @torch.no_grad()
-    def sample_grids(self, code: np.ndarray, rng: np.random.Generator, loops: bool = False) -> np.ndarray:
-        """uint8 ``[N, H, W]`` mazes for codes ``[N, latent_dim]``, the walk's noise drawn from ``rng``."""
+    def sample_grids(self, code: np.ndarray, rng: np.random.Generator, threshold: float = 0.5,
+                     loops: bool = False) -> np.ndarray:
+        """uint8 ``[N, H, W]`` mazes for codes ``[N, latent_dim]``, the walk's noise drawn from ``rng``
+        (``threshold`` is unused: a walk needs none)."""
         device = next(self.parameters()).device
         noise = rng.standard_normal((len(code), self.noise_dim)).astype(np.float32)
         z = torch.from_numpy(np.concatenate([np.asarray(code, dtype=np.float32), noise], axis=1)).to(device)

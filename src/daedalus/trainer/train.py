@@ -17,8 +17,8 @@ import torch
 
 from daedalus.errors import DaedalusError, UsageError
 from daedalus.trainer import checkpoint as ckpt
-from daedalus.trainer.data import load_dataset, maze_set
-from daedalus.trainer.losses import kl_divergence, reconstruction
+from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
+from daedalus.trainer.losses import kl_divergence
 from daedalus.trainer.models import MazeAutoencoder, build_model
 from daedalus.trainer.schedules import kl_weight
 
@@ -42,14 +42,13 @@ def loss_parts(model: torch.nn.Module, x: torch.Tensor, beta: float, loss: str,
                generator: torch.Generator | None = None, free_bits: float = 0.0) -> dict[str, torch.Tensor]:
     """Per-sample reconstruction and KL for a batch and the scalar loss ``mean(rec) + β · KL term``.
 
-    The reconstruction is the model's own ``reconstruction(logits, target)`` when it has one (the tree decoders),
-    else the named ``loss``. The KL term is ``mean(KL)``, or with ``free_bits`` > 0 the sum over latent dimensions
+    The reconstruction is the model's ``reconstruction(logits, target, loss)`` (``loss`` names the per-position
+    loss of a threshold decoder; a walk decoder has its own likelihood). The KL term is ``mean(KL)``, or with ``free_bits`` > 0 the sum over latent dimensions
     of ``max(free_bits, batch-mean KL of the dimension)``: dimensions under the floor get no push towards the prior,
     so the code does not collapse. The logged ``kl`` is always the plain per-sample KL.
     """
     out = model(x, generator=generator)
-    own = getattr(model, "reconstruction", None)
-    rec = own(out["logits"], out["target"]) if callable(own) else reconstruction(out["logits"], out["target"], loss)
+    rec = model.reconstruction(out["logits"], out["target"], loss)
     if out["logvar"] is None:
         kl = torch.zeros_like(rec)
     elif free_bits > 0:
@@ -78,21 +77,9 @@ def evaluate(model: MazeAutoencoder, holdout: torch.Tensor, loss: str) -> dict[s
     return {"holdout_rec": torch.cat(rec).mean().item(), "holdout_kl": torch.cat(kl).mean().item()}
 
 
-@torch.no_grad()
-def decode_numpy(model: MazeAutoencoder, z: np.ndarray) -> np.ndarray:
-    """Decode numpy latents to float32 probabilities ``[N, H, W]``."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = [model.decode(torch.from_numpy(chunk).float().to(device)).cpu().numpy()
-           for chunk in np.array_split(z, max(1, math.ceil(len(z) / 1024)))]
-    model.train(was_training)
-    return np.concatenate(out)
-
-
 def prior_quality(model: MazeAutoencoder, count: int, rng: np.random.Generator, threshold: float = 0.5,
                   mean: np.ndarray | None = None, scale_tril: np.ndarray | None = None) -> dict[str, float]:
-    """Maze statistics of ``count`` prior samples thresholded at ``threshold`` (before any repair).
+    """Maze statistics of ``count`` prior samples before any repair (a threshold decoder's at ``threshold``).
 
     ``z ~ N(0, I)``, or ``N(mean, L Lᵀ)`` when ``mean``/``scale_tril`` are given. Returns the means of
     ``daedalus.maze.stats.batch_stats`` plus ``distinct`` (fraction of distinct grids).
@@ -102,13 +89,10 @@ def prior_quality(model: MazeAutoencoder, count: int, rng: np.random.Generator, 
     z = rng.standard_normal((count, model.latent_dim)).astype(np.float32)
     if scale_tril is not None:
         z = (z @ np.asarray(scale_tril, dtype=np.float32).T + np.asarray(mean, dtype=np.float32)).astype(np.float32)
-    if hasattr(model, "sample_grids"):  # a carve decoder: its samples are walks, not thresholded probabilities
-        was_training = model.training
-        model.eval()
-        grids = model.sample_grids(z, rng)
-        model.train(was_training)
-    else:
-        grids = (decode_numpy(model, z) >= threshold).astype(np.uint8)
+    was_training = model.training
+    model.eval()
+    grids = model.sample_grids(z, rng, threshold)
+    model.train(was_training)
     quality = summarize(batch_stats(grids))
     quality["distinct"] = distinct_fraction(grids)
     quality["samples"] = count
@@ -147,7 +131,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         state = None
     tcfg, dcfg, scfg = config["train"], config["data"], config["schedule"]
     seed = tcfg["seed"]
-    if config["model"].get("output") == "links" and dcfg["kind"] != "mazes":
+    if config["model"].get("output") == "links" and not is_maze_data(dcfg):
         raise UsageError(f"model {config['model'].get('name')!r} predicts maze links and trains on mazes only, "
                          f"got data {dcfg['kind']!r} (use seed-ae or seed-vae for digits)")
     device = pick_device(tcfg["device"])
@@ -180,7 +164,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     else:
         ckpt.write_json(out_dir / ckpt.CONFIG_FILE, config)
 
-    is_maze = dcfg["kind"] == "mazes"
+    is_maze = is_maze_data(dcfg)
     is_vae = config["model"]["kind"] == "vae"
     record = log[-1] if log else {}
     ran = 0

@@ -1,0 +1,137 @@
+"""How a decoder's outputs become levels: one class per decoding kind, picked once at load by the ``decoding``
+metadata (rembg's sessions: same methods, a registry by name). Nothing outside these classes asks what kind a
+decoder is.
+
+Every class takes the graph's outputs for a batch (in ``contract.OUTPUTS`` order) and gives:
+- ``raw(outputs, mode)``: the decoder's own levels before any repair, uint8 ``(n, H, W)``;
+- ``levels(outputs, mode)``: the levels handed to a game and the positions repair changed per level;
+- ``probabilities(outputs)``: open-floor probabilities ``(n, H, W)``, for kinds that have them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from daedalus.contract import ModelInfo
+from daedalus.errors import ModelError, UsageError
+from daedalus.maze.raster_walk import CONTEXTS, OPTIONS, raster_walk
+from daedalus.maze.repair import repair
+from daedalus.maze.scored_carve import carve
+
+# Braid levels from a carve decoder: its walk plus every wall whose p_open (the decoder's preference for the link)
+# reaches this. 0.75 gives about 11 loops per 28 x 28 level, as many as the link VAE's braid levels had.
+CARVE_BRAID_PREFERENCE = 0.75
+
+
+class Decoding:
+    """The base: shape checks shared by every kind."""
+
+    kind = ""
+
+    def __init__(self, info: ModelInfo, source: str):
+        self.info, self.source = info, source
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Each output's shape without the batch axis."""
+        raise NotImplementedError
+
+    def check_outputs(self, outputs: list[np.ndarray], count: int) -> None:
+        """Shapes as the contract says and every value finite (a decoder that emits inf or NaN is broken)."""
+        for name, array, shape in zip(self.info.outputs, outputs, self.shapes()):
+            if array.shape != (count, *shape):
+                raise ModelError(f"decoder {self.source} returned {name} of shape {array.shape}, expected "
+                                 f"{(count, *shape)}")
+            # A sum is finite exactly when every term is (a large finite sum of float32 cannot overflow float64).
+            if not np.isfinite(array.sum(dtype=np.float64)):
+                bad = int((~np.isfinite(array.reshape(count, -1))).any(axis=1).sum())
+                raise ModelError(f"decoder {self.source} returned non-finite {name} (NaN or inf) for {bad} of "
+                                 f"{count} latents")
+
+    def raw(self, outputs: list[np.ndarray], mode: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def levels(self, outputs: list[np.ndarray], mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(grids uint8 (n, H, W), edits int64 (n,))``. A walk is valid by construction: nothing to repair."""
+        grids = self.raw(outputs, mode)
+        return grids, np.zeros(len(grids), dtype=np.int64)
+
+    def probabilities(self, outputs: list[np.ndarray]) -> np.ndarray:
+        raise UsageError(f"a {self.kind} decoder outputs walk scores, not open-floor probabilities; use raw_levels")
+
+    def repair(self, p_open: np.ndarray, mode: str):
+        """Clip and repair open-floor probabilities with this model's threshold, start and exit."""
+        return repair(p_open, self.info.threshold, mode, self.info.start, self.info.exit)
+
+
+class ThresholdDecoding(Decoding):
+    """The design's clip + repair: positions with ``p_open >= threshold`` are open, then the smallest repair that
+    makes a perfect (or braid) maze."""
+
+    kind = "threshold"
+
+    def shapes(self):
+        return [(self.info.height, self.info.width)]
+
+    def raw(self, outputs, mode):
+        return (outputs[0] >= self.info.threshold).astype(np.uint8)
+
+    def levels(self, outputs, mode):
+        result = self.repair(outputs[0], mode)
+        return result.grids, np.asarray(result.edits, dtype=np.int64)
+
+    def probabilities(self, outputs):
+        return outputs[0]
+
+
+class CarveDecoding(Decoding):
+    """The depth-first walk over ``carve_scores`` (docs/formats.md "Carve decoders"); braid levels add the links
+    whose ``p_open`` reaches ``CARVE_BRAID_PREFERENCE``."""
+
+    kind = "carve"
+
+    def shapes(self):
+        info = self.info
+        return [(info.height, info.width), (info.height // 2, info.width // 2, 4)]
+
+    def raw(self, outputs, mode):
+        p_open, scores = outputs
+        try:
+            walk = carve(scores, (self.info.height, self.info.width), self.info.start)
+        except ValueError as error:
+            raise ModelError(f"decoder {self.source} returned unusable carve_scores: {error}") from None
+        if mode == "braid":
+            np.maximum(walk, (p_open >= CARVE_BRAID_PREFERENCE).astype(np.uint8), out=walk)
+        return walk
+
+    def probabilities(self, outputs):
+        return outputs[0]
+
+
+class RasterDecoding(Decoding):
+    """The raster walk over ``cell_logits`` and ``context_logits`` with the graph's ``uniforms``
+    (docs/formats.md "Raster decoders"): spanning trees in perfect mode; in braid mode the walk may close loops,
+    with the decoder's learned preference plus the ``braid_loop_bonus`` metadata (0 unless its corpus had none)."""
+
+    kind = "raster"
+
+    def __init__(self, info: ModelInfo, source: str):
+        super().__init__(info, source)
+        self.loop_bonus = float(info.metadata.get("braid_loop_bonus", 0.0))
+
+    def shapes(self):
+        rows, cols = self.info.height // 2, self.info.width // 2
+        return [(rows, cols, OPTIONS), (CONTEXTS, OPTIONS), (rows * cols,)]
+
+    def raw(self, outputs, mode):
+        cell_logits, context_logits, uniforms = outputs
+        braid = mode == "braid"
+        return raster_walk(cell_logits, context_logits, uniforms, loops=braid,
+                           loop_bonus=self.loop_bonus if braid else 0.0)
+
+
+DECODINGS: dict[str, type[Decoding]] = {cls.kind: cls for cls in (ThresholdDecoding, CarveDecoding, RasterDecoding)}
+
+
+def decoding_for(info: ModelInfo, source: str) -> Decoding:
+    """The decoding class the model's ``decoding`` metadata names."""
+    return DECODINGS[info.decoding](info, source)
