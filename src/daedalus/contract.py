@@ -20,7 +20,7 @@ INPUT_NAME = "z"
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "threshold": ("p_open",),
     "carve": ("p_open", "carve_scores"),
-    "raster": ("cell_logits", "context_logits", "uniforms"),
+    "raster": ("cell_logits", "context_mix", "context_basis", "uniforms"),
 }
 DEFAULT_DECODING = "threshold"
 REQUIRED_METADATA = ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold")

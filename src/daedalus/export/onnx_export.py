@@ -14,10 +14,18 @@ import numpy as np
 import torch
 
 from daedalus import __version__
-from daedalus.contract import DEFAULT_OPSET, FORMAT_VERSION, INPUT_NAME, MAX_OPSET, MIN_OPSET, OUTPUTS, PRIORS, \
-    read_contract
+from daedalus.contract import (
+    DEFAULT_OPSET,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    MAX_OPSET,
+    MIN_OPSET,
+    OUTPUTS,
+    PRIORS,
+    read_contract,
+)
 from daedalus.errors import DaedalusError, UsageError
-from daedalus.maze.draw import atomic_write
+from daedalus.files import atomic_write
 from daedalus.maze.grid import LATTICE_RULE, default_exit, default_start
 from daedalus.runtime.decodings import decoding_for
 from daedalus.trainer.checkpoint import load_model
@@ -280,8 +288,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     metadata["quality"] = json.dumps(measure_quality(raw, info, decoding, quality_samples, seed))
     # The exporter leaves some dimensions symbolic after a Reshape; engines want them static.
     for output, shape in zip(proto.graph.output, decoding.shapes()):
-        for dim, value in zip(output.type.tensor_type.shape.dim[1:], shape):
-            dim.dim_value = value
+        for dim, value in zip(output.type.tensor_type.shape.dim, shape):
+            if value is not None:
+                dim.dim_value = value
     del proto.metadata_props[:]
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
@@ -289,7 +298,7 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     proto.producer_name = "daedalus"
     proto.producer_version = __version__
     proto.doc_string = (f"Daedalus maze decoder ({info.decoding}): z float32 [batch, {model.input_dim}] -> "
-                        + ", ".join(f"{name} float32 [batch, {', '.join(map(str, shape))}]"
+                        + ", ".join(f"{name} float32 [{', '.join('batch' if d is None else str(d) for d in shape)}]"
                                     for name, shape in zip(info.outputs, decoding.shapes()))
                         + "; how the outputs become a level is in docs/formats.md.")
     try:

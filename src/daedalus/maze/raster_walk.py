@@ -5,12 +5,13 @@ The walk visits the cells row by row, left to right. At cell ``(r, c)`` it makes
 ``option = right + 2 * down``: whether to open the link to the right neighbour and whether to open the link to the
 cell below. Everything above and to the left is decided already, so a choice can depend on it:
 
-1. The *context* of the cell is eight bits of what is decided around it (``CONTEXT_BITS``): its up and left links,
-   the up link of its right neighbour, whether that neighbour is already in the same set (opening right would close
-   a loop), whether the cell's set already has a link down in this row, the left link of its left neighbour, the up
-   link of the cell above and the right link of the cell above.
-2. The score of each option is ``cell_logits[r, c, option] + context_logits[context, option]``; both come from the
-   decoder (from the latent code).
+1. The *context* of the cell is fourteen bits of what is decided around it (``CONTEXT_BITS``): eleven links of the
+   two rows above and of the cells to the left, whether the right neighbour is already in the same set (opening right
+   would close a loop), whether the cell's set already has a link down in this row, and whether it has another cell
+   further right in the row.
+2. The score of each option is ``cell_logits[r, c, option] + Σ_j context_mix[j] · context_basis[context, j,
+   option]``: ``cell_logits`` and ``context_mix`` come from the latent code, ``context_basis`` is a fixed set of
+   learned tables over the 16,384 contexts.
 3. Options that would break the maze are masked (``allowed``): no link across the border; no loop in ``perfect``
    mode (opening right when the neighbour is in the same set); never a set cut off for good (closing both links
    when the cell's set has no link down in this row and no cell further right in the row).
@@ -30,9 +31,27 @@ import numpy as np
 from daedalus.maze.grid import check_shape
 
 OPTIONS = 4  # right + 2 * down
-CONTEXT_BITS = ("up", "left", "up_of_right", "same_set_right", "set_has_down", "left_of_left", "up_of_up",
-                "right_of_up")
+# The context of a cell: bits of what is decided around it. A link bit is ("right" or "down", row offset, column
+# offset) from the cell; links outside the grid or not yet decided read 0. The set bits come from the walk's sets.
+CONTEXT_BITS = (
+    ("down", -1, 0),    # up: the link from the cell above
+    ("right", 0, -1),   # left: the link from the cell on the left
+    ("down", -1, 1),    # the up link of the right neighbour
+    ("same_set_right",),  # the right neighbour is already connected to this cell: opening right closes a loop
+    ("set_has_down",),  # this cell's set already has a link down in this row
+    ("right", 0, -2),   # the left link of the left neighbour
+    ("down", -2, 0),    # the up link of the cell above
+    ("right", -1, 0),   # the right link of the cell above
+    ("set_has_later",),  # this cell's set has another cell further right in this row
+    ("right", -1, -1),  # the left link of the cell above
+    ("down", 0, -1),    # the down link of the left neighbour
+    ("down", -1, -1),   # the up link of the left neighbour
+    ("down", -1, 2),    # the up link of the cell two to the right
+    ("right", -1, 1),   # the right link of the cell above-right
+)
 CONTEXTS = 1 << len(CONTEXT_BITS)
+# Link arrays are padded so that every offset above reads inside them: 2 rows above, 3 columns left, 2 right.
+_TOP, _LEFT, _RIGHT = 2, 3, 2
 
 
 class _Sets:
@@ -40,8 +59,9 @@ class _Sets:
 
     def __init__(self, count: int, rows: int, cols: int, loops: bool):
         self.rows, self.cols, self.loops = rows, cols, loops
-        self.right = np.zeros((count, rows, cols), dtype=bool)
-        self.down = np.zeros((count, rows, cols), dtype=bool)
+        padded = (count, rows + _TOP, cols + _LEFT + _RIGHT)
+        self.right = np.zeros(padded, dtype=bool)
+        self.down = np.zeros(padded, dtype=bool)
         self.label = np.zeros((count, cols), dtype=np.int64)
         self.has_down = np.zeros((count, cols), dtype=bool)  # indexed by label
         self._index = np.arange(count)
@@ -52,36 +72,36 @@ class _Sets:
         if r == 0:
             label = np.broadcast_to(self._columns, self.label.shape).copy()
         else:
-            label = np.where(self.down[:, r - 1], self.label, cols + self._columns)
+            above = self.down[:, r - 1 + _TOP, _LEFT : _LEFT + cols]
+            label = np.where(above, self.label, cols + self._columns)
         # Name each set by its leftmost cell in this row, so labels stay in [0, cols).
         same = label[:, :, None] == label[:, None, :]
         self.label = np.argmax(same, axis=2)
         self.has_down[:] = False
 
     def context_and_allowed(self, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols, idx = self.rows, self.cols, self._index
+        cols, idx = self.cols, self._index
         count = len(idx)
         zero = np.zeros(count, dtype=bool)
         own = self.label[:, c]
-        up = self.down[:, r - 1, c] if r > 0 else zero
-        left = self.right[:, r, c - 1] if c > 0 else zero
-        has_right, has_below = c < cols - 1, r < rows - 1
-        up_of_right = self.down[:, r - 1, c + 1] if (r > 0 and has_right) else zero
+        has_right, has_below = c < cols - 1, r < self.rows - 1
         same = (own == self.label[:, c + 1]) if has_right else zero
         set_has_down = self.has_down[idx, own]
-        left_of_left = self.right[:, r, c - 2] if c > 1 else zero
-        up_of_up = self.down[:, r - 2, c] if r > 1 else zero
-        right_of_up = self.right[:, r - 1, c] if (r > 0 and has_right) else zero
-        bits = (up, left, up_of_right, same, set_has_down, left_of_left, up_of_up, right_of_up)
+        later = (self.label[:, c + 1 :] == own[:, None]).any(axis=1) if has_right else zero
+        special = {"same_set_right": same, "set_has_down": set_has_down, "set_has_later": later}
         context = np.zeros(count, dtype=np.int64)
-        for shift, bit in enumerate(bits):
-            context |= bit.astype(np.int64) << shift
+        for shift, bit in enumerate(CONTEXT_BITS):
+            if len(bit) == 1:
+                value = special[bit[0]]
+            else:
+                links = self.right if bit[0] == "right" else self.down
+                value = links[:, r + bit[1] + _TOP, c + bit[2] + _LEFT]
+            context |= value.astype(np.int64) << shift
 
         allowed = np.zeros((count, OPTIONS), dtype=bool)
         if not has_right and not has_below:  # the last cell: nothing left to decide
             allowed[:, 0] = True
             return context, allowed
-        later = (self.label[:, c + 1 :] == own[:, None]).any(axis=1) if has_right else zero
         right_ok = (~same | self.loops) if has_right else zero
         allowed[:, 0] = set_has_down | later
         allowed[:, 1] = right_ok
@@ -92,8 +112,8 @@ class _Sets:
     def apply(self, r: int, c: int, option: np.ndarray) -> None:
         idx = self._index
         right, down = (option & 1).astype(bool), (option >> 1).astype(bool)
-        self.right[:, r, c] = right
-        self.down[:, r, c] = down
+        self.right[:, r + _TOP, c + _LEFT] = right
+        self.down[:, r + _TOP, c + _LEFT] = down
         if c + 1 < self.cols and right.any():
             a, b = self.label[:, c].copy(), self.label[:, c + 1].copy()
             merge = right & (a != b)
@@ -105,27 +125,29 @@ class _Sets:
         self.has_down[idx[down], self.label[down, c]] = True
 
     def grids(self) -> np.ndarray:
-        count, rows, cols = self.right.shape
+        count, rows, cols = len(self._index), self.rows, self.cols
         out = np.zeros((count, 2 * rows, 2 * cols), dtype=np.uint8)
         out[:, ::2, ::2] = 1
-        out[:, ::2, 1::2] = self.right
-        out[:, 1::2, ::2] = self.down
+        out[:, ::2, 1::2] = self.right[:, _TOP:, _LEFT : _LEFT + cols]
+        out[:, 1::2, ::2] = self.down[:, _TOP:, _LEFT : _LEFT + cols]
         # The last column's right links and the last row's down links never open (they would be border).
         out[:, :, -1] = 0
         out[:, -1, :] = 0
         return out
 
 
-def _check_inputs(cell_logits: np.ndarray, context_logits: np.ndarray, uniforms: np.ndarray) -> tuple[int, int, int]:
-    cell_logits, context_logits = np.asarray(cell_logits), np.asarray(context_logits)
+def _check_inputs(cell_logits, context_mix, context_basis, uniforms) -> tuple[int, int, int]:
+    cell_logits, context_mix, context_basis = (np.asarray(a) for a in (cell_logits, context_mix, context_basis))
     if cell_logits.ndim != 4 or cell_logits.shape[-1] != OPTIONS:
         raise ValueError(f"cell_logits must be (count, rows, cols, {OPTIONS}), got {cell_logits.shape}")
     count, rows, cols, _ = cell_logits.shape
-    if context_logits.shape != (count, CONTEXTS, OPTIONS):
-        raise ValueError(f"context_logits must be ({count}, {CONTEXTS}, {OPTIONS}), got {context_logits.shape}")
+    if context_basis.ndim != 3 or context_basis.shape[0] != CONTEXTS or context_basis.shape[2] != OPTIONS:
+        raise ValueError(f"context_basis must be ({CONTEXTS}, mix, {OPTIONS}), got {context_basis.shape}")
+    if context_mix.shape != (count, context_basis.shape[1]):
+        raise ValueError(f"context_mix must be ({count}, {context_basis.shape[1]}), got {context_mix.shape}")
     if np.shape(uniforms) != (count, rows * cols):
         raise ValueError(f"uniforms must be ({count}, {rows * cols}), got {np.shape(uniforms)}")
-    for name, array in (("cell_logits", cell_logits), ("context_logits", context_logits)):
+    for name, array in (("cell_logits", cell_logits), ("context_mix", context_mix), ("context_basis", context_basis)):
         if not np.isfinite(array).all():
             raise ValueError(f"{name} holds non-finite values (NaN or inf)")
     check_shape(2 * rows, 2 * cols)
@@ -152,13 +174,20 @@ def choose(scores: np.ndarray, allowed: np.ndarray, uniforms: np.ndarray) -> np.
     return np.minimum(option, last).astype(np.int64)
 
 
-def raster_walk(cell_logits: np.ndarray, context_logits: np.ndarray, uniforms: np.ndarray,
+def option_scores(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray,
+                  context: np.ndarray) -> np.ndarray:
+    """``(count, 4)`` scores of one cell's options: ``cell_logits + Σ_j context_mix[j] · context_basis[context, j]``."""
+    return cell_logits + np.einsum("bm,bmo->bo", context_mix, context_basis[context])
+
+
+def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray, uniforms: np.ndarray,
                 loops: bool = False, loop_bonus: float = 0.0) -> np.ndarray:
     """Walk a batch of mazes over learned scores (the module docstring gives the steps).
 
     Args:
         cell_logits: ``(count, rows, cols, 4)`` scores per cell and option.
-        context_logits: ``(count, 256, 4)`` scores per context and option.
+        context_mix: ``(count, mix)`` weights of the context tables for each maze.
+        context_basis: ``(CONTEXTS, mix, 4)`` context tables: a cell's context score is their mix.
         uniforms: ``(count, rows * cols)`` numbers in [0, 1), one per cell in row-major order.
         loops: allow links that close a loop (braid mazes); False gives spanning trees.
         loop_bonus: added to the score of an option that closes a loop (braid mode of a model whose corpus had none).
@@ -169,19 +198,19 @@ def raster_walk(cell_logits: np.ndarray, context_logits: np.ndarray, uniforms: n
     Raises:
         ValueError: shapes that disagree, or non-finite scores.
     """
-    count, rows, cols = _check_inputs(cell_logits, context_logits, uniforms)
+    count, rows, cols = _check_inputs(cell_logits, context_mix, context_basis, uniforms)
     cell_logits = np.asarray(cell_logits, dtype=np.float64)
-    context_logits = np.asarray(context_logits, dtype=np.float64)
+    context_mix = np.asarray(context_mix, dtype=np.float64)
+    context_basis = np.asarray(context_basis, dtype=np.float64)
     uniforms = np.asarray(uniforms, dtype=np.float64)
     sets = _Sets(count, rows, cols, loops)
-    index = np.arange(count)
     closes_loop = np.array([False, True, False, True])
-    same_bit = 1 << CONTEXT_BITS.index("same_set_right")
+    same_bit = 1 << [b[0] for b in CONTEXT_BITS].index("same_set_right")
     for r in range(rows):
         sets.start_row(r)
         for c in range(cols):
             context, allowed = sets.context_and_allowed(r, c)
-            scores = cell_logits[:, r, c] + context_logits[index, context]
+            scores = option_scores(cell_logits[:, r, c], context_mix, context_basis, context)
             if loops and loop_bonus:
                 scores = scores + loop_bonus * (((context & same_bit) > 0)[:, None] & closes_loop)
             sets.apply(r, c, choose(scores, allowed, uniforms[:, r * cols + c]))

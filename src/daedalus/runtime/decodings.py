@@ -31,21 +31,22 @@ class Decoding:
     def __init__(self, info: ModelInfo, source: str):
         self.info, self.source = info, source
 
-    def shapes(self) -> list[tuple[int, ...]]:
-        """Each output's shape without the batch axis."""
+    def shapes(self) -> list[tuple]:
+        """Each output's shape, ``None`` standing for the batch axis."""
         raise NotImplementedError
 
     def check_outputs(self, outputs: list[np.ndarray], count: int) -> None:
         """Shapes as the contract says and every value finite (a decoder that emits inf or NaN is broken)."""
         for name, array, shape in zip(self.info.outputs, outputs, self.shapes()):
-            if array.shape != (count, *shape):
+            expected = tuple(count if d is None else d for d in shape)
+            if array.shape != expected:
                 raise ModelError(f"decoder {self.source} returned {name} of shape {array.shape}, expected "
-                                 f"{(count, *shape)}")
+                                 f"{expected}")
             # A sum is finite exactly when every term is (a large finite sum of float32 cannot overflow float64).
             if not np.isfinite(array.sum(dtype=np.float64)):
-                bad = int((~np.isfinite(array.reshape(count, -1))).any(axis=1).sum())
-                raise ModelError(f"decoder {self.source} returned non-finite {name} (NaN or inf) for {bad} of "
-                                 f"{count} latents")
+                bad = int((~np.isfinite(array.reshape(len(array), -1))).any(axis=1).sum())
+                raise ModelError(f"decoder {self.source} returned non-finite {name} (NaN or inf) in {bad} of "
+                                 f"{len(array)} rows")
 
     def raw(self, outputs: list[np.ndarray], mode: str) -> np.ndarray:
         raise NotImplementedError
@@ -70,7 +71,7 @@ class ThresholdDecoding(Decoding):
     kind = "threshold"
 
     def shapes(self):
-        return [(self.info.height, self.info.width)]
+        return [(None, self.info.height, self.info.width)]
 
     def raw(self, outputs, mode):
         return (outputs[0] >= self.info.threshold).astype(np.uint8)
@@ -91,7 +92,7 @@ class CarveDecoding(Decoding):
 
     def shapes(self):
         info = self.info
-        return [(info.height, info.width), (info.height // 2, info.width // 2, 4)]
+        return [(None, info.height, info.width), (None, info.height // 2, info.width // 2, 4)]
 
     def raw(self, outputs, mode):
         p_open, scores = outputs
@@ -108,7 +109,7 @@ class CarveDecoding(Decoding):
 
 
 class RasterDecoding(Decoding):
-    """The raster walk over ``cell_logits`` and ``context_logits`` with the graph's ``uniforms``
+    """The raster walk over ``cell_logits``, ``context_mix`` and ``context_basis`` with the graph's ``uniforms``
     (docs/formats.md "Raster decoders"): spanning trees in perfect mode; in braid mode the walk may close loops,
     with the decoder's learned preference plus the ``braid_loop_bonus`` metadata (0 unless its corpus had none)."""
 
@@ -117,15 +118,21 @@ class RasterDecoding(Decoding):
     def __init__(self, info: ModelInfo, source: str):
         super().__init__(info, source)
         self.loop_bonus = float(info.metadata.get("braid_loop_bonus", 0.0))
+        try:
+            self.mix = int(info.metadata["context_mix"])
+        except (KeyError, ValueError):
+            raise ModelError(f"model {source}: a raster decoder needs the integer metadata context_mix "
+                             f"(got {info.metadata.get('context_mix')!r})") from None
 
     def shapes(self):
         rows, cols = self.info.height // 2, self.info.width // 2
-        return [(rows, cols, OPTIONS), (CONTEXTS, OPTIONS), (rows * cols,)]
+        mix = self.mix
+        return [(None, rows, cols, OPTIONS), (None, mix), (CONTEXTS, mix, OPTIONS), (None, rows * cols)]
 
     def raw(self, outputs, mode):
-        cell_logits, context_logits, uniforms = outputs
+        cell_logits, context_mix, context_basis, uniforms = outputs
         braid = mode == "braid"
-        return raster_walk(cell_logits, context_logits, uniforms, loops=braid,
+        return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=braid,
                            loop_bonus=self.loop_bonus if braid else 0.0)
 
 

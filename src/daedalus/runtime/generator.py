@@ -86,11 +86,12 @@ class MazeGenerator:
             raise ModelError(f"{source}: input z is {z.type} {z.shape}, expected tensor(float) "
                              f"[batch, {info.latent_dim}]")
         for output, shape in zip(outputs, self._decoding.shapes()):
-            fixed = [(got, want) for got, want in zip(output.shape[1:], shape) if isinstance(got, int)]
-            if output.type != "tensor(float)" or len(output.shape) != 1 + len(shape) or any(
+            fixed = [(got, want) for got, want in zip(output.shape, shape) if isinstance(got, int) and want]
+            if output.type != "tensor(float)" or len(output.shape) != len(shape) or any(
                     got != want for got, want in fixed):
+                expected = ", ".join("batch" if d is None else str(d) for d in shape)
                 raise ModelError(f"{source}: output {output.name} is {output.type} {output.shape}, expected "
-                                 f"tensor(float) [batch, {', '.join(map(str, shape))}] as its metadata says")
+                                 f"tensor(float) [{expected}] as its metadata says")
         # Declared shapes can be symbolic; one probe decode checks what the graph really returns.
         self._run(np.zeros((2, info.latent_dim), dtype=np.float32))
 
@@ -130,6 +131,11 @@ class MazeGenerator:
             row, col = np.argwhere(~np.isfinite(cast))[0]
             raise UsageError(f"latents must be finite float32 values, got {array[row, col]!r} at [{row}, {col}]")
         return cast
+
+    @property
+    def decoding(self):
+        """How this decoder's outputs become levels (``daedalus.runtime.decodings``: ``raw``, ``levels``)."""
+        return self._decoding
 
     @property
     def styles(self) -> list[str]:

@@ -39,7 +39,8 @@ MODELS: dict[str, dict] = {
     # Walk decoders: the output selects the class (ARCHITECTURES).
     "carve": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "carve", "temperature": 1.0,
               "encoder_parents": True},
-    "raster": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "raster", "loops": True},
+    "raster": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "raster", "loops": True,
+               "mix": 8, "context_hidden": 128},
 }
 # Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
 ARCHITECTURES = {"carve": ("daedalus.trainer.carve_model", "CarveVAE"),

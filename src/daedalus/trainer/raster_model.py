@@ -1,14 +1,15 @@
 """The raster VAE: a decoder whose samples are raster walks (``daedalus.maze.raster_walk``). Nothing happens on import.
 
-The decoder maps the latent code to two score tables: ``cell_logits`` ``[R, C, 4]`` (what each position prefers)
-and ``context_logits`` ``[256, 4]`` (how the choice depends on what is already carved around the cell). A level is
-the constrained raster walk over their sum, so every sample is a connected maze with every cell open — a spanning
+The decoder maps the latent code to ``cell_logits`` ``[R, C, 4]`` (what each position prefers) and ``context_mix``
+``[mix]``, the weights of ``mix`` learned context tables ``context_basis`` ``[16384, mix, 4]`` (how a choice depends
+on what is already carved around the cell; the tables are an MLP over the context's bits, evaluated on every
+context at export). A level is the constrained raster walk over their sum, so every sample is a connected maze with every cell open — a spanning
 tree in ``perfect`` mode — and every such maze has a positive likelihood, which is computed exactly: the walk's
 choices on a data maze are known (``raster_events``), so the reconstruction term is the sum over cells of
 ``-log softmax`` of the chosen option among the allowed ones. No repair, no per-position loss.
 
-The exported graph takes ``z = [code (latent_dim) | noise (R*C)]``, all ``N(0, I)``, and returns the two tables and
-``uniforms = Φ(noise)`` (``[B, R*C]``), the numbers the walk draws its choices with; the walk itself runs outside
+The exported graph takes ``z = [code (latent_dim) | noise (R*C)]``, all ``N(0, I)``, and returns ``cell_logits``,
+``context_mix``, ``context_basis`` and ``uniforms = Φ(noise)`` (``[B, R*C]``), the numbers the walk draws its choices with; the walk itself runs outside
 the graph (docs/formats.md "Raster decoders"), which has no control flow.
 """
 
@@ -20,11 +21,9 @@ from torch import nn
 
 from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, link_positions
-from daedalus.maze.raster_walk import CONTEXTS, OPTIONS, raster_events, raster_walk
+from daedalus.maze.raster_walk import CONTEXT_BITS, CONTEXTS, OPTIONS, raster_events, raster_walk
 from daedalus.trainer.losses import reparameterize
 
-DECODING = "raster"
-OUTPUT_NAMES = ("cell_logits", "context_logits", "uniforms")
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -45,13 +44,16 @@ class RasterVAE(nn.Module):
         output: ``"raster"`` (recorded in the config; it selects this class).
         loops: whether the walk may close loops while training (True learns a braid corpus's loops; for a perfect
             corpus it learns that none are made).
+        mix: how many context tables the code mixes.
+        context_hidden: width of the MLP that maps a context's bits to its table entries.
     """
 
     OUTPUT = "raster"
     DECODING = "raster"
 
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
-                 width: int = 28, output: str | None = None, loops: bool = True):
+                 width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
+                 context_hidden: int = 128):
         super().__init__()
         if kind != "vae":
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
@@ -72,14 +74,20 @@ class RasterVAE(nn.Module):
         self.encoder = _mlp([len(positions), *hidden])
         self.fc_mu = nn.Linear(hidden[-1], latent_dim)
         self.fc_logvar = nn.Linear(hidden[-1], latent_dim)
+        self.mix, self.context_hidden = int(mix), int(context_hidden)
         self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
-                                     nn.Linear(hidden[0], (self.cells + CONTEXTS) * OPTIONS))
+                                     nn.Linear(hidden[0], self.cells * OPTIONS + self.mix))
+        bits = (np.arange(CONTEXTS)[:, None] >> np.arange(len(CONTEXT_BITS))[None, :]) & 1
+        self.register_buffer("context_bits", torch.tensor(bits, dtype=torch.float32), persistent=False)
+        self.context_net = nn.Sequential(*_mlp([len(CONTEXT_BITS), self.context_hidden, self.context_hidden]),
+                                         nn.Linear(self.context_hidden, self.mix * OPTIONS))
         self.noise_dim = self.cells
 
     def config(self) -> dict:
         """Every constructor argument, JSON-ready."""
         return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
-                "height": self.height, "width": self.width, "output": self.output, "loops": self.loops}
+                "height": self.height, "width": self.width, "output": self.output, "loops": self.loops,
+                "mix": self.mix, "context_hidden": self.context_hidden}
 
     @property
     def input_dim(self) -> int:
@@ -94,11 +102,15 @@ class RasterVAE(nn.Module):
         return self.fc_mu(h), self.fc_logvar(h)
 
     def tables(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B, latent_dim]`` → ``cell_logits`` ``[B, R, C, 4]`` and ``context_logits`` ``[B, 256, 4]``."""
+        """``[B, latent_dim]`` → ``cell_logits`` ``[B, R, C, 4]`` and ``context_mix`` ``[B, mix]``."""
         out = self.decoder(code)
         split = self.cells * OPTIONS
-        return (out[:, :split].reshape(-1, self.rows, self.cols, OPTIONS),
-                out[:, split:].reshape(-1, CONTEXTS, OPTIONS))
+        return out[:, :split].reshape(-1, self.rows, self.cols, OPTIONS), out[:, split:]
+
+    def context_basis(self, bits: torch.Tensor | None = None) -> torch.Tensor:
+        """The context tables ``[contexts, mix, 4]`` (every context, or the rows of ``bits``)."""
+        bits = self.context_bits if bits is None else bits
+        return self.context_net(bits).reshape(-1, self.mix, OPTIONS)
 
     def target(self, grids: torch.Tensor) -> torch.Tensor:
         """int64 ``[B, cells, 6]``: per cell the walk's context, chosen option and the four allowed flags."""
@@ -109,10 +121,12 @@ class RasterVAE(nn.Module):
     def reconstruction(self, logits: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor,
                        loss: str | None = None) -> torch.Tensor:
         """Per-sample NLL of the walk: ``-log softmax`` of each chosen option over the allowed ones, summed."""
-        cell_logits, context_logits = logits
+        cell_logits, mix = logits
         context, option, allowed = target[..., 0], target[..., 1], target[..., 2:].bool()
-        by_context = context_logits.gather(1, context.unsqueeze(-1).expand(-1, -1, OPTIONS))
-        scores = cell_logits.reshape(len(cell_logits), -1, OPTIONS) + by_context
+        # The MLP runs on the contexts this batch visits only (a few thousand of the 16,384).
+        seen, inverse = torch.unique(context, return_inverse=True)
+        basis = self.context_basis(self.context_bits[seen])[inverse]  # [B, cells, mix, 4]
+        scores = cell_logits.reshape(len(cell_logits), -1, OPTIONS) + torch.einsum("bm,bkmo->bko", mix, basis)
         lse = torch.logsumexp(scores.masked_fill(~allowed, float("-inf")), dim=-1)
         chosen = scores.gather(2, option.unsqueeze(-1)).squeeze(-1)
         return (lse - chosen).sum(dim=1)
@@ -123,21 +137,22 @@ class RasterVAE(nn.Module):
         return {"logits": self.tables(z), "target": self.target(grids), "mu": mu, "logvar": logvar, "z": z}
 
     # -- what the export writes and the walk reads -------------------------------------------------------------------
-    def export_outputs(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The exported graph: ``z = [code | noise]`` → ``(cell_logits, context_logits, uniforms)``."""
+    def export_outputs(self, z: torch.Tensor):
+        """The exported graph: ``z = [code | noise]`` → ``(cell_logits, context_mix, context_basis, uniforms)``."""
         code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
-        cell_logits, context_logits = self.tables(code)
+        cell_logits, mix = self.tables(code)
         uniforms = 0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))
-        return cell_logits, context_logits, uniforms
+        return cell_logits, mix, self.context_basis(), uniforms
 
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
-                "loops": "learned" if self.loops else "none"}
+                "loops": "learned" if self.loops else "none", "context_mix": str(self.mix)}
 
     def preview(self, code: torch.Tensor) -> torch.Tensor:
         """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
-        cell, context = (t.detach().cpu().numpy() for t in self.tables(code))
-        grids = raster_walk(cell, context, np.full((len(cell), self.cells), 0.5))
+        cell, mix = (t.detach().cpu().numpy() for t in self.tables(code))
+        basis = self.context_basis().detach().cpu().numpy()
+        grids = raster_walk(cell, mix, basis, np.full((len(cell), self.cells), 0.5))
         return torch.from_numpy(grids.astype(np.float32))
 
     @torch.no_grad()
@@ -148,6 +163,7 @@ class RasterVAE(nn.Module):
         device = next(self.parameters()).device
         noise = rng.standard_normal((len(code), self.noise_dim)).astype(np.float32)
         z = torch.from_numpy(np.concatenate([np.asarray(code, dtype=np.float32), noise], axis=1)).to(device)
-        outputs = [self.export_outputs(chunk) for chunk in torch.split(z, 1024)]
-        cell, context, uniforms = (torch.cat(parts).cpu().numpy() for parts in zip(*outputs))
-        return raster_walk(cell, context, uniforms, loops=loops)
+        code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
+        cell, mix = (t.cpu().numpy() for t in self.tables(code))
+        uniforms = (0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))).cpu().numpy()
+        return raster_walk(cell, mix, self.context_basis().cpu().numpy(), uniforms, loops=loops)

@@ -1,0 +1,145 @@
+"""The raster walk and its decoder: every walk is a maze, every maze is a walk, the likelihood is exact, and the
+exported decoder walks the same levels in torch, onnxruntime and the runtime."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daedalus.maze import generators
+from daedalus.maze.raster_walk import CONTEXTS, choose, raster_events, raster_walk
+from daedalus.maze.stats import is_lattice, is_perfect, loops, pieces
+
+
+def _flat(count, rows, cols, mix=2, seed=0, scale=0.0):
+    rng = np.random.default_rng(seed)
+    return (scale * rng.normal(size=(count, rows, cols, 4)), scale * rng.normal(size=(count, mix)),
+            scale * rng.normal(size=(CONTEXTS, mix, 4)), rng.random((count, rows * cols)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=st.integers(2, 7), cols=st.integers(2, 7), seed=st.integers(0, 10_000), scale=st.sampled_from([0, 1, 8]))
+def test_every_walk_is_a_perfect_maze_at_any_size(rows, cols, seed, scale):
+    grids = raster_walk(*_flat(20, rows, cols, seed=seed, scale=scale))
+    assert grids.shape == (20, 2 * rows, 2 * cols)
+    assert is_perfect(grids).all() and is_lattice(grids).all()
+
+
+def test_braid_walks_keep_every_cell_connected_and_close_loops():
+    grids = raster_walk(*_flat(200, 14, 14, scale=1.0), loops=True)
+    assert (pieces(grids) == 1).all() and (grids[:, ::2, ::2] == 1).all()
+    assert loops(grids).mean() > 1
+
+
+def test_every_spanning_tree_of_a_small_grid_is_a_walk_and_the_likelihood_sums_to_one():
+    # 3 x 2 cells: enumerate every subset of the 7 links, keep the spanning trees, sum the flat walk's probability.
+    rows, cols = 2, 3
+    shape = (2 * rows, 2 * cols)
+    from daedalus.maze.grid import links_to_grid, num_links
+
+    trees = []
+    for bits in itertools.product([0, 1], repeat=num_links(shape)):
+        grid = links_to_grid(np.array(bits, dtype=np.uint8), shape)
+        if is_perfect(grid):
+            trees.append(grid)
+    assert len(trees) == 15  # the matrix-tree count for a 2 x 3 grid graph
+    contexts, allowed, options = raster_events(np.stack(trees), loops=False)
+    probability = np.prod(1.0 / allowed.sum(axis=2), axis=1)  # flat scores: uniform over the allowed options
+    assert np.isclose(probability.sum(), 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(generators.GENERATORS))
+def test_every_generator_maze_is_a_walk_the_walk_can_repeat(name):
+    grids = generators.generate_batch(name, 20, 12, 16, np.random.default_rng(1), braid=0.5 if name == "prim" else 0)
+    contexts, allowed, options = raster_events(grids, loops=True)
+    assert allowed[np.arange(20)[:, None], np.arange(options.shape[1]), options].all()
+    # Forcing the recorded options through the walk (uniforms inside each option's CDF slot) rebuilds the mazes.
+    scores = np.where(np.arange(4) == options[..., None], 0.0, -50.0).reshape(20, 6, 8, 4)
+    walked = raster_walk(scores, np.zeros((20, 1)), np.zeros((CONTEXTS, 1, 4)), np.full((20, 48), 0.5), loops=True)
+    assert np.array_equal(walked, grids)
+
+
+def test_a_maze_the_walk_cannot_draw_is_refused_naming_the_maze_and_cell():
+    grids = generators.generate_batch("kruskal", 3, 8, 8, np.random.default_rng(2))
+    grids[1, 2, 2] = 0  # a closed cell
+    with pytest.raises(ValueError, match=r"maze 1: cell \(2, 2\) is wall"):
+        raster_events(grids)
+    braided = generators.generate_batch("prim", 3, 8, 8, np.random.default_rng(2), braid=1.0)
+    with pytest.raises(ValueError, match="closes a loop"):
+        raster_events(braided, loops=False)
+
+
+def test_choose_draws_only_allowed_options_in_proportion():
+    scores = np.tile(np.log([1.0, 2.0, 3.0, 4.0]), (100_000, 1))
+    allowed = np.tile([True, False, True, True], (100_000, 1))
+    picked = choose(scores, allowed, np.random.default_rng(0).random(100_000))
+    counts = np.bincount(picked, minlength=4) / 100_000
+    assert counts[1] == 0
+    assert np.allclose(counts[[0, 2, 3]], np.array([1, 3, 4]) / 8, atol=0.01)
+    assert (choose(scores[:3], allowed[:3], np.array([0.0, 0.999999999, 1.0])) != 1).all()
+
+
+def test_non_finite_scores_are_refused():
+    cell, mix, basis, uniforms = _flat(2, 3, 3)
+    basis[5, 0, 1] = np.inf
+    with pytest.raises(ValueError, match="context_basis holds non-finite"):
+        raster_walk(cell, mix, basis, uniforms)
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_flat_model_likelihood_is_the_count_of_allowed_options():
+    from daedalus.trainer.raster_model import RasterVAE
+
+    model = RasterVAE(latent_dim=4, hidden=[16], height=12, width=12, mix=2, context_hidden=8)
+    for parameter in model.parameters():
+        torch.nn.init.zeros_(parameter)
+    grids = torch.from_numpy(generators.generate_batch("wilson", 6, 12, 12, np.random.default_rng(3)))
+    out = model(grids)
+    nll = model.reconstruction(out["logits"], out["target"]).detach().numpy()
+    _, allowed, _ = raster_events(grids.numpy())
+    assert np.allclose(nll, np.log(allowed.sum(axis=2)).sum(axis=1), rtol=1e-5)
+
+
+def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everywhere(tmp_path):
+    from daedalus.export.onnx_export import export_decoder
+    from daedalus.runtime import MazeGenerator
+    from daedalus.trainer.checkpoint import load_model
+    from daedalus.trainer.config import resolve_config
+    from daedalus.trainer.train import train
+
+    corpus = tmp_path / "binary.npz"
+    grids = generators.generate_batch("binary-tree", 300, 12, 12, np.random.default_rng(4))
+    np.savez(corpus, grids=grids)
+    config = resolve_config({"data": str(corpus), "epochs": 3, "hidden": "32", "latent": 4, "eval_samples": 0,
+                             "figures": False, "batch_size": 32, "lr": 3e-3})
+    record = train(config, tmp_path / "run", progress=False)
+    model, _ = load_model(tmp_path / "run")
+    untrained_nll = float(np.log(raster_events(grids)[1].sum(axis=2)).sum(axis=1).mean())
+    # A binary tree is nearly deterministic given its links to the north and west: the model must beat flat scores.
+    assert record["holdout_rec"] < 0.8 * untrained_nll
+    path = tmp_path / "binary.onnx"
+    export_decoder(tmp_path / "run", path, quality_samples=50)
+    generator = MazeGenerator.load(path)
+    levels = generator.generate(64, seed=3)
+    assert all(is_perfect(level.grid) for level in levels)
+    z = np.stack([level.z for level in levels])
+    code, noise = z[:, :4], z[:, 4:]
+    walked = model.sample_grids(code, np.random.default_rng(0))  # other noise: only compare styles here
+    assert is_perfect(walked).all()
+    # The same z gives the same level through from_latents, and torch's outputs walk the same mazes.
+    from daedalus.runtime.eval_cli import untrained_levels  # noqa: F401 (the eval path imports cleanly)
+
+    again = generator.from_latents(z)
+    assert all(np.array_equal(a.grid, b.grid) for a, b in zip(levels, again))
+    with torch.no_grad():
+        outputs = [t.numpy() for t in model.export_outputs(torch.from_numpy(z))]
+    assert np.array_equal(generator.decoding.raw(outputs, "perfect"), np.stack([level.grid for level in levels]))
+    # Binary-tree style: every cell but the first links north or west, so the top row is one corridor.
+    top_row_open = np.mean([level.grid[0, 1:-2:2].all() for level in levels])
+    untrained_top = np.mean([g[0, 1:-2:2].all() for g in raster_walk(*_flat(64, 6, 6))])
+    assert top_row_open > untrained_top + 0.2
+    assert noise.shape[1] == 36
