@@ -50,7 +50,8 @@ def main() -> None:
     print(f"{args.size}x{args.size} mazes, {args.count} per round, median of {args.rounds} rounds\n")
     print("| generator | ms / maze | mazes / s | vs seed |")
     print("|---|---|---|---|")
-    print(f"| daedalus.maze.backtracker (iterative) | {ours_ms:.3f} | {1e3 / ours_ms:,.0f} | {seed_ms / ours_ms:.1f}x |")
+    print(f"| daedalus.maze.backtracker (iterative) | {ours_ms:.3f} | {1e3 / ours_ms:,.0f} | "
+          f"{seed_ms / ours_ms:.1f}x |")
     print(f"| seed's recursive backtracker | {seed_ms:.3f} | {1e3 / seed_ms:,.0f} | 1.0x |")
     print(f"\nall statistics (batch_stats) of {args.count} mazes: {stats_ms:.3f} ms / maze")
 

@@ -114,16 +114,17 @@ def main() -> int:
         written.append(target)
 
     lines = ["## Seed grid", "",
-             f"Reproduces the seed's grid: the seed's MLP (784 → 512 → 2 → 512 → 784, sigmoid, summed squared error, "
-             f"Adam 3e-4, batch 128) as an AE, a VAE with constant β = 1, a VAE with monotonic annealing (0 → 1 over the "
-             f"first half of training) and a VAE with the seed's cyclical annealing (one cycle per epoch, 0 → 1 over its "
-             f"first half), on 1,280 backtracker mazes of 28 × 28 and on the offline digits (scikit-learn's 8 × 8 digits "
-             f"upscaled to 28 × 28), {args.epochs} epochs, seeds {', '.join(map(str, args.seeds))}. Unlike the seed, the "
+             f"Reproduces the seed's grid: the seed's MLP (784 → 512 → 2 → 512 → 784, sigmoid, summed squared "
+             f"error, Adam 3e-4, batch 128) as an AE, a VAE with constant β = 1, a VAE with monotonic annealing (0 → 1 "
+             f"over the first half of training) and a VAE with the seed's cyclical annealing (one cycle per epoch, "
+             f"0 → 1 over its first half), on 1,280 backtracker mazes of 28 × 28 and on the offline digits "
+             f"(scikit-learn's 8 × 8 digits upscaled to 28 × 28), {args.epochs} epochs, seeds "
+             f"{', '.join(map(str, args.seeds))}. Unlike the seed, the "
              f"VAE uses the standard reparameterisation σ = exp(½ log σ²) and the closed-form KL.", "",
              f"Command: `OMP_NUM_THREADS=1 python experiments/seed_grid.py` ({total / 60:.1f} minutes on one thread of "
              f"this 2-core CPU, all {len(args.seeds) * 8} runs). Values are mean ± std over the seeds of statistics of "
-             f"{args.samples:,} prior samples per run (z ~ N(0, I), also for the AE, as the seed samples it; thresholded "
-             f"at 0.5, before any repair; `daedalus.maze.stats`).", "",
+             f"{args.samples:,} prior samples per run (z ~ N(0, I), also for the AE, as the seed samples it; "
+             f"thresholded at 0.5, before any repair; `daedalus.maze.stats`).", "",
              "### Mazes: prior samples", "",
              "| variant | " + " | ".join(title for _, title, _ in COLUMNS) + " | held-out rec | held-out KL |",
              "|---" * (len(COLUMNS) + 3) + "|"]
@@ -137,14 +138,16 @@ def main() -> int:
     border = {v: np.mean([r["border_corridor"] for r in rows]) for v, rows in maze_rows.items()}
     honest = {v: np.mean([r["solvable_without_border"] for r in rows]) for v, rows in maze_rows.items()}
     lines += ["", "**The border corridor.** A naive \"start reaches exit\" test passes "
-              + ", ".join(f"{v}: {solvable[v]:.1%}" for v in maze_rows) + " of the samples. Much of that is one artefact: "
+              + ", ".join(f"{v}: {solvable[v]:.1%}" for v in maze_rows)
+              + " of the samples. Much of that is one artefact: "
               "thresholding opens a straight L-shaped corridor along the border (top row + right column, or left "
               "column + bottom row) — border corridor rate " + ", ".join(f"{v}: {border[v]:.1%}" for v in maze_rows)
               + ". Solvable samples *without* such a corridor: " + ", ".join(f"{v}: {honest[v]:.1%}" for v in maze_rows)
               + f". Backtracker mazes show the corridor in {reference['border_corridor']:.2%} of cases. The positions "
               "along the border are the ones the backtracker leaves open most often (it cannot turn outwards there), "
-              "so a decoder that learned little more than per-position rates opens them all. Best perfect-before-repair "
-              f"rate of any variant: {max(np.mean([r['perfect'] for r in rows]) for rows in maze_rows.values()):.2%}.",
+              "so a decoder that learned little more than per-position rates opens them all. Best "
+              "perfect-before-repair rate of any variant: "
+              f"{max(np.mean([r['perfect'] for r in rows]) for rows in maze_rows.values()):.2%}.",
               "",
               "### Digits: held-out losses", "",
               "| variant | held-out reconstruction (SSE / sample) | held-out KL / sample | final train loss |",

@@ -19,9 +19,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import numpy as np  # noqa: E402
 
+from daedalus.files import atomic_write  # noqa: E402
 from daedalus.game_demo.app import STEP_MS, App, Options  # noqa: E402
 from daedalus.game_demo.render import Renderer  # noqa: E402
-from daedalus.maze.draw import atomic_write, save_png  # noqa: E402
+from daedalus.maze.draw import save_png  # noqa: E402
 
 
 def main() -> None:

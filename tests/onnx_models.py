@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from daedalus.maze import LATTICE_RULE, backtracker_batch, default_exit, default_start
@@ -130,16 +129,3 @@ def foreign(path: str | Path) -> Path:
     onnx.save_model(model, str(path))
     return path
 
-
-# Fixtures for the runtime's test modules (imported there, so no shared conftest.py is needed).
-@pytest.fixture(scope="session")
-def decoder_path(tmp_path_factory):
-    """A real ONNX maze decoder (Gemm + Sigmoid + Reshape fitted to backtracker mazes) with full metadata."""
-    return decoder(tmp_path_factory.mktemp("models") / "decoder.onnx")
-
-
-@pytest.fixture(scope="session")
-def generator(decoder_path):
-    from daedalus.runtime import MazeGenerator
-
-    return MazeGenerator.load(decoder_path, device="cpu")

@@ -13,10 +13,10 @@ import zlib
 
 import numpy as np
 import pytest
-from independent_bfs import bfs_reachable
 
 from daedalus.cli import main
 from daedalus.errors import UsageError
+from daedalus.files import atomic_write
 from daedalus.maze import corpus as corpus_module
 from daedalus.maze.backtracker import backtracker, backtracker_batch
 from daedalus.maze.corpus import (
@@ -28,8 +28,9 @@ from daedalus.maze.corpus import (
     read_corpus,
     validate_levels,
 )
-from daedalus.maze.draw import GAP_RGB, atomic_write, encode_png, maze_png, render, sheet_png
+from daedalus.maze.draw import GAP_RGB, encode_png, maze_png, render, sheet_png
 from daedalus.runtime.level import Level
+from independent_bfs import bfs_reachable
 
 
 def make_level(seed: int, shape=(28, 28), start=(0, 0), exit=None) -> Level:
@@ -383,7 +384,8 @@ def test_validation_agrees_with_an_independent_search():
 
 def test_npz_shape_and_content_refusals(tmp_path):
     np.savez(tmp_path / "flat.npz", grids=backtracker(28, 28, 0))
-    refused(tmp_path / "flat.npz", r"flat.npz: grids must be a 3-D array \(count, height, width\), got shape \(28, 28\)")
+    refused(tmp_path / "flat.npz",
+            r"flat.npz: grids must be a 3-D array \(count, height, width\), got shape \(28, 28\)")
     np.savez(tmp_path / "nogrids.npz", mazes=backtracker_batch(2, 28, 28, 0))
     refused(tmp_path / "nogrids.npz", r"nogrids.npz: no 'grids' array \(it holds mazes\)")
     np.savez(tmp_path / "empty.npz", grids=np.zeros((0, 28, 28), np.uint8))

@@ -44,17 +44,6 @@ def test_carving_gif_plays_back_to_the_finished_maze(tmp_path):
     assert np.array_equal(last, expected)
 
 
-def test_atomic_write_leaves_nothing_when_the_folder_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        draw.atomic_write(tmp_path / "missing" / "x.png", b"data")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_render_refuses_a_batch():
     with pytest.raises(ValueError, match="one grid"):
         draw.render(np.zeros((2, 4, 4)))
-
-
-def test_atomic_write_names_the_file_when_the_folder_refuses_it():
-    with pytest.raises(OSError, match="cannot write '/proc/level.png': folder '/proc' is not writable"):
-        draw.atomic_write("/proc/level.png", b"data")

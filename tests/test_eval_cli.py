@@ -10,7 +10,6 @@ import pytest
 from daedalus import maze
 from daedalus.cli import main
 from daedalus.runtime.eval_cli import training_grids
-from onnx_models import decoder_path  # noqa: F401 (fixture)
 
 
 def test_eval_reports_raw_repaired_reference_and_baseline(decoder_path, tmp_path, capsys):

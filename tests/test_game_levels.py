@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daedalus.game_demo.levels import FALLBACK_BRAID, LevelSource, fallback_grid
 from daedalus.maze import is_lattice, is_perfect, is_solvable, loops, pieces

@@ -4,11 +4,22 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daedalus.game_demo.levels import fallback_grid
 from daedalus.game_demo.rules import (
-    CAUGHT, DIRECTIONS, LEFT, PLAYING, RIGHT, WON, LevelParams, Run, World, level_params, next_seed,
+    CAUGHT,
+    DIRECTIONS,
+    LEFT,
+    PLAYING,
+    RIGHT,
+    WON,
+    LevelParams,
+    Run,
+    World,
+    level_params,
+    next_seed,
 )
 from daedalus.maze import distances
 

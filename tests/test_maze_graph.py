@@ -1,7 +1,8 @@
 """daedalus.maze.graph: the distance table agrees with stats.distances; the loop core keeps exactly the loops."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daedalus.maze import backtracker, distances, loops
 from daedalus.maze.graph import distance_table, loop_core

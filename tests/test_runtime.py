@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import onnx_models
-from onnx_models import decoder_path, generator  # noqa: F401 (fixtures)
 from daedalus.errors import DaedalusError
 from daedalus.maze import is_perfect, pieces
 from daedalus.runtime import DeviceError, Level, MazeGenerator, ModelError, UsageError
@@ -84,7 +83,7 @@ def test_chunked_decoding_matches_one_chunk(decoder_path, generator):
     small = MazeGenerator.load(decoder_path, device="cpu", chunk_size=7)
     a, b = small.generate(30, seed=11), generator.generate(30, seed=11)
     assert all((x.grid == y.grid).all() for x, y in zip(a, b))
-    assert small.decode(np.zeros((20, small.latent_dim))).shape == (20, 28, 28)
+    assert small.raw_levels(np.zeros((20, small.latent_dim))).shape == (20, 28, 28)
 
 
 def test_one_generator_many_threads(generator):
@@ -116,17 +115,17 @@ def test_count_zero_and_bad_counts(generator):
 def test_bad_latents_are_named(generator):
     d = generator.latent_dim
     with pytest.raises(UsageError, match="nan"):
-        generator.decode(np.array([[np.nan] * d]))
+        generator.raw_levels(np.array([[np.nan] * d]))
     with pytest.raises(UsageError, match="inf"):
         generator.from_latents(np.array([np.inf] + [0.0] * (d - 1)))
     with pytest.raises(UsageError, match="finite"):
-        generator.decode(np.full((1, d), 1e300))  # overflows float32
+        generator.raw_levels(np.full((1, d), 1e300))  # overflows float32
     with pytest.raises(UsageError, match=rf"\(count, {d}\)"):
-        generator.decode(np.zeros((2, d + 1)))
+        generator.raw_levels(np.zeros((2, d + 1)))
     with pytest.raises(UsageError, match="dtype"):
-        generator.decode(np.array([["a"] * d]))
+        generator.raw_levels(np.array([["a"] * d]))
     with pytest.raises(UsageError, match="dtype"):
-        generator.decode(np.zeros((1, d), dtype=complex))
+        generator.raw_levels(np.zeros((1, d), dtype=complex))
     # safe casts are made
     as_int = generator.from_latents(np.zeros(d, dtype=np.int64))
     as_f64 = generator.from_latents(np.zeros(d, dtype=np.float64))
@@ -338,6 +337,20 @@ def test_edits_are_counted_against_the_thresholded_decoder_output(generator):
         assert level.edits == int((level.grid != (probs >= generator.threshold)).sum())
         assert "stats" not in level.__dict__  # statistics stay lazy: generation does not compute them
     assert levels[0].stats["repair_edits"] == levels[0].edits
+
+
+def test_raw_levels_are_the_thresholded_probabilities_and_decode_is_their_old_name(generator):
+    z = generator.sample_latents(50, 8)
+    p = generator.probabilities(z)
+    assert p.dtype == np.float32 and p.shape == (50, 28, 28) and ((p >= 0) & (p <= 1)).all()
+    raw = generator.raw_levels(z)
+    assert raw.dtype == np.uint8 and np.array_equal(raw, (p >= generator.threshold).astype(np.uint8))
+    assert np.array_equal(generator.decode(z), raw)  # the deprecated alias: levels, never probabilities
+    one = generator.raw_levels(z[3])
+    assert one.shape == (28, 28) and np.array_equal(one, raw[3])
+    assert generator.probabilities(z[3]).shape == (28, 28)
+    with pytest.raises(UsageError, match="mode"):
+        generator.raw_levels(z, mode="spiral")
 
 
 def test_overlapped_slices_give_the_same_levels_as_one_pass(decoder_path):

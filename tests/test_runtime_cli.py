@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from onnx_models import decoder_path  # noqa: F401 (fixture)
 from daedalus.cli import main
 from daedalus.maze import is_perfect, is_solvable
 

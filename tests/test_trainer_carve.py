@@ -8,6 +8,7 @@ import onnx
 import pytest
 import torch
 
+import onnx_models
 from daedalus.cli import main
 from daedalus.maze.backtracker import backtracker_batch
 from daedalus.maze.scored_carve import carve_events
@@ -16,7 +17,6 @@ from daedalus.trainer import load_model
 from daedalus.trainer.config import resolve_config
 from daedalus.trainer.models import build_model, model_config
 from daedalus.trainer.train import train
-import onnx_models
 
 TINY = {"count": 64, "holdout": 16, "batch_size": 16, "eval_samples": 32, "figures": False, "latent": 8,
         "hidden": "64", "lr": 1e-2, "beta_max": 0.01, "free_bits": 0.1}
@@ -82,9 +82,10 @@ def test_runtime_levels_are_perfect_before_repair_and_rebuilt_from_z(exported):
     from daedalus.runtime import MazeGenerator
 
     generator = MazeGenerator.load(exported, device="cpu")
-    raw = generator.decode(generator.sample_latents(300, 4))
-    assert set(np.unique(raw).tolist()) <= {0.0, 1.0}
-    assert is_perfect(raw.astype(np.uint8)).all()
+    raw = generator.raw_levels(generator.sample_latents(300, 4))
+    assert raw.dtype == np.uint8 and set(np.unique(raw).tolist()) <= {0, 1}
+    assert is_perfect(raw).all()
+    assert np.array_equal(generator.decode(generator.sample_latents(300, 4)), raw), "decode: raw_levels' old name"
     levels = generator.generate(300, seed=4)
     assert all(level.edits == 0 for level in levels)
     assert np.array_equal(np.stack([level.grid for level in levels]), raw.astype(np.uint8))
@@ -103,10 +104,22 @@ def test_eval_reports_raw_perfect_and_no_edits(exported, capsys, tmp_path):
     assert all(figures["goals"].values()), figures["goals"]
 
 
-def test_aggregate_prior_is_refused_for_a_carve_decoder(run, tmp_path, capsys):
-    assert main(["export", str(run), "--out", str(tmp_path / "x.onnx"), "--prior", "aggregate"]) == 2
-    assert "prior 'aggregate' is not available for a carve decoder" in capsys.readouterr().err
-    assert not (tmp_path / "x.onnx").exists()
+def test_aggregate_prior_of_a_carve_decoder_covers_the_code_and_leaves_the_noise_normal(run, tmp_path):
+    from daedalus.runtime import MazeGenerator
+
+    path = tmp_path / "x.onnx"
+    assert main(["export", str(run), "--out", str(path), "--prior", "aggregate", "--quality-samples", "50"]) == 0
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    prior = json.loads(meta["latent_prior"])
+    # A Gaussian over the 8 code dimensions only: a full covariance over the walk's 784 noise values would not fit.
+    assert prior["kind"] == "gaussian" and len(prior["mean"]) == 8 and np.array(prior["scale_tril"]).shape == (8, 8)
+    generator = MazeGenerator.load(path, device="cpu")
+    z = generator.sample_latents(200, 5)
+    eps = np.random.default_rng(5).standard_normal((200, generator.latent_dim)).astype(np.float32)
+    assert np.array_equal(z[:, 8:], eps[:, 8:]), "the noise dimensions must stay N(0, 1) draws"
+    expected = prior["mean"] + eps[:, :8].astype(np.float64) @ np.array(prior["scale_tril"]).T
+    np.testing.assert_allclose(z[:, :8], expected, rtol=1e-5, atol=1e-5)
+    assert is_perfect(generator.raw_levels(z)).all()
 
 
 def test_runtime_refuses_a_carve_model_without_scores(tmp_path):

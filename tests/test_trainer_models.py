@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from daedalus.contract import OUTPUTS
 from daedalus.errors import UsageError
-from daedalus.maze import backtracker_batch, grid_to_links, links_to_grid
+from daedalus.maze import backtracker_batch, grid_to_links, is_perfect, links_to_grid
 from daedalus.trainer.losses import kl_divergence, reconstruction, reparameterize
 from daedalus.trainer.models import MODELS, build_model, model_config
 
@@ -68,12 +70,38 @@ def test_seed_models_have_the_seed_shape():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("shape", [(28, 28), (10, 16)])
-def test_decode_returns_probability_grids(name, shape):
+def test_every_model_has_the_one_interface(name, shape):
+    # What the training loop, the figures and the exporter call, whatever the kind.
     torch.manual_seed(1)
     model = build_model(model_config(name, *shape)).eval()
-    p = model.decode(torch.randn(5, model.latent_dim) * 3)
-    assert p.shape == (5, *shape) and p.dtype == torch.float32
-    assert (p >= 0).all() and (p <= 1).all()
+    code = torch.randn(5, model.latent_dim) * 3
+    with torch.no_grad():
+        image = model.preview(code)
+    assert image.shape == (5, *shape) and image.dtype == torch.float32
+    assert (image >= 0).all() and (image <= 1).all()
+    grids = model.sample_grids(code.numpy(), np.random.default_rng(2))
+    assert grids.shape == (5, *shape) and grids.dtype == np.uint8 and set(np.unique(grids)) <= {0, 1}
+    again = model.sample_grids(code.numpy(), np.random.default_rng(2))
+    assert np.array_equal(grids, again), "the same codes and rng must give the same levels"
+    assert model.sample_grids(code.numpy()[:0], np.random.default_rng(2)).shape == (0, *shape)
+    # The exported graph: z of input_dim (the code, plus a walk's noise) to the contract's outputs for the kind.
+    assert model.input_dim >= model.latent_dim
+    meta = model.export_metadata()
+    assert meta["decoding"] == model.DECODING and all(isinstance(v, str) for v in meta.values())
+    with torch.no_grad():
+        outputs = model.export_outputs(torch.randn(3, model.input_dim))
+    assert len(outputs) == len(OUTPUTS[model.DECODING])
+    assert all(t.dtype == torch.float32 and torch.isfinite(t).all() for t in outputs)
+
+
+@pytest.mark.parametrize("name", ["carve", "raster"])
+@pytest.mark.parametrize("shape", [(28, 28), (10, 16), (4, 6)])
+def test_walk_models_sample_perfect_mazes_even_untrained(name, shape):
+    torch.manual_seed(3)
+    model = build_model(model_config(name, *shape, latent_dim=4, hidden=[16])).eval()
+    grids = model.sample_grids(np.random.default_rng(0).standard_normal((20, 4)) * 3, np.random.default_rng(1))
+    assert is_perfect(grids).all()
+    assert len({g.tobytes() for g in grids}) > 1, "the walk's noise must vary the levels"
 
 
 @given(st.integers(0, 10_000), st.sampled_from([(28, 28), (8, 12), (14, 6)]))

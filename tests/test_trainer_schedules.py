@@ -3,7 +3,8 @@
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daedalus.errors import UsageError
 from daedalus.trainer.schedules import check_schedule, kl_weight, schedule_weights

@@ -64,8 +64,9 @@ def test_resume_ends_with_the_same_weights(tmp_path, model):
     resumed = load_file(tmp_path / "killed" / "model.safetensors")
     for name in whole:
         assert torch.equal(whole[name], resumed[name]), name
-    strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != "seconds"}
-                          for line in path.read_text().splitlines()]
+    def strip(path):
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in path.read_text().splitlines()]
+
     assert strip(tmp_path / "whole" / "log.jsonl") == strip(tmp_path / "killed" / "log.jsonl")
 
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 
+from daedalus.maze.cli import positive_int
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
         help="export a trained decoder to ONNX (with its contract in the metadata)",
-        description="Export the decoder of a run folder to ONNX: input z float32 [batch, latent_dim], output p_open "
-        "float32 [batch, H, W]. The file is checked (onnx.checker full check; onnxruntime and the ONNX reference "
-        "evaluator against torch within 1e-5) before it is written. Needs the 'export' extra.",
+        description="Export the decoder of a run folder to ONNX: input z float32 [batch, latent_dim], outputs as "
+        "its decoding kind defines them (p_open for a threshold decoder, walk scores for a walk decoder; "
+        "docs/formats.md). The file is checked (onnx.checker full check; onnxruntime and the ONNX reference "
+        "evaluator against torch, and identical levels from both) before it is written. Needs the 'export' extra.",
     )
     parser.add_argument("run", help="run folder written by 'daedalus train'")
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     parser.add_argument("--opset", type=int, default=15, help="ONNX opset (default 15: Unity Sentis/Barracuda)")
-    parser.add_argument("--quality-samples", dest="quality_samples", type=int, default=1000,
+    parser.add_argument("--quality-samples", dest="quality_samples", type=positive_int, default=1000,
                         help="prior samples scored for the quality metadata (default 1000)")
     parser.add_argument("--prior", choices=("normal", "aggregate"),
                         help="latent prior to record: normal (N(0, I)) or aggregate (a Gaussian fitted to the training "
@@ -31,8 +34,6 @@ def run_export(args: argparse.Namespace) -> int:
 
     from daedalus.errors import UsageError
 
-    if args.quality_samples < 1:
-        raise UsageError(f"--quality-samples must be >= 1, got {args.quality_samples}")
     try:
         import onnx  # noqa: F401
         import torch  # noqa: F401

@@ -1,6 +1,7 @@
-"""Write a run's decoder as an ONNX file (timm ``utils/onnx.py`` style): eval mode, named input ``z`` and output
-``p_open``, dynamic batch, ``check_model(full_check=True)``, then onnxruntime and the ONNX reference evaluator are
-compared with torch before the file is written (atomically)."""
+"""Write a run's decoder as an ONNX file (timm ``utils/onnx.py`` style): eval mode, named input ``z`` and the
+outputs ``daedalus.contract`` names for the model's decoding kind, dynamic batch, ``check_model(full_check=True)``,
+then onnxruntime and the ONNX reference evaluator are compared with torch (and must walk the same levels) before
+the file is written (atomically)."""
 
 from __future__ import annotations
 

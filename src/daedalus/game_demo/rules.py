@@ -24,14 +24,17 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from daedalus.maze.graph import distance_table, loop_core
+from daedalus.maze.grid import DIRECTION_NAMES
+from daedalus.maze.grid import DIRECTIONS as STEPS
 
 TICKS_PER_SECOND = 60
 CATCH_DISTANCE = 0.75  # in tiles, Manhattan distance between interpolated positions
 
 Position = tuple[int, int]
 
-UP, DOWN, LEFT, RIGHT = "up", "down", "left", "right"
-DIRECTIONS: dict[str, Position] = {UP: (-1, 0), DOWN: (1, 0), LEFT: (0, -1), RIGHT: (0, 1)}
+UP, RIGHT, DOWN, LEFT = DIRECTION_NAMES
+# The moves by name, in the grid's one order (clockwise from up).
+DIRECTIONS: dict[str, Position] = dict(zip(DIRECTION_NAMES, STEPS))
 OPPOSITE = {UP: DOWN, DOWN: UP, LEFT: RIGHT, RIGHT: LEFT}
 
 PLAYING, WON, CAUGHT = "playing", "won", "caught"
@@ -75,7 +78,7 @@ def level_params(level: int) -> LevelParams:
 
 
 def neighbours(grid: np.ndarray, tile: Position) -> Iterable[tuple[str, Position]]:
-    """The open 4-neighbours of ``tile`` as ``(direction, tile)`` pairs, in the order up, down, left, right."""
+    """The open 4-neighbours of ``tile`` as ``(direction, tile)`` pairs, in the order up, right, down, left."""
     height, width = grid.shape
     r, c = tile
     for name, (dr, dc) in DIRECTIONS.items():

@@ -5,12 +5,12 @@ tick since the last update, and is the only place positions are interpolated.
 
 from __future__ import annotations
 
-import numpy as np
 import pygame
 
 from daedalus.game_demo import render as r
 from daedalus.game_demo.autopilot import Autopilot
 from daedalus.game_demo.rules import CAUGHT, DOWN, LEFT, RIGHT, UP, WON, Run, World, level_params, next_seed
+from daedalus.maze.backtracker import fresh_seed
 
 KEYS = {
     pygame.K_UP: UP, pygame.K_w: UP,
@@ -25,9 +25,8 @@ ATTRACT_RESTART_TICKS = 180
 BUFFER_TICKS = 12  # a tapped direction is remembered this long, so a quick tap before a junction still turns
 
 
-def new_seed() -> int:
-    """A fresh level code from the OS's entropy (not a global RNG)."""
-    return int(np.random.default_rng().integers(0, 1_000_000))
+# A new run's level code: fresh entropy, kept to six digits that a player can read off the HUD and type back.
+CODE_RANGE = 1_000_000
 
 
 class Scene:
@@ -71,7 +70,7 @@ class Title(Scene):
     def startup(self, persist: dict) -> None:
         super().startup(persist)
         seed = self.app.options.seed
-        self.persist["run"] = Run(seed=new_seed() if seed is None else seed)
+        self.persist["run"] = Run(seed=fresh_seed() % CODE_RANGE if seed is None else seed)
         self.app.source.prefetch(self.persist["run"].seed)
         self.ticks = 0
         self.preview = None
@@ -278,7 +277,7 @@ class GameOver(Scene):
     def get_event(self, event) -> None:
         if event.type == pygame.KEYDOWN:
             if event.key in (pygame.K_RETURN, pygame.K_KP_ENTER, pygame.K_SPACE):
-                self.restart(new_seed())
+                self.restart(fresh_seed() % CODE_RANGE)
             elif event.key == pygame.K_r:
                 self.restart(self.persist["run"].seed)
             elif event.key == pygame.K_ESCAPE:
@@ -292,7 +291,7 @@ class GameOver(Scene):
     def update(self) -> None:
         self.ticks += 1
         if self.app.autopilot and self.ticks >= ATTRACT_RESTART_TICKS:
-            self.restart(new_seed())
+            self.restart(fresh_seed() % CODE_RANGE)
 
     def draw(self, surface: pygame.Surface, alpha: float) -> None:
         app = self.app

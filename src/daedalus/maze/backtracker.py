@@ -20,6 +20,7 @@ import numpy as np
 
 from daedalus.maze.grid import DEFAULT_SIZE, Position, check_shape
 
+
 def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
     """A ``numpy.random.Generator`` from a seed, a generator (returned as is) or ``None`` (fresh entropy)."""
     if isinstance(rng, np.random.Generator):
@@ -27,6 +28,11 @@ def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
         return np.random.default_rng(rng)
     raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {rng!r}")
+
+
+def fresh_seed() -> int:
+    """A seed from fresh OS entropy (never a global RNG), small enough to share as a level code (uint32)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
 
 
 def _walk(n_rows: int, n_cols: int, rng: np.random.Generator) -> Iterator[tuple[str, int, int]]:

@@ -22,6 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from daedalus.maze.grid import (
+    DIRECTIONS,
     Position,
     as_batch,
     cell_shape,
@@ -32,9 +33,7 @@ from daedalus.maze.grid import (
 )
 from daedalus.maze.repair import link_keys, spanning_tree
 
-# Directions a cell's parent can lie in, as (row, col) steps in cell units.
-DIRECTIONS = ((-1, 0), (0, 1), (1, 0), (0, -1))
-DIRECTION_NAMES = ("up", "right", "down", "left")
+# A cell's parent lies one of grid.DIRECTIONS away (in cell units); the parent field stores that index.
 NO_PARENT = -1
 
 

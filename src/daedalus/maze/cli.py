@@ -125,8 +125,9 @@ def register(subparsers) -> None:
 
 
 def run_dataset(args: argparse.Namespace) -> int:
+    from daedalus.files import atomic_write
     from daedalus.maze.backtracker import carve_frames
-    from daedalus.maze.draw import atomic_write, carve_gif, sheet_png
+    from daedalus.maze.draw import carve_gif, sheet_png
     from daedalus.maze.generators import generate_batch
 
     height, width = parse_size(args.size)

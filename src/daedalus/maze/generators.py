@@ -22,7 +22,7 @@ import numpy as np
 
 from daedalus.errors import UsageError
 from daedalus.maze.backtracker import as_generator, backtracker
-from daedalus.maze.grid import check_shape, grid_to_links, link_cells, links_to_grid, num_links
+from daedalus.maze.grid import DIRECTIONS, check_shape, grid_to_links, link_cells, links_to_grid, num_links
 
 _CHUNK = 2048  # draws per block for the walks whose length is not known in advance
 
@@ -561,7 +561,7 @@ def braid(grid: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
         r, c = divmod(cell, cols)
         closed = [
             (dr, dc)
-            for dr, dc in ((-1, 0), (0, 1), (1, 0), (0, -1))
+            for dr, dc in DIRECTIONS
             if 0 <= r + dr < rows and 0 <= c + dc < cols and not grid[2 * r + dr, 2 * c + dc]
         ]
         if not closed:

@@ -21,6 +21,11 @@ LATTICE_RULE = "cells-even-links-between-odd-odd-wall-last-row-col-wall"
 
 Position = tuple[int, int]
 
+# The four moves between neighbours as (row, col) steps, clockwise from up: the one order of every direction axis
+# (a carve decoder's scores, parent fields, the game's moves). A step between cells is twice the step.
+DIRECTION_NAMES = ("up", "right", "down", "left")
+DIRECTIONS: tuple[Position, ...] = ((-1, 0), (0, 1), (1, 0), (0, -1))
+
 
 def check_shape(height: int, width: int) -> tuple[int, int]:
     """Validate a maze size; return it as ``(height, width)`` ints.

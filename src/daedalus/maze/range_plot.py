@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from daedalus.errors import MissingExtraError
-from daedalus.maze.draw import atomic_write
+from daedalus.files import atomic_write
 from daedalus.maze.grid import as_batch
 from daedalus.maze.stats import dead_ends, solution_length
 

@@ -1,7 +1,7 @@
 """Repair: turn a decoder's open-floor probabilities into a level that a game can always finish.
 
-A pure function over a batch, vectorised in numpy (no per-maze Python loop beyond tiny batches): repair is where the runtime
-spends its time.
+A pure function over a batch, vectorised in numpy (no per-maze Python loop beyond tiny batches): repair is where the
+runtime spends its time.
 
 1. Clip: probabilities to ``[0, 1]``; ``p >= threshold`` is the decoder's thresholded output, the reference that
    edits are counted against.
@@ -300,7 +300,8 @@ def repair(
     if not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
         where = np.unravel_index(int(np.argmax(~np.isfinite(flat))), batch.shape)
         where = tuple(int(v) for v in (where[1:] if single else where))
-        raise ValueError(f"probabilities must be finite, got {flat.flat[np.ravel_multi_index(where if not single else (0, *where), batch.shape)]} at index {where}")
+        value = flat.flat[np.ravel_multi_index(where if not single else (0, *where), batch.shape)]
+        raise ValueError(f"probabilities must be finite, got {value} at index {where}")
     flat_links, template = _layout(shape)
     thresholded = flat >= threshold
     link_probs = np.take(flat, flat_links, axis=1)

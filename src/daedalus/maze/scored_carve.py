@@ -27,8 +27,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order
 
 # DIRECTIONS: (row, col) steps in cell units, the order of the score axis (the backtracker's order).
-from daedalus.maze.carve import DIRECTIONS
-from daedalus.maze.grid import Position, cell_shape, check_shape, default_start, link_positions
+from daedalus.maze.grid import DIRECTIONS, Position, cell_shape, check_shape, default_start, link_positions
 
 
 @lru_cache(maxsize=16)

@@ -102,9 +102,10 @@ def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from daedalus.files import atomic_write
+    from daedalus.maze.backtracker import fresh_seed
     from daedalus.maze.cli import check_output
-    from daedalus.maze.draw import atomic_write
-    from daedalus.runtime.generator import MazeGenerator, fresh_seed
+    from daedalus.runtime.generator import MazeGenerator
 
     out = Path(args.out)
     _check_out(out, args.format)

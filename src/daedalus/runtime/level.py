@@ -80,7 +80,7 @@ class Level:
         """The level as JSON text; also written atomically to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=indent)
         if path is not None:
-            from daedalus.maze.draw import atomic_write
+            from daedalus.files import atomic_write
 
             atomic_write(path, (text + "\n").encode("utf-8"))
         return text
@@ -104,7 +104,8 @@ class Level:
         if data.get("version") != LEVEL_VERSION:
             raise UsageError(f"{source}: level version must be {LEVEL_VERSION}, got {data.get('version')!r}")
         try:
-            # No dtype: a cast to int would truncate 0.5 to a wall and a start of 2.5 to 2; validate_levels refuses them.
+            # No dtype: a cast to int would truncate 0.5 to a wall and a start of 2.5 to 2; validate_levels refuses
+            # them.
             grid = np.asarray(data["grid"])
             height, width = int(data["height"]), int(data["width"])
             start, exit = np.asarray(data["start"]), np.asarray(data["exit"])

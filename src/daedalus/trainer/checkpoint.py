@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from daedalus.errors import DaedalusError
-from daedalus.maze.draw import atomic_write
+from daedalus.files import atomic_write
 from daedalus.trainer.models import MazeAutoencoder, build_model
 
 CONFIG_FILE = "config.json"

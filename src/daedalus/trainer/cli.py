@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from daedalus.maze.cli import positive_int
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -43,7 +45,7 @@ def register(subparsers) -> None:
     add("--loss", help="reconstruction loss: sse (the seed's) or bce (default bce for link models)")
     add("--seed", type=int, help="training seed (default 0)")
     add("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
-    add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
     add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
     add("--temperature", type=float, help="carve: walk temperature (default 1; below 1 sharpens)")
@@ -73,9 +75,6 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in OPTION_NAMES}
     if args.size is not None and args.size.isdigit():
         overrides["size"] = int(args.size)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.resume:
         given = [name for name, value in overrides.items() if value is not None]
         if given or args.config:

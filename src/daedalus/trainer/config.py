@@ -102,9 +102,9 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     Raises:
         UsageError: one line naming the bad option and what was expected.
     """
+    from daedalus.trainer.data import check_data
     from daedalus.trainer.models import MODELS, model_config
     from daedalus.trainer.schedules import check_schedule
-    from daedalus.trainer.data import check_data
 
     options = dict(OPTIONS)
     if config_file is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from daedalus.maze.draw import atomic_write
+from daedalus.files import atomic_write
 from daedalus.trainer.data import is_maze_data
 
 

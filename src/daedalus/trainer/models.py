@@ -1,9 +1,10 @@
 """Autoencoders for mazes and digits. Nothing happens on import.
 
-One class, :class:`MazeAutoencoder`, covers every named configuration in :data:`MODELS`:
+One class, :class:`MazeAutoencoder`, covers the threshold decoders among the named configurations in
+:data:`MODELS`:
 
 - ``seed-ae`` / ``seed-vae``: the seed's MLP, 784 → 512 → 2 → 512 → 784 with a sigmoid, over the whole grid.
-- ``link-vae`` (the default for mazes) and ``link-ae``: an MLP that reads and writes only the link positions the
+- ``link-vae`` (the design's clip + repair pipeline): an MLP that reads and writes only the link positions the
   lattice leaves free (364 for 28 × 28). Cells are always open and fixed walls always wall, so the model spends
   nothing on them; ``decode`` still returns the full ``[B, H, W]`` grid, with cells at 1 and fixed walls at 0, by a
   constant gather (``Gather`` in ONNX: cheap, and readable by every engine).

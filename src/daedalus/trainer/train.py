@@ -43,9 +43,10 @@ def loss_parts(model: torch.nn.Module, x: torch.Tensor, beta: float, loss: str,
     """Per-sample reconstruction and KL for a batch and the scalar loss ``mean(rec) + β · KL term``.
 
     The reconstruction is the model's ``reconstruction(logits, target, loss)`` (``loss`` names the per-position
-    loss of a threshold decoder; a walk decoder has its own likelihood). The KL term is ``mean(KL)``, or with ``free_bits`` > 0 the sum over latent dimensions
-    of ``max(free_bits, batch-mean KL of the dimension)``: dimensions under the floor get no push towards the prior,
-    so the code does not collapse. The logged ``kl`` is always the plain per-sample KL.
+    loss of a threshold decoder; a walk decoder has its own likelihood). The KL term is ``mean(KL)``, or with
+    ``free_bits`` > 0 the sum over latent dimensions of ``max(free_bits, batch-mean KL of the dimension)``:
+    dimensions under the floor get no push towards the prior, so the code does not collapse. The logged ``kl`` is
+    always the plain per-sample KL.
     """
     out = model(x, generator=generator)
     rec = model.reconstruction(out["logits"], out["target"], loss)
@@ -234,7 +235,7 @@ def _summary(record: dict) -> str:
 def _checkpoint(out_dir: Path, model, optimizer, generator, step, epoch, history, log) -> None:
     import json
 
-    from daedalus.maze.draw import atomic_write
+    from daedalus.files import atomic_write
 
     # state.pt first: it alone drives a resume, so a kill between the two writes loses nothing.
     ckpt.save_state(out_dir, {
