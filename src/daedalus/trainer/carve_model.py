@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from daedalus.errors import UsageError
 from daedalus.trainer.losses import reparameterize
-from daedalus.trainer.models import _lattice_layout, _mlp
+from daedalus.trainer.models import _lattice_layout, _mlp, check_sizes
 
 # Logit of an off-grid direction: exp(-30) is 1e-13, nothing at float32.
 IMPOSSIBLE = -30.0
@@ -61,11 +61,7 @@ class CarveVAE(nn.Module):
             raise UsageError(f"model output 'carve' is a VAE: kind must be 'vae', got {kind!r}")
         if output not in (None, self.OUTPUT):
             raise UsageError(f"CarveVAE has output 'carve', got {output!r}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise UsageError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        hidden = [int(h) for h in hidden]
-        if not hidden or any(h <= 0 for h in hidden):
-            raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+        hidden = check_sizes(latent_dim, hidden)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise UsageError(f"temperature must be a number > 0, got {temperature!r}")
         self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden

@@ -12,7 +12,7 @@ import torch
 
 from daedalus.errors import DaedalusError
 from daedalus.files import atomic_write
-from daedalus.trainer.models import MazeAutoencoder, build_model
+from daedalus.trainer.models import build_model
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -45,7 +45,7 @@ def read_config(run_dir: str | os.PathLike) -> dict:
     return config
 
 
-def model_from_config(config: dict, source: str) -> MazeAutoencoder:
+def model_from_config(config: dict, source: str) -> torch.nn.Module:
     """Build the model a config describes; CheckpointError when it describes none."""
     spec = config.get("model")
     if not isinstance(spec, dict) or spec.get("kind") not in ("ae", "vae") or "latent_dim" not in spec:
@@ -89,7 +89,7 @@ def load_state(run_dir: str | os.PathLike) -> dict:
     return state
 
 
-def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MazeAutoencoder, dict]:
+def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """The trained model of a run folder, in eval mode, and the run's configuration.
 
     Args:
@@ -97,7 +97,8 @@ def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -
         device: where to put the model.
 
     Returns:
-        ``(model, config)``; ``model.decode(z)`` maps float32 ``[B, latent_dim]`` to ``[B, H, W]`` in ``[0, 1]``.
+        ``(model, config)``: any model of ``daedalus.trainer.models.MODELS``, with the one model interface
+        (``sample_grids``, ``preview``, ``export_outputs``, ...; docs/training.md).
 
     Raises:
         CheckpointError: one line naming the file when the folder, config or weights are missing or corrupt.

@@ -50,6 +50,17 @@ ARCHITECTURES = {"carve": ("daedalus.trainer.carve_model", "CarveVAE"),
 DEFAULT_MODEL = "raster"
 
 
+def check_sizes(latent_dim, hidden) -> list[int]:
+    """The sizes every model takes, checked: ``latent_dim`` a positive integer, ``hidden`` a non-empty sequence of
+    positive widths (returned as a list of ints). Raises UsageError naming the bad value."""
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
+        raise UsageError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    hidden = [int(h) for h in hidden]
+    if not hidden or any(h <= 0 for h in hidden):
+        raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+    return hidden
+
+
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
@@ -97,11 +108,7 @@ class MazeAutoencoder(nn.Module):
             raise UsageError(f"model kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if output not in OUTPUTS:
             raise UsageError(f"model output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise UsageError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        hidden = [int(h) for h in hidden]
-        if not hidden or any(h <= 0 for h in hidden):
-            raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+        hidden = check_sizes(latent_dim, hidden)
         self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden
         self.height, self.width, self.output = int(height), int(width), output
         if output == "links":
