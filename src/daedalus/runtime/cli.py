@@ -47,6 +47,7 @@ def register(subparsers) -> None:
     gen.add_argument("--format", required=True, choices=FORMATS, help="output format")
     gen.add_argument("--out", required=True, help="the .npz file (npz) or a folder (png, json, txt)")
     gen.add_argument("--preview", help="also draw the first levels (up to 64) on one PNG sheet")
+    gen.add_argument("--style", help="a many-style decoder: draw this style (daedalus info lists them)")
     gen.set_defaults(func=run_generate)
 
 
@@ -67,6 +68,8 @@ def run_info(args: argparse.Namespace) -> int:
         "provider": generator.provider,
         "onnxruntime": ort.__version__,
         "onnxruntime_distributions": installed_runtimes(),
+        "decoding": generator.info.decoding,
+        "styles": generator.styles,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -74,8 +77,12 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"model: {report['model_path']}")
     print(f"latent_dim {report['latent_dim']}, grid {report['height']}x{report['width']}, "
           f"threshold {report['threshold']}")
+    print(f"decoding: {report['decoding']}")
+    print(f"styles: {', '.join(report['styles']) or '(one style)'}")
     print("metadata:")
     for key, value in sorted(report["metadata"].items()):
+        if key == "styles":
+            value = f"{len(report['styles'])} styles, each a Gaussian over the code (see docs/formats.md)"
         print(f"  {key}: {value}")
     print(f"onnxruntime {report['onnxruntime']} ({', '.join(report['onnxruntime_distributions']) or '?'})")
     print(f"providers available: {', '.join(report['available_providers'])}")
@@ -120,7 +127,7 @@ def run_generate(args: argparse.Namespace) -> int:
         grids = np.empty((args.count, height, width), dtype=np.uint8)
         latents = np.empty((args.count, generator.latent_dim), dtype=np.float32)
         edits = np.empty(args.count, dtype=np.int64)
-        for batch in generator.batches(args.count, seed, args.mode):
+        for batch in generator.batches(args.count, seed, args.mode, style=args.style):
             part = slice(batch["first"], batch["first"] + len(batch["grids"]))
             grids[part], latents[part], edits[part] = batch["grids"], batch["latents"], batch["edits"]
             bar.update(len(batch["grids"]))
@@ -143,7 +150,7 @@ def run_generate(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else ".")) \
         if fresh else out
     try:
-        for batch in generator.batches(args.count, seed, args.mode):
+        for batch in generator.batches(args.count, seed, args.mode, style=args.style):
             first.extend(batch["grids"][: PREVIEW_COUNT - len(first)])
             for level in generator.levels_from_batch(batch, seed, args.mode, True):
                 path = folder / f"level-{seed}-{level.index}.{args.format}"

@@ -20,6 +20,7 @@ import numpy as np
 
 from daedalus.errors import UsageError
 
+
 def _w(r: dict, name: str) -> float:
     value = r["style"].get(f"w_{name}")
     return math.inf if value is None else value

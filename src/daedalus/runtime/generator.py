@@ -261,7 +261,7 @@ class MazeGenerator:
                 yield {"grids": grids, "latents": current, "edits": edits, "first": begin}
 
     def levels_from_batch(self, batch: dict, seed: int | None, mode: str, indexed: bool = True) -> list[Level]:
-        """``Level`` objects for one dict yielded by ``batches`` (``indexed``: number them from the batch's ``first``)."""
+        """``Level`` objects for one dict yielded by ``batches`` (``indexed``: number them from its ``first``)."""
         grids, latents, edits = batch["grids"], batch["latents"], batch["edits"].tolist()
         grids.setflags(write=False)
         latents.setflags(write=False)

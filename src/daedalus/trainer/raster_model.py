@@ -1,16 +1,18 @@
 """The raster VAE: a decoder whose samples are raster walks (``daedalus.maze.raster_walk``). Nothing happens on import.
 
 The decoder maps the latent code to ``cell_logits`` ``[R, C, 4]`` (what each position prefers) and ``context_mix``
-``[mix]``, the weights of ``mix`` learned context tables ``context_basis`` ``[16384, mix, 4]`` (how a choice depends
-on what is already carved around the cell; the tables are an MLP over the context's bits, evaluated on every
-context at export). A level is the constrained raster walk over their sum, so every sample is a connected maze with every cell open — a spanning
-tree in ``perfect`` mode — and every such maze has a positive likelihood, which is computed exactly: the walk's
-choices on a data maze are known (``raster_events``), so the reconstruction term is the sum over cells of
-``-log softmax`` of the chosen option among the allowed ones. No repair, no per-position loss.
+``[mix]``, the weights of ``mix`` learned context tables ``context_basis`` ``[16384, mix, 4]`` (how a choice
+depends on what is already carved around the cell; the tables are an MLP over the context's bits, evaluated on
+every context at export). A level is the constrained raster walk over their sum, so every sample is a connected
+maze with every cell open — a spanning tree in ``perfect`` mode — and every such maze has a positive likelihood,
+which is computed exactly: the walk's choices on a data maze are known (``raster_events``), so the reconstruction
+term is the sum over cells of ``-log softmax`` of the chosen option among the allowed ones. No repair, no
+per-position loss.
 
 The exported graph takes ``z = [code (latent_dim) | noise (R*C)]``, all ``N(0, I)``, and returns ``cell_logits``,
-``context_mix``, ``context_basis`` and ``uniforms = Φ(noise)`` (``[B, R*C]``), the numbers the walk draws its choices with; the walk itself runs outside
-the graph (docs/formats.md "Raster decoders"), which has no control flow.
+``context_mix``, ``context_basis`` and ``uniforms = Φ(noise)`` (``[B, R*C]``), the numbers the walk draws its
+choices with; the walk itself runs outside the graph (docs/formats.md "Raster decoders"), which has no control
+flow.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, link_positions
 from daedalus.maze.raster_walk import CONTEXT_BITS, CONTEXTS, OPTIONS, raster_events, raster_walk
 from daedalus.trainer.losses import reparameterize
-
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -82,6 +83,7 @@ class RasterVAE(nn.Module):
         self.context_net = nn.Sequential(*_mlp([len(CONTEXT_BITS), self.context_hidden, self.context_hidden]),
                                          nn.Linear(self.context_hidden, self.mix * OPTIONS))
         self.noise_dim = self.cells
+        self._frozen_basis = None
 
     def config(self) -> dict:
         """Every constructor argument, JSON-ready."""
@@ -108,9 +110,21 @@ class RasterVAE(nn.Module):
         return out[:, :split].reshape(-1, self.rows, self.cols, OPTIONS), out[:, split:]
 
     def context_basis(self, bits: torch.Tensor | None = None) -> torch.Tensor:
-        """The context tables ``[contexts, mix, 4]`` (every context, or the rows of ``bits``)."""
+        """The context tables ``[contexts, mix, 4]`` (every context, or the rows of ``bits``). In eval mode the full
+        table is computed once and kept as a plain tensor, so the exported graph holds it as a constant instead of
+        running the MLP over 16,384 contexts on every call."""
+        if bits is None and self._frozen_basis is not None:
+            return self._frozen_basis
         bits = self.context_bits if bits is None else bits
         return self.context_net(bits).reshape(-1, self.mix, OPTIONS)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._frozen_basis = None
+        if not mode:
+            with torch.no_grad():
+                self._frozen_basis = self.context_basis().detach().clone()
+        return self
 
     def target(self, grids: torch.Tensor) -> torch.Tensor:
         """int64 ``[B, cells, 6]``: per cell the walk's context, chosen option and the four allowed flags."""
@@ -142,7 +156,10 @@ class RasterVAE(nn.Module):
         code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
         cell_logits, mix = self.tables(code)
         uniforms = 0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))
-        return cell_logits, mix, self.context_basis(), uniforms
+        # The tables do not depend on z; the zero term only ties them to the input, which the tracer requires of an
+        # output (in eval mode they are one constant, not the MLP).
+        basis = self.context_basis() + 0.0 * code[:1, :1].reshape(1, 1, 1)
+        return cell_logits, mix, basis, uniforms
 
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
