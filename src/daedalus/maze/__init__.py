@@ -38,12 +38,15 @@ from daedalus.maze.stats import (
     is_lattice,
     is_perfect,
     is_solvable,
+    junctions,
     level_stats,
     loops,
     mean_corridor_length,
     pieces,
     solution_length,
+    straights,
     summarize,
+    turns,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from daedalus.errors import UsageError
 from daedalus.maze.carve import repair_edits
 from daedalus.maze.grid import as_batch
 from daedalus.maze.stats import batch_stats, distinct_fraction
@@ -123,6 +124,57 @@ def set_figures(grids: np.ndarray, reference_stats: dict | None = None, training
             if name == "solution_length":
                 values, ref = values[solvable], ref[ref >= 0]
             out[f"w_{name}"] = relative_wasserstein(values, ref) if len(values) else float("nan")
+    return out
+
+
+# The style statistics ``corpus_figures`` compares with a corpus, by their batch_stats name.
+STYLE_DISTRIBUTIONS = ("dead_ends", "junctions", "straights", "turns", "solution_length", "corridor_length")
+
+
+def corpus_figures(grids: np.ndarray, corpus_grids: np.ndarray, starts=None, exits=None) -> dict:
+    """How close a model's levels come to any corpus's style (``daedalus eval --data``).
+
+    Args:
+        grids: ``(N, H, W)`` the model's levels (nonzero = open).
+        corpus_grids: ``(M, H, W)`` the corpus, same grid shape; its levels use the default start and exit.
+        starts, exits: the model levels' ``(row, col)`` endpoints (a pair or ``(N, 2)``); default: the lattice's.
+
+    Returns:
+        dict, JSON-ready: ``count``; means of dead_ends, junctions, straights, turns, loops, solution_length
+        (over solvable levels), corridor_length; rates ``perfect`` and ``solvable``; ``distinct``;
+        ``w_<name>`` for each of ``STYLE_DISTRIBUTIONS``, the 1-D Wasserstein distance to the corpus's
+        distribution divided by the corpus mean (as ``relative_wasserstein``; solution lengths of solvable levels
+        only); ``loops_ratio`` = mean loops / corpus mean loops. A figure that is undefined (no solvable level,
+        a corpus mean of 0) is None.
+
+    Raises:
+        UsageError: when a set is empty or the grid shapes differ.
+    """
+    batch, _ = as_batch(grids)
+    corpus, _ = as_batch(corpus_grids)
+    if batch.shape[1:] != corpus.shape[1:]:
+        raise UsageError(f"levels are {batch.shape[1:]} grids but the corpus holds {corpus.shape[1:]} grids "
+                         f"(shapes {batch.shape} and {corpus.shape})")
+    if len(batch) == 0 or len(corpus) == 0:
+        raise UsageError(f"both sets need at least one level, got shapes {batch.shape} and {corpus.shape}")
+    stats = batch_stats(batch, starts, exits)
+    reference = batch_stats(corpus)
+    solvable, ref_solvable = stats["solvable"], reference["solvable"]
+    out: dict = {"count": int(len(batch))}
+    for name in ("dead_ends", "junctions", "straights", "turns", "loops", "corridor_length"):
+        out[name] = float(np.mean(stats[name]))
+    out["solution_length"] = float(stats["solution_length"][solvable].mean()) if solvable.any() else None
+    out["perfect"] = float(np.mean(stats["perfect"]))
+    out["solvable"] = float(np.mean(solvable))
+    out["distinct"] = distinct_fraction(batch)
+    for name in STYLE_DISTRIBUTIONS:
+        values, ref = np.asarray(stats[name]), np.asarray(reference[name])
+        if name == "solution_length":
+            values, ref = values[solvable], ref[ref_solvable]
+        defined = len(values) and len(ref) and ref.mean() > 0
+        out[f"w_{name}"] = float(relative_wasserstein(values, ref)) if defined else None
+    corpus_loops = float(np.mean(reference["loops"]))
+    out["loops_ratio"] = out["loops"] / corpus_loops if corpus_loops > 0 else None
     return out
 
 

@@ -91,6 +91,56 @@ def dead_ends(grids: np.ndarray):
     return _out(np.asarray((degree == 1).sum(axis=(-2, -1))).reshape(-1), degree.ndim == 2)
 
 
+def _cell_links(grids: np.ndarray) -> tuple[np.ndarray, bool]:
+    """For each cell (even-even position) of a batch, whether each of its four neighbours is open:
+    ``(N, R, C, 4)`` bool in the order up, down, left, right (False off the grid and for closed cells)."""
+    batch, single = _open(grids)
+    _, height, width = batch.shape
+    padded = np.pad(batch, ((0, 0), (1, 1), (1, 1)))
+    # Position (r, c) sits at (r + 1, c + 1) in the padded grid; cells are r, c even.
+    links = np.stack([
+        padded[:, 0:height:2, 1:width + 1:2],
+        padded[:, 2:height + 2:2, 1:width + 1:2],
+        padded[:, 1:height + 1:2, 0:width:2],
+        padded[:, 1:height + 1:2, 2:width + 2:2],
+    ], axis=-1)
+    links &= batch[:, ::2, ::2, None]
+    return links, single
+
+
+def _count_cells(values: np.ndarray, single: bool):
+    return _out(values.sum(axis=(1, 2)).astype(np.int64), single)
+
+
+def junctions(grids: np.ndarray):
+    """Open cells (even-even positions) with three or four open links (neighbouring positions)."""
+    links, single = _cell_links(grids)
+    return _count_cells(links.sum(axis=-1) >= 3, single)
+
+
+def straights(grids: np.ndarray):
+    """Open cells with exactly two open links, opposite each other (up + down or left + right)."""
+    links, single = _cell_links(grids)
+    up, down, left, right = np.moveaxis(links, -1, 0)
+    # Exactly one of the two opposite pairs open, the other pair closed.
+    vertical = up & down & ~left & ~right
+    horizontal = left & right & ~up & ~down
+    return _count_cells(vertical | horizontal, single)
+
+
+def turns(grids: np.ndarray):
+    """Open cells with exactly two open links at a right angle (one vertical, one horizontal).
+
+    Over cells, ``dead_ends`` (degree 1), ``straights`` + ``turns`` (degree 2) and ``junctions`` (degree ≥ 3)
+    split the open cells by degree; ``dead_ends`` also counts non-cell positions, which on a lattice grid with
+    every cell open never have degree 1, so for a perfect maze the four add up to the number of cells.
+    """
+    links, single = _cell_links(grids)
+    up, down, left, right = np.moveaxis(links, -1, 0)
+    two = links.sum(axis=-1) == 2
+    return _count_cells(two & (up | down) & (left | right), single)
+
+
 def is_perfect(grids: np.ndarray):
     """A perfect maze: lattice rule holds, every cell open, and the cells form a spanning tree
     (one piece, no loop)."""
@@ -277,6 +327,9 @@ STAT_NAMES = (
     "pieces",
     "loops",
     "dead_ends",
+    "junctions",
+    "straights",
+    "turns",
     "solution_length",
     "corridor_length",
     "border_corridor",
@@ -295,6 +348,9 @@ def batch_stats(grids: np.ndarray, starts=None, exits=None) -> dict[str, np.ndar
         "pieces": pieces(batch),
         "loops": loops(batch),
         "dead_ends": dead_ends(batch),
+        "junctions": junctions(batch),
+        "straights": straights(batch),
+        "turns": turns(batch),
         "solution_length": length,
         "corridor_length": mean_corridor_length(batch),
         "border_corridor": border_corridor(batch),
