@@ -163,17 +163,24 @@ def reference_corpus(metadata: dict, data_path: str | None, count: int, seed: in
     return grids, f"corpus {data_path} ({len(grids)} levels)"
 
 
-def untrained_levels(generator, z: np.ndarray, mode: str) -> np.ndarray:
+def untrained_levels(generator, z: np.ndarray, mode: str) -> np.ndarray | None:
     """The levels of the same decoder *untrained*: its model configuration (metadata ``model_config``) freshly
-    initialised with the training seed, run by torch on the same latents, decoded by the same decoding class."""
+    initialised with the training seed, run by torch on the same latents, decoded by the same decoding class.
+    None when the metadata describes no model this trainer can build (``model_config`` is informational)."""
     import torch
 
+    from daedalus.errors import DaedalusError
     from daedalus.trainer.models import build_model
 
-    config = json.loads(generator.metadata["model_config"])
-    seed = generator.metadata.get("training_seed") or "0"
-    torch.manual_seed(int(seed))
-    model = build_model({k: v for k, v in config.items() if k != "name"}).eval()
+    try:
+        config = json.loads(generator.metadata["model_config"])
+        seed = int(generator.metadata.get("training_seed") or "0")
+        torch.manual_seed(seed)
+        model = build_model({k: v for k, v in config.items() if k != "name"}).eval()
+    except (KeyError, ValueError, TypeError, AttributeError, DaedalusError):
+        return None
+    if model.input_dim != generator.latent_dim:
+        return None
     with torch.no_grad():
         outputs = [t.numpy() for t in model.export_outputs(torch.from_numpy(np.asarray(z, dtype=np.float32)))]
     return generator.decoding.raw(outputs, mode)
@@ -207,8 +214,8 @@ def evaluate_model(generator, samples: int, seed: int, mode: str = "perfect", da
     figures["style"] = corpus_figures(repaired, reference, generator.info.start, generator.info.exit)
     figures["two_sample"] = {}
     compare = [("model", repaired)]
-    if untrained:
-        plain = untrained_levels(generator, latents, mode)
+    plain = untrained_levels(generator, latents, mode) if untrained else None
+    if plain is not None:
         figures["untrained"] = evaluate_grids(plain, plain, None, reference, None, generator.threshold)["raw"]
         figures["untrained_style"] = corpus_figures(plain, reference)
         compare.append(("untrained", plain))

@@ -17,7 +17,7 @@ import onnxruntime as ort
 
 from daedalus.contract import INPUT_NAME, ModelInfo
 from daedalus.errors import ModelError, UsageError
-from daedalus.maze.backtracker import as_generator
+from daedalus.maze.backtracker import as_generator, fresh_seed
 from daedalus.maze.repair import MODES
 from daedalus.runtime.decodings import decoding_for
 from daedalus.runtime.level import Level
@@ -194,6 +194,10 @@ class MazeGenerator:
     def decode(self, z, mode: str = "perfect") -> np.ndarray:
         """Deprecated name of :meth:`raw_levels` (before 2026-12 it returned probabilities for threshold decoders
         and walks for carve decoders; see docs/formats.md)."""
+        import warnings
+
+        warnings.warn("MazeGenerator.decode is deprecated: use raw_levels (levels before repair) or probabilities "
+                      "(p_open)", DeprecationWarning, stacklevel=2)
         return self.raw_levels(z, mode)
 
     def _run(self, z: np.ndarray) -> list[np.ndarray]:
@@ -326,11 +330,6 @@ class MazeGenerator:
     def __repr__(self) -> str:
         return (f"MazeGenerator({str(self.path)!r}, latent_dim={self.latent_dim}, shape={self.shape}, "
                 f"provider={self.provider!r})")
-
-
-def fresh_seed() -> int:
-    """A seed from fresh OS entropy, small enough to share as a level code (uint32)."""
-    return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
 
 
 def _check_count(count) -> int:

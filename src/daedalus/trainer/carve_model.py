@@ -49,6 +49,8 @@ class CarveVAE(nn.Module):
 
     OUTPUT = "carve"
     DECODING = "carve"
+    # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
+    OWN_LIKELIHOOD = True
     # A score off the grid: never taken (the walk ignores those directions anyway).
     OFF_GRID = -1.0e4
 

@@ -155,10 +155,13 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
                          temperature=None if options["temperature"] is None else float(options["temperature"]))
 
-    if model["output"] in ("carve", "raster"):
+    from daedalus.trainer.data import is_maze_data
+    from daedalus.trainer.models import model_class
+
+    if model_class(model).OWN_LIKELIHOOD:
         # Walks exist only for mazes, and walk decoders bring their own likelihood.
-        if data["kind"] not in ("mazes", "corpus"):
-            raise UsageError(f"model {name!r} decodes maze parent fields: data must be mazes, got {data['kind']!r}")
+        if not is_maze_data(data):
+            raise UsageError(f"model {name!r} draws maze walks: data must be mazes, got {data['kind']!r}")
         if options["loss"] not in (None, "model"):
             raise UsageError(f"model {name!r} trains with its own loss; drop loss={options['loss']!r}")
         loss = "model"

@@ -156,6 +156,8 @@ class MazeAutoencoder(nn.Module):
         return p.reshape(-1, self.height, self.width)
 
     DECODING = "threshold"
+    # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
+    OWN_LIKELIHOOD = False
 
     @property
     def input_dim(self) -> int:

@@ -25,13 +25,7 @@ from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, link_positions
 from daedalus.maze.raster_walk import CONTEXT_BITS, CONTEXTS, OPTIONS, raster_events, raster_walk
 from daedalus.trainer.losses import reparameterize
-
-
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers)
+from daedalus.trainer.models import _mlp, check_sizes
 
 
 class RasterVAE(nn.Module):
@@ -51,6 +45,8 @@ class RasterVAE(nn.Module):
 
     OUTPUT = "raster"
     DECODING = "raster"
+    # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
+    OWN_LIKELIHOOD = True
 
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
@@ -60,11 +56,7 @@ class RasterVAE(nn.Module):
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
         if output not in (None, self.OUTPUT):
             raise UsageError(f"RasterVAE has output 'raster', got {output!r}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise UsageError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        hidden = [int(h) for h in hidden]
-        if not hidden or any(h <= 0 for h in hidden):
-            raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
+        hidden = check_sizes(latent_dim, hidden)
         self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden
         self.height, self.width, self.output, self.loops = int(height), int(width), self.OUTPUT, bool(loops)
         self.rows, self.cols = cell_shape((self.height, self.width))
