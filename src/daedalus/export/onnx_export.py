@@ -154,20 +154,24 @@ def check_against_torch(onnx_bytes: bytes, model, decoding, seed: int = 0, batch
     return worst
 
 
-def measure_quality(onnx_bytes: bytes, info, decoding, samples: int = 1000, seed: int = 0) -> dict:
-    """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, before repair (the runtime's
-    ``decoding`` of this kind: thresholded ``p_open`` or the walk)."""
+def prior_outputs(onnx_bytes: bytes, info, samples: int, seed: int) -> list[np.ndarray]:
+    """The ONNX file's outputs for ``samples`` latents from its prior."""
     import onnxruntime as ort
-
-    from daedalus.maze.stats import batch_stats, distinct_fraction, summarize
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     z = np.random.default_rng(seed).standard_normal((samples, info.latent_dim))
     if info.prior_mean is not None:
         k = len(info.prior_mean)
         z[:, :k] = z[:, :k] @ info.prior_scale_tril.T + info.prior_mean
-    outputs = session.run(list(info.outputs), {INPUT_NAME: z.astype(np.float32)})
-    grids = decoding.raw(outputs, "perfect")
+    return session.run(list(info.outputs), {INPUT_NAME: z.astype(np.float32)})
+
+
+def measure_quality(onnx_bytes: bytes, info, decoding, samples: int = 1000, seed: int = 0) -> dict:
+    """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, before repair (the runtime's
+    ``decoding`` of this kind: thresholded ``p_open`` or the walk)."""
+    from daedalus.maze.stats import batch_stats, distinct_fraction, summarize
+
+    grids = decoding.raw(prior_outputs(onnx_bytes, info, samples, seed), "perfect")
     stats = summarize(batch_stats(grids))
     stats["distinct"] = distinct_fraction(grids)
     stats["samples"] = samples
@@ -283,6 +287,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     styles = style_metadata(model, config)
     if styles:
         metadata["styles"] = json.dumps(styles)
+    info = read_contract(metadata, f"the export of {str(run_dir)!r}")
+    decoding = decoding_for(info, "being exported")
+    metadata.update(decoding.braid_metadata(prior_outputs(raw, info, quality_samples, seed)))
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")
     decoding = decoding_for(info, "being exported")
     provisional = check_against_torch(raw, model, decoding, seed)

@@ -21,6 +21,9 @@ from daedalus.maze.scored_carve import carve
 # Braid levels from a carve decoder: its walk plus every wall whose p_open (the decoder's preference for the link)
 # reaches this. 0.75 gives about 11 loops per 28 x 28 level, as many as the link VAE's braid levels had.
 CARVE_BRAID_PREFERENCE = 0.75
+# Loops per braid level a raster decoder keeps at least (the export calibrates its braid_loop_bonus to it): as many
+# as the carve default's braid levels had, so the game keeps its escape routes whatever style the model learned.
+BRAID_LOOPS = 10.0
 
 
 class Decoding:
@@ -55,6 +58,10 @@ class Decoding:
         """``(grids uint8 (n, H, W), edits int64 (n,))``. A walk is valid by construction: nothing to repair."""
         grids = self.raw(outputs, mode)
         return grids, np.zeros(len(grids), dtype=np.int64)
+
+    def braid_metadata(self, outputs: list[np.ndarray]) -> dict[str, str]:
+        """Metadata the export adds so that braid mode keeps enough loops (none for most kinds)."""
+        return {}
 
     def probabilities(self, outputs: list[np.ndarray]) -> np.ndarray:
         raise UsageError(f"a {self.kind} decoder outputs walk scores, not open-floor probabilities; use raw_levels")
@@ -128,6 +135,24 @@ class RasterDecoding(Decoding):
         rows, cols = self.info.height // 2, self.info.width // 2
         mix = self.mix
         return [(None, rows, cols, OPTIONS), (None, mix), (CONTEXTS, mix, OPTIONS), (None, rows * cols)]
+
+    def braid_metadata(self, outputs):
+        """``braid_loop_bonus``: the smallest bonus (bisection) with which braid levels of these prior samples keep
+        ``BRAID_LOOPS`` loops on average; 0 when the learned loops already reach it (a braid corpus)."""
+        from daedalus.maze.stats import loops
+
+        def mean_loops(bonus: float) -> float:
+            self.loop_bonus = bonus
+            return float(np.mean(loops(self.raw(outputs, "braid"))))
+
+        low, high = 0.0, 12.0
+        if mean_loops(low) >= BRAID_LOOPS:
+            return {"braid_loop_bonus": "0.0"}
+        for _ in range(12):
+            middle = 0.5 * (low + high)
+            low, high = (low, middle) if mean_loops(middle) >= BRAID_LOOPS else (middle, high)
+        self.loop_bonus = high
+        return {"braid_loop_bonus": repr(round(high, 4))}
 
     def raw(self, outputs, mode):
         cell_logits, context_mix, context_basis, uniforms = outputs
