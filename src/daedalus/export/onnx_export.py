@@ -290,6 +290,14 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")
     decoding = decoding_for(info, "being exported")
     metadata.update(decoding.braid_metadata(prior_outputs(raw, info, quality_samples, seed)))
+    for entry in styles:
+        # Each style gets the bonus its own levels need (0 for a braided style, whose loops are learned).
+        style_prior = {**info.__dict__, "prior_mean": np.asarray(entry["mean"]),
+                       "prior_scale_tril": np.asarray(entry["scale_tril"])}
+        outputs = prior_outputs(raw, type(info)(**style_prior), min(quality_samples, 300), seed)
+        entry["corpus"]["braid_loop_bonus"] = decoding.loop_bonus_for(outputs)
+    if styles:
+        metadata["styles"] = json.dumps(styles)
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")
     decoding = decoding_for(info, "being exported")
     provisional = check_against_torch(raw, model, decoding, seed)

@@ -51,12 +51,13 @@ class Decoding:
                 raise ModelError(f"decoder {self.source} returned non-finite {name} (NaN or inf) in {bad} of "
                                  f"{len(array)} rows")
 
-    def raw(self, outputs: list[np.ndarray], mode: str) -> np.ndarray:
+    def raw(self, outputs: list[np.ndarray], mode: str, style=None) -> np.ndarray:
+        """The decoder's own levels; ``style`` (a ``contract.Style``) when the latents were drawn from one."""
         raise NotImplementedError
 
-    def levels(self, outputs: list[np.ndarray], mode: str) -> tuple[np.ndarray, np.ndarray]:
+    def levels(self, outputs: list[np.ndarray], mode: str, style=None) -> tuple[np.ndarray, np.ndarray]:
         """``(grids uint8 (n, H, W), edits int64 (n,))``. A walk is valid by construction: nothing to repair."""
-        grids = self.raw(outputs, mode)
+        grids = self.raw(outputs, mode, style)
         return grids, np.zeros(len(grids), dtype=np.int64)
 
     def braid_metadata(self, outputs: list[np.ndarray]) -> dict[str, str]:
@@ -80,10 +81,10 @@ class ThresholdDecoding(Decoding):
     def shapes(self):
         return [(None, self.info.height, self.info.width)]
 
-    def raw(self, outputs, mode):
+    def raw(self, outputs, mode, style=None):
         return (outputs[0] >= self.info.threshold).astype(np.uint8)
 
-    def levels(self, outputs, mode):
+    def levels(self, outputs, mode, style=None):
         result = self.repair(outputs[0], mode)
         return result.grids, np.asarray(result.edits, dtype=np.int64)
 
@@ -101,7 +102,7 @@ class CarveDecoding(Decoding):
         info = self.info
         return [(None, info.height, info.width), (None, info.height // 2, info.width // 2, 4)]
 
-    def raw(self, outputs, mode):
+    def raw(self, outputs, mode, style=None):
         p_open, scores = outputs
         try:
             walk = carve(scores, (self.info.height, self.info.width), self.info.start)
@@ -136,29 +137,38 @@ class RasterDecoding(Decoding):
         mix = self.mix
         return [(None, rows, cols, OPTIONS), (None, mix), (CONTEXTS, mix, OPTIONS), (None, rows * cols)]
 
-    def braid_metadata(self, outputs):
-        """``braid_loop_bonus``: the smallest bonus (bisection) with which braid levels of these prior samples keep
-        ``BRAID_LOOPS`` loops on average; 0 when the learned loops already reach it (a braid corpus)."""
+    def loop_bonus_for(self, outputs) -> float:
+        """The smallest bonus (bisection) with which braid levels of these outputs keep ``BRAID_LOOPS`` loops on
+        average; 0 when the learned loops already reach it (a braid corpus)."""
         from daedalus.maze.stats import loops
 
-        def mean_loops(bonus: float) -> float:
-            self.loop_bonus = bonus
-            return float(np.mean(loops(self.raw(outputs, "braid"))))
+        def enough(bonus: float) -> bool:
+            return float(np.mean(loops(self._walk(outputs, True, bonus)))) >= BRAID_LOOPS
 
+        if enough(0.0):
+            return 0.0
         low, high = 0.0, 12.0
-        if mean_loops(low) >= BRAID_LOOPS:
-            return {"braid_loop_bonus": "0.0"}
         for _ in range(12):
             middle = 0.5 * (low + high)
-            low, high = (low, middle) if mean_loops(middle) >= BRAID_LOOPS else (middle, high)
-        self.loop_bonus = high
-        return {"braid_loop_bonus": repr(round(high, 4))}
+            low, high = (low, middle) if enough(middle) else (middle, high)
+        return round(high, 4)
 
-    def raw(self, outputs, mode):
-        cell_logits, context_mix, context_basis, uniforms = outputs
+    def braid_metadata(self, outputs):
+        """``braid_loop_bonus`` for latents from the prior (a style's own is in its ``corpus`` entry)."""
+        self.loop_bonus = self.loop_bonus_for(outputs)
+        return {"braid_loop_bonus": repr(self.loop_bonus)}
+
+    def raw(self, outputs, mode, style=None):
         braid = mode == "braid"
-        return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=braid,
-                           loop_bonus=self.loop_bonus if braid else 0.0)
+        bonus = self.loop_bonus
+        if style is not None and "braid_loop_bonus" in style.corpus:
+            bonus = float(style.corpus["braid_loop_bonus"])
+        return self._walk(outputs, braid, bonus if braid else 0.0)
+
+    @staticmethod
+    def _walk(outputs, loops: bool, bonus: float) -> np.ndarray:
+        cell_logits, context_mix, context_basis, uniforms = outputs
+        return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus)
 
 
 DECODINGS: dict[str, type[Decoding]] = {cls.kind: cls for cls in (ThresholdDecoding, CarveDecoding, RasterDecoding)}

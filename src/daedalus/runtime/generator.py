@@ -155,16 +155,22 @@ class MazeGenerator:
         rng = as_generator(rng)
         eps = rng.standard_normal((count, self.latent_dim))
         mean, tril = self.info.prior_mean, self.info.prior_scale_tril
-        if style is not None:
-            try:
-                chosen = self.info.style(style)
-            except KeyError as error:
-                raise UsageError(error.args[0]) from None
+        chosen = self._style(style)
+        if chosen is not None:
             mean, tril = chosen.mean, chosen.scale_tril
         if mean is not None:
             k = len(mean)
             eps[:, :k] = mean + eps[:, :k] @ tril.T
         return eps.astype(np.float32)
+
+    def _style(self, name: str | None):
+        """The ``contract.Style`` of a name (None for None). Raises UsageError naming the styles."""
+        if name is None:
+            return None
+        try:
+            return self.info.style(name)
+        except KeyError as error:
+            raise UsageError(error.args[0]) from None
 
     # ---- the pipeline -----------------------------------------------------------------------------------------
     def _decode(self, z, per_chunk) -> np.ndarray:
@@ -175,7 +181,7 @@ class MazeGenerator:
         out = np.concatenate(parts) if parts else np.empty((0, *self.shape), dtype=np.float32)
         return out[0] if single else out
 
-    def raw_levels(self, z, mode: str = "perfect") -> np.ndarray:
+    def raw_levels(self, z, mode: str = "perfect", style: str | None = None) -> np.ndarray:
         """The decoder's own levels before any repair, uint8 ``(count, H, W)`` for latents ``(count, latent_dim)``
         (or ``(H, W)`` for one ``(latent_dim,)``): thresholded ``p_open`` for a threshold decoder, the walk for a
         walk decoder (with its braid links in ``mode="braid"``).
@@ -184,7 +190,8 @@ class MazeGenerator:
             UsageError: bad latents or mode. ModelError: the decoder failed or broke its contract (shape, NaN, inf).
         """
         _check_mode(mode)
-        return self._decode(z, lambda outputs: self._decoding.raw(outputs, mode))
+        chosen = self._style(style)
+        return self._decode(z, lambda outputs: self._decoding.raw(outputs, mode, chosen))
 
     def probabilities(self, z) -> np.ndarray:
         """Open-floor probabilities ``p_open`` float32 ``(count, H, W)`` of a decoder that has them (threshold and
@@ -229,8 +236,7 @@ class MazeGenerator:
         not depend on how the work is cut.
         """
         _check_mode(mode)
-        if style is not None and style not in self.styles:
-            self.sample_latents(0, 0, style)  # raises the UsageError naming the styles
+        chosen = self._style(style)
         if z is None:
             count = _check_count(count)
             rng = as_generator(None if seed is None else _check_seed(seed))
@@ -249,7 +255,7 @@ class MazeGenerator:
         if len(bounds) <= 1:
             for begin, size in bounds:
                 latents = latents_for(begin, size)
-                grids, edits = self._decoding.levels(self._run(latents), mode)
+                grids, edits = self._decoding.levels(self._run(latents), mode, chosen)
                 yield {"grids": grids, "latents": latents, "edits": edits, "first": begin}
             return
         # The helper thread runs onnxruntime only; the walk or the repair runs here, beside it.
@@ -261,7 +267,7 @@ class MazeGenerator:
                 if i + 1 < len(bounds):
                     latents = latents_for(*bounds[i + 1])
                     pending = pool.submit(self._run, latents)
-                grids, edits = self._decoding.levels(outputs, mode)
+                grids, edits = self._decoding.levels(outputs, mode, chosen)
                 yield {"grids": grids, "latents": current, "edits": edits, "first": begin}
 
     def levels_from_batch(self, batch: dict, seed: int | None, mode: str, indexed: bool = True) -> list[Level]:
