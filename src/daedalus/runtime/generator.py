@@ -18,10 +18,17 @@ import onnxruntime as ort
 from daedalus.contract import INPUT_NAME, ModelInfo
 from daedalus.errors import ModelError, UsageError
 from daedalus.maze.backtracker import as_generator, fresh_seed
-from daedalus.maze.repair import MODES
+from daedalus.runtime.checks import check_count, check_latents, check_mode, check_seed
 from daedalus.runtime.decodings import decoding_for
 from daedalus.runtime.level import Level
-from daedalus.runtime.session import DEFAULT_MODEL, choose_providers, installed_runtimes, model_path, open_session
+from daedalus.runtime.session import (
+    DEFAULT_MODEL,
+    check_signature,
+    choose_providers,
+    installed_runtimes,
+    model_path,
+    open_session,
+)
 
 __all__ = ["DEFAULT_MODEL", "MazeGenerator", "choose_providers", "fresh_seed", "installed_runtimes"]
 
@@ -72,28 +79,9 @@ class MazeGenerator:
         return generator
 
     def _check_signature(self, source: str) -> None:
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        info = self.info
-        if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-            raise ModelError(f"{source} is not a Daedalus decoder: inputs {[i.name for i in inputs]}, expected ['z']")
-        if [o.name for o in outputs] != list(info.outputs):
-            raise ModelError(f"{source} is not a Daedalus decoder: outputs {[o.name for o in outputs]}, "
-                             f"expected {list(info.outputs)} (metadata decoding={info.decoding!r})")
-        z = inputs[0]
-        # A dim is an int when fixed, a str or None when symbolic; only a fixed wrong width is an error here.
-        width_wrong = len(z.shape) == 2 and isinstance(z.shape[1], int) and z.shape[1] != info.latent_dim
-        if z.type != "tensor(float)" or len(z.shape) != 2 or width_wrong:
-            raise ModelError(f"{source}: input z is {z.type} {z.shape}, expected tensor(float) "
-                             f"[batch, {info.latent_dim}]")
-        for output, shape in zip(outputs, self._decoding.shapes()):
-            fixed = [(got, want) for got, want in zip(output.shape, shape) if isinstance(got, int) and want]
-            if output.type != "tensor(float)" or len(output.shape) != len(shape) or any(
-                    got != want for got, want in fixed):
-                expected = ", ".join("batch" if d is None else str(d) for d in shape)
-                raise ModelError(f"{source}: output {output.name} is {output.type} {output.shape}, expected "
-                                 f"tensor(float) [{expected}] as its metadata says")
+        check_signature(self._session, self.info, self._decoding.shapes(), source)
         # Declared shapes can be symbolic; one probe decode checks what the graph really returns.
-        self._run(np.zeros((2, info.latent_dim), dtype=np.float32))
+        self._run(np.zeros((2, self.info.latent_dim), dtype=np.float32))
 
     # ---- properties -------------------------------------------------------------------------------------------
     @property
@@ -120,17 +108,7 @@ class MazeGenerator:
 
     # ---- latents ----------------------------------------------------------------------------------------------
     def _check_latents(self, z) -> np.ndarray:
-        array = np.asarray(z)
-        if array.dtype == object or array.dtype.kind not in "fiu":
-            raise UsageError(f"latents must be real numbers (float32 preferred), got dtype {array.dtype}")
-        if array.ndim != 2 or array.shape[1] != self.latent_dim:
-            raise UsageError(f"latents must have shape (count, {self.latent_dim}), got {array.shape}")
-        with np.errstate(over="ignore"):
-            cast = array.astype(np.float32)
-        if not np.isfinite(cast).all():
-            row, col = np.argwhere(~np.isfinite(cast))[0]
-            raise UsageError(f"latents must be finite float32 values, got {array[row, col]!r} at [{row}, {col}]")
-        return cast
+        return check_latents(z, self.latent_dim)
 
     @property
     def decoding(self):
@@ -151,7 +129,7 @@ class MazeGenerator:
         Raises:
             UsageError: a bad count, or a style the model does not have.
         """
-        count = _check_count(count)
+        count = check_count(count)
         rng = as_generator(rng)
         eps = rng.standard_normal((count, self.latent_dim))
         mean, tril = self.info.prior_mean, self.info.prior_scale_tril
@@ -189,7 +167,7 @@ class MazeGenerator:
         Raises:
             UsageError: bad latents or mode. ModelError: the decoder failed or broke its contract (shape, NaN, inf).
         """
-        _check_mode(mode)
+        check_mode(mode)
         chosen = self._style(style)
         return self._decode(z, lambda outputs: self._decoding.raw(outputs, mode, chosen))
 
@@ -219,7 +197,7 @@ class MazeGenerator:
 
     def repair(self, p_open: np.ndarray, mode: str = "perfect"):
         """Clip and repair decoder output with this model's threshold, start and exit (``daedalus.maze.repair``)."""
-        _check_mode(mode)
+        check_mode(mode)
         return self._decoding.repair(p_open, mode)
 
     def batches(self, count: int, seed: int | None = None, mode: str = "perfect",
@@ -235,11 +213,11 @@ class MazeGenerator:
         independent (latents are drawn in order; each maze is decoded and repaired on its own), so the levels do
         not depend on how the work is cut.
         """
-        _check_mode(mode)
+        check_mode(mode)
         chosen = self._style(style)
         if z is None:
-            count = _check_count(count)
-            rng = as_generator(None if seed is None else _check_seed(seed))
+            count = check_count(count)
+            rng = as_generator(None if seed is None else check_seed(seed))
         else:
             z = self._check_latents(z)
             count = len(z)
@@ -295,9 +273,9 @@ class MazeGenerator:
         Raises:
             UsageError: negative or non-integer count, bad seed, mode or style.
         """
-        count = _check_count(count)
-        _check_mode(mode)
-        seed = _check_seed(fresh_seed() if seed is None else seed)
+        count = check_count(count)
+        check_mode(mode)
+        seed = check_seed(fresh_seed() if seed is None else seed)
         levels: list[Level] = []
         for batch in self.batches(count, seed, mode, style=style):
             levels.extend(self.levels_from_batch(batch, seed, mode, True))
@@ -319,7 +297,7 @@ class MazeGenerator:
         by every step, so a line between two styles blends the styles and nothing else)."""
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
             raise UsageError(f"steps must be an integer >= 2, got {steps!r}")
-        shared = self.sample_latents(1, _check_seed(seed))[0]
+        shared = self.sample_latents(1, check_seed(seed))[0]
 
         def latent(end) -> np.ndarray:
             if isinstance(end, str):
@@ -336,23 +314,3 @@ class MazeGenerator:
     def __repr__(self) -> str:
         return (f"MazeGenerator({str(self.path)!r}, latent_dim={self.latent_dim}, shape={self.shape}, "
                 f"provider={self.provider!r})")
-
-
-def _check_count(count) -> int:
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
-        raise UsageError(f"count must be a non-negative integer, got {count!r}")
-    if count < 0:
-        raise UsageError(f"count must be a non-negative integer, got {count}")
-    return int(count)
-
-
-def _check_seed(seed) -> int:
-    # A level's code is seed + index, so the seed must be a plain integer that JSON and other engines can carry.
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return int(seed)
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise UsageError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

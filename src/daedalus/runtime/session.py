@@ -132,3 +132,33 @@ def open_session(path: Path, device: str = "auto", providers: Sequence | None = 
         raise DeviceError(f"device 'cuda' asked for, but onnxruntime fell back to {got[0]} (CUDA or cuDNN "
                           "libraries missing?); install the gpu extra and a matching CUDA, or use device='cpu'")
     return session, info
+
+
+def check_signature(session: ort.InferenceSession, info: ModelInfo, shapes: list[tuple], source: str) -> None:
+    """The graph's input and outputs against the contract: one float input ``z`` of width ``latent_dim``, the outputs
+    the ``decoding`` names, in order, with the shapes its decoding class gives (``None`` = the batch axis).
+
+    Raises:
+        ModelError: naming the input or output and what was expected.
+    """
+    from daedalus.contract import INPUT_NAME
+
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        raise ModelError(f"{source} is not a Daedalus decoder: inputs {[i.name for i in inputs]}, expected ['z']")
+    if [o.name for o in outputs] != list(info.outputs):
+        raise ModelError(f"{source} is not a Daedalus decoder: outputs {[o.name for o in outputs]}, "
+                         f"expected {list(info.outputs)} (metadata decoding={info.decoding!r})")
+    z = inputs[0]
+    # A dim is an int when fixed, a str or None when symbolic; only a fixed wrong width is an error here.
+    width_wrong = len(z.shape) == 2 and isinstance(z.shape[1], int) and z.shape[1] != info.latent_dim
+    if z.type != "tensor(float)" or len(z.shape) != 2 or width_wrong:
+        raise ModelError(f"{source}: input z is {z.type} {z.shape}, expected tensor(float) "
+                         f"[batch, {info.latent_dim}]")
+    for output, shape in zip(outputs, shapes):
+        fixed = [(got, want) for got, want in zip(output.shape, shape) if isinstance(got, int) and want]
+        if output.type != "tensor(float)" or len(output.shape) != len(shape) or any(
+                got != want for got, want in fixed):
+            expected = ", ".join("batch" if d is None else str(d) for d in shape)
+            raise ModelError(f"{source}: output {output.name} is {output.type} {output.shape}, expected "
+                             f"tensor(float) [{expected}] as its metadata says")
