@@ -5,6 +5,7 @@ the file is written (atomically)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -292,9 +293,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     metadata.update(decoding.braid_metadata(prior_outputs(raw, info, quality_samples, seed)))
     for entry in styles:
         # Each style gets the bonus its own levels need (0 for a braided style, whose loops are learned).
-        style_prior = {**info.__dict__, "prior_mean": np.asarray(entry["mean"]),
-                       "prior_scale_tril": np.asarray(entry["scale_tril"])}
-        outputs = prior_outputs(raw, type(info)(**style_prior), min(quality_samples, 300), seed)
+        style_prior = dataclasses.replace(info, prior_mean=np.asarray(entry["mean"]),
+                                          prior_scale_tril=np.asarray(entry["scale_tril"]))
+        outputs = prior_outputs(raw, style_prior, min(quality_samples, 300), seed)
         entry["corpus"]["braid_loop_bonus"] = decoding.loop_bonus_for(outputs)
     if styles:
         metadata["styles"] = json.dumps(styles)

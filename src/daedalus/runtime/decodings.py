@@ -155,8 +155,7 @@ class RasterDecoding(Decoding):
 
     def braid_metadata(self, outputs):
         """``braid_loop_bonus`` for latents from the prior (a style's own is in its ``corpus`` entry)."""
-        self.loop_bonus = self.loop_bonus_for(outputs)
-        return {"braid_loop_bonus": repr(self.loop_bonus)}
+        return {"braid_loop_bonus": repr(self.loop_bonus_for(outputs))}
 
     def raw(self, outputs, mode, style=None):
         braid = mode == "braid"

@@ -199,11 +199,11 @@ def evaluate_model(generator, samples: int, seed: int, mode: str = "perfect", da
     chunk = 1024
     for begin in tqdm(range(0, samples, chunk), desc="levels", unit="batch", leave=False, disable=samples < 4096):
         z = generator.sample_latents(min(chunk, samples - begin), rng, style)
-        for batch in generator.batches(0, None, mode, z=z, style=style):
-            repaired.append(batch["grids"])
-            edits.append(np.asarray(batch["edits"]) / (height * width))
+        drawn, levels, changed = generator.raw_and_levels(z, mode, style)
         latents.append(z)
-        raw.append(generator.raw_levels(z, mode, style))
+        raw.append(drawn)
+        repaired.append(levels)
+        edits.append(changed / (height * width))
     latents, raw, repaired = np.concatenate(latents), np.concatenate(raw), np.concatenate(repaired)
     edits = np.concatenate(edits)
     reference, described = reference_corpus(generator.metadata, data, samples, seed, style)

@@ -195,6 +195,21 @@ class MazeGenerator:
         self._decoding.check_outputs(outputs, len(z))
         return outputs
 
+    def raw_and_levels(self, z, mode: str = "perfect", style: str | None = None):
+        """One decode of latents ``(count, latent_dim)`` giving both what ``raw_levels`` and ``batches`` give:
+        ``(raw uint8 (count, H, W), levels uint8 (count, H, W), edits int64 (count,))`` (for ``daedalus eval``)."""
+        check_mode(mode)
+        chosen = self._style(style)
+        z = self._check_latents(z)
+        raw, levels, edits = [], [], []
+        for begin in range(0, len(z), self.chunk_size):
+            outputs = self._run(z[begin : begin + self.chunk_size])
+            raw.append(self._decoding.raw(outputs, mode, chosen))
+            grids, changed = self._decoding.levels(outputs, mode, chosen)
+            levels.append(grids)
+            edits.append(changed)
+        return np.concatenate(raw), np.concatenate(levels), np.concatenate(edits)
+
     def repair(self, p_open: np.ndarray, mode: str = "perfect"):
         """Clip and repair decoder output with this model's threshold, start and exit (``daedalus.maze.repair``)."""
         check_mode(mode)
@@ -301,8 +316,7 @@ class MazeGenerator:
 
         def latent(end) -> np.ndarray:
             if isinstance(end, str):
-                self.sample_latents(0, 0, end)  # refuses an unknown style by name
-                mean = self.info.style(end).mean
+                mean = self._style(end).mean  # refuses an unknown style by name
                 return np.concatenate([mean, shared[len(mean):]]).astype(np.float32)
             array = np.asarray(end.z if isinstance(end, Level) else end)
             return self._check_latents(array.reshape(1, -1) if array.ndim == 1 else array)[0]
