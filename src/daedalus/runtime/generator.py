@@ -17,7 +17,8 @@ import onnxruntime as ort
 
 from daedalus.contract import INPUT_NAME, ModelInfo
 from daedalus.errors import ModelError, UsageError
-from daedalus.maze.backtracker import as_generator, fresh_seed
+from daedalus.maze.backtracker import fresh_seed
+from daedalus.runtime import levelcode
 from daedalus.runtime.checks import check_count, check_latents, check_mode, check_seed
 from daedalus.runtime.decodings import decoding_for
 from daedalus.runtime.level import Level
@@ -122,24 +123,28 @@ class MazeGenerator:
 
     def sample_latents(self, count: int, rng: int | np.random.Generator | None = None,
                        style: str | None = None) -> np.ndarray:
-        """``(count, latent_dim)`` float32 latents from the model's prior (``N(0, I)`` unless its metadata says
-        otherwise), or from one style's distribution. Draws are sequential, so the first k rows do not depend on
-        ``count``. The prior or style covers the first dimensions (the code); the rest (a walk's noise) are N(0, 1).
+        """``(count, latent_dim)`` float32 latents of the level codes ``rng .. rng + count - 1`` (an int), drawn
+        from the model's prior (``N(0, I)`` unless its metadata says otherwise) or from one style's distribution
+        with the portable level code (``daedalus.runtime.levelcode``, docs/formats.md): row i depends on its code
+        alone. A numpy Generator picks the first code (``integers(2**63)``); None a fresh one. The prior or style
+        covers the first dimensions (the code); the rest (a walk's noise) are N(0, 1).
 
         Raises:
-            UsageError: a bad count, or a style the model does not have.
+            UsageError: a bad count or code, or a style the model does not have.
         """
         count = check_count(count)
-        rng = as_generator(rng)
-        eps = rng.standard_normal((count, self.latent_dim))
+        if isinstance(rng, np.random.Generator):
+            first = int(rng.integers(0, 2**63))
+        else:
+            first = fresh_seed() if rng is None else check_seed(rng)
+        return self._code_latents(first, count, style)
+
+    def _code_latents(self, first: int, count: int, style: str | None) -> np.ndarray:
         mean, tril = self.info.prior_mean, self.info.prior_scale_tril
         chosen = self._style(style)
         if chosen is not None:
             mean, tril = chosen.mean, chosen.scale_tril
-        if mean is not None:
-            k = len(mean)
-            eps[:, :k] = mean + eps[:, :k] @ tril.T
-        return eps.astype(np.float32)
+        return levelcode.latents(first, count, self.latent_dim, mean, tril)
 
     def _style(self, name: str | None):
         """The ``contract.Style`` of a name (None for None). Raises UsageError naming the styles."""
@@ -225,14 +230,15 @@ class MazeGenerator:
 
         Decoding and repair overlap: while numpy repairs one slice, onnxruntime (which releases the GIL) decodes
         the next on a helper thread, so the two stages share the cores instead of taking turns. Slices are
-        independent (latents are drawn in order; each maze is decoded and repaired on its own), so the levels do
-        not depend on how the work is cut.
+        independent (level i's latent comes from its code ``seed + i`` alone; each maze is decoded and repaired on
+        its own), so the levels do not depend on how the work is cut.
         """
         check_mode(mode)
         chosen = self._style(style)
         if z is None:
             count = check_count(count)
-            rng = as_generator(None if seed is None else check_seed(seed))
+            seed = fresh_seed() if seed is None else check_seed(seed)
+            levelcode.check_codes(seed, count)
         else:
             z = self._check_latents(z)
             count = len(z)
@@ -243,7 +249,7 @@ class MazeGenerator:
         bounds = [(begin, min(step, count - begin)) for begin in range(0, count, step)]
 
         def latents_for(begin: int, size: int) -> np.ndarray:
-            return self.sample_latents(size, rng, style) if z is None else z[begin : begin + size]
+            return self._code_latents(seed + begin, size, style) if z is None else z[begin : begin + size]
 
         if len(bounds) <= 1:
             for begin, size in bounds:

@@ -10,6 +10,7 @@ from functools import cached_property
 import numpy as np
 
 from daedalus.errors import UsageError
+from daedalus.runtime.levelcode import LEVEL_CODE_VERSION
 
 LEVEL_FORMAT = "daedalus-level"
 LEVEL_VERSION = 1
@@ -70,6 +71,8 @@ class Level:
             "exit": [int(self.exit[0]), int(self.exit[1])],
             "seed": None if self.seed is None else int(self.seed),
             "index": None if self.index is None else int(self.index),
+            # Which mapping from level code to z made it (daedalus.runtime.levelcode; 1 = numpy's, before 2026-12).
+            "level_code": LEVEL_CODE_VERSION,
             "mode": self.mode,
             "edits": int(self.edits),
             # float32 → Python float is exact, so the code survives the round trip bit for bit.
