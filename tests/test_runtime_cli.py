@@ -1,6 +1,8 @@
 """``daedalus info`` and ``daedalus generate`` end to end (in-process through daedalus.cli.main)."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -102,3 +104,21 @@ def test_preview_sheet_shows_the_generated_levels(decoder_path, tmp_path, fmt):
     grids = np.load(tmp_path / "first.npz")["grids"]
     expected = encode_png(tile([render(g, scale=4) for g in grids]))
     assert sheet.read_bytes() == expected  # the first 64 levels of the run, drawn once
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_the_levels_folder_and_files_follow_the_umask(decoder_path, tmp_path, umask):
+    import daedalus.files
+
+    previous = os.umask(umask)
+    try:
+        monkey = pytest.MonkeyPatch()
+        monkey.setattr(daedalus.files, "_UMASK", umask)  # read once at import; this process just changed it
+        out = tmp_path / "levels"
+        assert main(["generate", "--count", "2", "--seed", "1", "--model", str(decoder_path), "--format", "json",
+                     "--out", str(out)]) == 0
+    finally:
+        os.umask(previous)
+        monkey.undo()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask  # not mkdtemp's 0700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o666 & ~umask}

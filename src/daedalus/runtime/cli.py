@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import io
 import json
 import os
 import shutil
-import tempfile
+import signal
+import sys
+import threading
 from pathlib import Path
 
 from daedalus.errors import UsageError
@@ -16,6 +20,9 @@ from daedalus.maze.cli import check_writable_folder, non_negative_int
 FORMATS = ("png", "json", "txt", "npz")
 PROGRESS_FROM = 5000
 PREVIEW_COUNT = 64
+# Staging folders of generate into a folder: ``.OUT.daedalus-partial-PID`` beside a new --out, ``.daedalus-partial-PID``
+# inside an existing one. The next run for the same --out removes those whose process is gone.
+STAGING_MARK = ".daedalus-partial-"
 
 
 def register(subparsers) -> None:
@@ -144,33 +151,81 @@ def run_generate(args: argparse.Namespace) -> int:
         _preview(first, generator, preview)
         return 0
 
-    # One file per level: write into a fresh temporary folder and move it into place at the end, so a failure
-    # leaves no half-filled folder behind (into an existing folder, each file is written atomically).
+    # One file per level, staged under a name the next run recognises (STAGING_MARK and the process id) so that a
+    # kill at any moment leaves the previous state or the complete result: a new folder is staged beside --out and
+    # renamed into place at the end (one atomic rename); into an existing folder, files are staged inside it and each
+    # moved in by its own atomic rename. SIGTERM cleans up at once; what a SIGKILL leaves, the next run removes.
+    _remove_stale_staging(out)
     fresh = not out.exists()
-    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else ".")) \
-        if fresh else out
+    stage = (out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}") if fresh else out / f"{STAGING_MARK}{os.getpid()}"
     try:
-        for batch in generator.batches(args.count, seed, args.mode, style=args.style):
-            first.extend(batch["grids"][: PREVIEW_COUNT - len(first)])
-            for level in generator.levels_from_batch(batch, seed, args.mode, True):
-                path = folder / f"level-{seed}-{level.index}.{args.format}"
-                if args.format == "png":
-                    level.to_png(path)
-                elif args.format == "json":
-                    level.to_json(path)
-                else:
-                    atomic_write(path, level.to_text().encode("ascii"))
-                bar.update(1)
-        bar.close()
-        if fresh:
-            os.replace(folder, out)
+        with _sigterm_exits():
+            os.mkdir(stage)  # not mkdtemp (0700): the folder gets the permissions the umask gives
+            for batch in generator.batches(args.count, seed, args.mode, style=args.style):
+                first.extend(batch["grids"][: PREVIEW_COUNT - len(first)])
+                for level in generator.levels_from_batch(batch, seed, args.mode, True):
+                    path = stage / f"level-{seed}-{level.index}.{args.format}"
+                    if args.format == "png":
+                        level.to_png(path)
+                    elif args.format == "json":
+                        level.to_json(path)
+                    else:
+                        atomic_write(path, level.to_text().encode("ascii"))
+                    bar.update(1)
+            bar.close()
+            if fresh:
+                os.replace(stage, out)
+            else:
+                for path in sorted(stage.iterdir()):
+                    os.replace(path, out / path.name)
+                stage.rmdir()
     except BaseException:
-        if fresh:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
         raise
     print(f"wrote {args.count} {args.mode} levels (seed {seed}) as {args.format} files to {out}")
     _preview(first, generator, preview)
     return 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours
+        return True
+    return pid != os.getpid()  # our own id on a leftover: a reused id after a restart
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the staging folders killed runs of ``generate`` left for this ``--out`` (their process is gone)."""
+    parent = out.parent if str(out.parent) else Path(".")
+    candidates = list(parent.glob(f".{glob.escape(out.name)}{STAGING_MARK}*"))
+    if out.is_dir():
+        candidates += out.glob(f"{STAGING_MARK}*")
+    for folder in candidates:
+        pid = folder.name.rpartition(STAGING_MARK)[2]
+        if folder.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"daedalus generate: removed {str(folder)!r}, the partial output of a killed run", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """While writing, SIGTERM (timeout, CI, a service manager) exits through the cleanup like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum, frame):
+        print("daedalus generate: terminated; removing the partial output", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _preview(grids: list, generator, preview: Path | None) -> None:
