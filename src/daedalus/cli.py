@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "daedalus.runtime.cli",
     "daedalus.runtime.eval_cli",
     "daedalus.game_demo.cli",
+    "daedalus.web",
 ]
 
 

@@ -1,0 +1,101 @@
+// The shipped decoder in the browser: onnxruntime-web (WASM backend) runs the graph; the metadata is read from the
+// ONNX file itself (ModelProto.metadata_props), so the page needs nothing but the .onnx file.
+import * as ort from "./ort/ort.wasm.min.mjs";
+import { latents } from "./levelcode.js";
+import { levelText, rasterWalk } from "./walk.js";
+
+ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
+ort.env.wasm.numThreads = 1; // no cross-origin isolation needed, and the same kernels every time
+ort.env.logLevel = "error";
+
+function varint(bytes, at) {
+  let value = 0, scale = 1, b;
+  do {
+    b = bytes[at++];
+    value += (b & 0x7f) * scale;
+    scale *= 128;
+  } while (b & 0x80);
+  return [value, at];
+}
+
+/** The string fields of a message: Map field number -> [Uint8Array]; other wire types skipped. */
+function fields(bytes, begin, end) {
+  const out = new Map();
+  let at = begin;
+  while (at < end) {
+    let tag, length;
+    [tag, at] = varint(bytes, at);
+    const field = Math.floor(tag / 8), wire = tag & 7;
+    if (wire === 0) [, at] = varint(bytes, at);
+    else if (wire === 1) at += 8;
+    else if (wire === 5) at += 4;
+    else if (wire === 2) {
+      [length, at] = varint(bytes, at);
+      if (!out.has(field)) out.set(field, []);
+      out.get(field).push([at, at + length]);
+      at += length;
+    } else throw new Error(`not an ONNX file: wire type ${wire} at byte ${at}`);
+  }
+  return out;
+}
+
+/** metadata_props (ModelProto field 14: StringStringEntryProto key = 1, value = 2) as a plain object. */
+export function onnxMetadata(bytes) {
+  const text = new TextDecoder();
+  const meta = {};
+  for (const [begin, end] of fields(bytes, 0, bytes.length).get(14) || []) {
+    const entry = fields(bytes, begin, end);
+    const get = (n) => (entry.has(n) ? text.decode(bytes.subarray(...entry.get(n)[0])) : "");
+    meta[get(1)] = get(2);
+  }
+  return meta;
+}
+
+export class Decoder {
+  static async load(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`cannot fetch the model ${url}: HTTP ${response.status}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const meta = onnxMetadata(bytes);
+    if (meta.decoding !== "raster") {
+      throw new Error(`the page walks raster decoders; this model's decoding is ${JSON.stringify(meta.decoding)}`);
+    }
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    return new Decoder(session, meta);
+  }
+
+  constructor(session, meta) {
+    this.session = session;
+    this.meta = meta;
+    this.height = Number(meta.height);
+    this.width = Number(meta.width);
+    this.latentDim = Number(meta.latent_dim);
+    this.start = JSON.parse(meta.start);
+    this.exit = JSON.parse(meta.exit);
+    this.loopBonus = Number(meta.braid_loop_bonus || 0);
+    const prior = JSON.parse(meta.latent_prior || '{"kind": "normal"}');
+    this.mean = prior.kind === "gaussian" ? prior.mean : null;
+    this.scaleTril = prior.kind === "gaussian" ? prior.scale_tril : null;
+  }
+
+  /** The graph's four outputs for one level code (BigInt). */
+  async outputs(code) {
+    const z = latents(code, this.latentDim, this.mean, this.scaleTril);
+    const r = await this.session.run({ z: new ort.Tensor("float32", z, [1, this.latentDim]) });
+    return {
+      cellLogits: r.cell_logits.data, contextMix: r.context_mix.data,
+      contextBasis: r.context_basis.data, uniforms: r.uniforms.data,
+    };
+  }
+
+  /** The level of a code in a mode: {grid (Uint8Array H*W), text (Level.to_text)}. */
+  walk(outputs, mode) {
+    const braid = mode === "braid";
+    const grid = rasterWalk(outputs, this.height / 2, this.width / 2, braid, braid ? this.loopBonus : 0);
+    return { grid, text: levelText(grid, this.height, this.width, this.start, this.exit) };
+  }
+
+  async level(code, mode) {
+    return this.walk(await this.outputs(code), mode);
+  }
+}

@@ -1,0 +1,121 @@
+// The raster walk (docs/formats.md "Raster decoders", steps 1-6): one level from the decoder's four outputs.
+// A port of daedalus.maze.raster_walk (the numpy reference) for one level at a time.
+
+export const OPTIONS = 4; // right + 2 * down
+export const CONTEXTS = 1 << 14;
+
+/**
+ * Walk one level.
+ * @param {object} out  cellLogits Float32Array [R*C*4], contextMix [M], contextBasis [16384*M*4], uniforms [R*C]
+ * @param {number} rows R, @param {number} cols C
+ * @param {boolean} loops braid mode (links that close a loop allowed)
+ * @param {number} loopBonus added to the options that close a loop (braid mode only)
+ * @returns {Uint8Array} the (2R x 2C) grid, row-major, 1 = open
+ */
+export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
+  const { cellLogits, contextMix, contextBasis, uniforms } = out;
+  const mix = contextMix.length;
+  const right = new Uint8Array(rows * cols);
+  const down = new Uint8Array(rows * cols);
+  let label = new Int32Array(cols);
+  const hasDown = new Uint8Array(cols); // indexed by label
+  const link = (arr, r, c) => (r >= 0 && c >= 0 && c < cols ? arr[r * cols + c] : 0);
+  const scores = new Float64Array(OPTIONS);
+  const weights = new Float64Array(OPTIONS);
+  const allowed = [false, false, false, false];
+  for (let r = 0; r < rows; r++) {
+    // 1. Row start: keep the label above through an open up link, fresh labels elsewhere; rename by leftmost cell.
+    const fresh = new Int32Array(cols);
+    for (let c = 0; c < cols; c++) fresh[c] = r === 0 ? c : (down[(r - 1) * cols + c] ? label[c] : cols + c);
+    const renamed = new Int32Array(cols);
+    for (let c = 0; c < cols; c++) {
+      let k = 0;
+      while (fresh[k] !== fresh[c]) k++;
+      renamed[c] = k;
+    }
+    label = renamed;
+    hasDown.fill(0);
+    for (let c = 0; c < cols; c++) {
+      // 2. Context.
+      const own = label[c];
+      const hasRight = c < cols - 1, hasBelow = r < rows - 1;
+      const same = hasRight && label[c + 1] === own ? 1 : 0;
+      const setHasDown = hasDown[own];
+      let later = 0;
+      for (let k = c + 1; k < cols; k++) if (label[k] === own) { later = 1; break; }
+      const context =
+        link(down, r - 1, c) | (link(right, r, c - 1) << 1) | (link(down, r - 1, c + 1) << 2) | (same << 3) |
+        (setHasDown << 4) | (link(right, r, c - 2) << 5) | (link(down, r - 2, c) << 6) |
+        (link(right, r - 1, c) << 7) | (later << 8) | (link(right, r - 1, c - 1) << 9) |
+        (link(down, r, c - 1) << 10) | (link(down, r - 1, c - 1) << 11) | (link(down, r - 1, c + 2) << 12) |
+        (link(right, r - 1, c + 1) << 13);
+      // 3. Allowed options.
+      if (!hasRight && !hasBelow) {
+        allowed[0] = true; allowed[1] = allowed[2] = allowed[3] = false;
+      } else {
+        const rightOk = hasRight && (!same || loops);
+        allowed[0] = !!(setHasDown || later);
+        allowed[1] = rightOk;
+        allowed[2] = hasBelow;
+        allowed[3] = rightOk && hasBelow;
+      }
+      // 4. Scores, in float64.
+      const cell = (r * cols + c) * OPTIONS;
+      const base = context * mix * OPTIONS;
+      for (let o = 0; o < OPTIONS; o++) {
+        let s = 0;
+        for (let j = 0; j < mix; j++) s += contextMix[j] * contextBasis[base + j * OPTIONS + o];
+        scores[o] = cellLogits[cell + o] + s;
+        if (loops && loopBonus && same && (o & 1)) scores[o] += loopBonus;
+      }
+      // 5. Choice: inverse CDF of the softmax over the allowed options.
+      let best = -Infinity, last = 0;
+      for (let o = 0; o < OPTIONS; o++) if (allowed[o]) { if (scores[o] > best) best = scores[o]; last = o; }
+      let total = 0;
+      for (let o = 0; o < OPTIONS; o++) { total += allowed[o] ? Math.exp(scores[o] - best) : 0; weights[o] = total; }
+      const x = uniforms[r * cols + c] * weights[OPTIONS - 1];
+      let option = 0;
+      for (let o = 0; o < OPTIONS; o++) if (weights[o] <= x) option++;
+      if (option > last) option = last;
+      // 6. Update.
+      const openRight = option & 1, openDown = option >> 1;
+      right[r * cols + c] = openRight;
+      down[r * cols + c] = openDown;
+      if (openRight && c + 1 < cols) {
+        const a = label[c], b = label[c + 1];
+        if (a !== b) {
+          for (let k = 0; k < cols; k++) if (label[k] === b) label[k] = a;
+          hasDown[a] |= hasDown[b];
+        }
+      }
+      if (openDown) hasDown[label[c]] = 1;
+    }
+  }
+  const height = 2 * rows, width = 2 * cols;
+  const grid = new Uint8Array(height * width);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      grid[2 * r * width + 2 * c] = 1;
+      grid[2 * r * width + 2 * c + 1] = right[r * cols + c];
+      grid[(2 * r + 1) * width + 2 * c] = down[r * cols + c];
+    }
+  }
+  for (let i = 0; i < height; i++) grid[i * width + width - 1] = 0;
+  for (let j = 0; j < width; j++) grid[(height - 1) * width + j] = 0;
+  return grid;
+}
+
+/** The text form (Level.to_text): one line a row, '#' wall, '.' floor, 'S' start, 'E' exit. */
+export function levelText(grid, height, width, start, exit) {
+  const lines = [];
+  for (let r = 0; r < height; r++) {
+    let line = "";
+    for (let c = 0; c < width; c++) {
+      if (r === start[0] && c === start[1]) line += "S";
+      else if (r === exit[0] && c === exit[1]) line += "E";
+      else line += grid[r * width + c] ? "." : "#";
+    }
+    lines.push(line);
+  }
+  return lines.join("\n") + "\n";
+}
