@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daedalus.maze import generators
-from daedalus.maze.raster_walk import CONTEXTS, choose, raster_events, raster_walk
+from daedalus.maze.raster_walk import BACKENDS, CONTEXTS, choose, raster_events, raster_walk
 from daedalus.maze.stats import is_lattice, is_perfect, loops, pieces
 
 
@@ -81,10 +81,23 @@ def test_choose_draws_only_allowed_options_in_proportion():
     assert (choose(scores[:3], allowed[:3], np.array([0.0, 0.999999999, 1.0])) != 1).all()
 
 
-def test_non_finite_scores_are_refused():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_finite_scores_are_refused_naming_the_maze_and_cell(backend):
+    cell, mix, basis, uniforms = (np.asarray(a, dtype=np.float32) for a in _flat(3, 3, 3))
+    cell[2, 1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"maze 2: the scores of cell \(2, 4\) are not finite"):
+        raster_walk(cell, mix, basis, uniforms, backend=backend)
+    cell[2, 1, 2, 3] = 0.0
+    basis[:, 0, 1] = np.inf  # every context row: the first cell reads one
+    with pytest.raises(ValueError, match=r"maze 0: the scores of cell \(0, 0\) are not finite"):
+        raster_walk(cell, mix, basis, uniforms, backend=backend)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, np.nan])
+def test_uniforms_outside_the_unit_interval_are_refused(bad):
     cell, mix, basis, uniforms = _flat(2, 3, 3)
-    basis[5, 0, 1] = np.inf
-    with pytest.raises(ValueError, match="context_basis holds non-finite"):
+    uniforms[1, 4] = bad
+    with pytest.raises(ValueError, match=r"uniforms must lie in \[0, 1\]; maze 1 cell 4"):
         raster_walk(cell, mix, basis, uniforms)
 
 

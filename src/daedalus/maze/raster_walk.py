@@ -26,9 +26,16 @@ braid maze with the loops the scores chose otherwise. Every such maze is reachab
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from daedalus.maze.grid import check_shape
+
+try:  # the compiled walk (setup.py builds it; a source install without a compiler falls back to numpy)
+    from daedalus.maze import _raster_walk as _native
+except ImportError:  # pragma: no cover - depends on the install
+    _native = None
 
 OPTIONS = 4  # right + 2 * down
 # The context of a cell: bits of what is decided around it. A link bit is ("right" or "down", row offset, column
@@ -50,6 +57,10 @@ CONTEXT_BITS = (
     ("right", -1, 1),   # the right link of the cell above-right
 )
 CONTEXTS = 1 << len(CONTEXT_BITS)
+BACKENDS = ("c", "numpy")
+# The walk raster_walk uses by default: the compiled one where it is installed. DAEDALUS_WALK=numpy forces the
+# reference (for comparisons); both give the same mazes.
+BACKEND = os.environ.get("DAEDALUS_WALK") or ("c" if _native is not None else "numpy")
 # Link arrays are padded so that every offset above reads inside them: 2 rows above, 3 columns left, 2 right.
 _TOP, _LEFT, _RIGHT = 2, 3, 2
 
@@ -147,11 +158,22 @@ def _check_inputs(cell_logits, context_mix, context_basis, uniforms) -> tuple[in
         raise ValueError(f"context_mix must be ({count}, {context_basis.shape[1]}), got {context_mix.shape}")
     if np.shape(uniforms) != (count, rows * cols):
         raise ValueError(f"uniforms must be ({count}, {rows * cols}), got {np.shape(uniforms)}")
-    for name, array in (("cell_logits", cell_logits), ("context_mix", context_mix), ("context_basis", context_basis)):
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} holds non-finite values (NaN or inf)")
     check_shape(2 * rows, 2 * cols)
     return count, rows, cols
+
+
+def _check_uniforms(uniforms: np.ndarray) -> None:
+    # One comparison pass: NaN fails both tests.
+    if uniforms.size and not (uniforms.min() >= 0.0 and uniforms.max() <= 1.0):
+        bad = np.argwhere(~((uniforms >= 0.0) & (uniforms <= 1.0)))[0]
+        raise ValueError(f"uniforms must lie in [0, 1]; maze {bad[0]} cell {bad[1]} has "
+                         f"{float(uniforms[tuple(bad)])!r}")
+
+
+def _non_finite(maze: int, cell: int, cols: int) -> ValueError:
+    r, c = divmod(cell, cols)
+    return ValueError(f"maze {maze}: the scores of cell ({2 * r}, {2 * c}) are not finite (NaN or inf in "
+                      "cell_logits, context_mix or the context_basis row the walk reads)")
 
 
 def choose(scores: np.ndarray, allowed: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
@@ -176,33 +198,63 @@ def choose(scores: np.ndarray, allowed: np.ndarray, uniforms: np.ndarray) -> np.
 
 def option_scores(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray,
                   context: np.ndarray) -> np.ndarray:
-    """``(count, 4)`` scores of one cell's options: ``cell_logits + Σ_j context_mix[j] · context_basis[context, j]``."""
-    return cell_logits + np.einsum("bm,bmo->bo", context_mix, context_basis[context])
+    """``(count, 4)`` scores of one cell's options: ``cell_logits + Σ_j context_mix[j] · context_basis[context, j]``,
+    the sum taken in order of ``j`` in float64 (the order docs/formats.md fixes, so that every implementation agrees
+    to the last bit)."""
+    rows = context_basis[context]
+    acc = np.zeros(cell_logits.shape, dtype=np.float64)
+    for j in range(context_mix.shape[1]):
+        acc += context_mix[:, j, None] * rows[:, j]
+    return cell_logits + acc
 
 
 def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray, uniforms: np.ndarray,
-                loops: bool = False, loop_bonus: float = 0.0) -> np.ndarray:
+                loops: bool = False, loop_bonus: float = 0.0, backend: str | None = None) -> np.ndarray:
     """Walk a batch of mazes over learned scores (the module docstring gives the steps).
 
     Args:
         cell_logits: ``(count, rows, cols, 4)`` scores per cell and option.
         context_mix: ``(count, mix)`` weights of the context tables for each maze.
         context_basis: ``(CONTEXTS, mix, 4)`` context tables: a cell's context score is their mix.
-        uniforms: ``(count, rows * cols)`` numbers in [0, 1), one per cell in row-major order.
+        uniforms: ``(count, rows * cols)`` numbers in [0, 1], one per cell in row-major order.
         loops: allow links that close a loop (braid mazes); False gives spanning trees.
         loop_bonus: added to the score of an option that closes a loop (braid mode of a model whose corpus had none).
+        backend: ``"c"`` (the compiled walk, for float32 scores; other dtypes walk in numpy), ``"numpy"`` (the
+            reference), or None for ``BACKEND``. Both give the same mazes bit for bit.
 
     Returns:
         ``(count, 2 * rows, 2 * cols)`` uint8 mazes: every cell open, all connected, the lattice rule kept.
 
     Raises:
-        ValueError: shapes that disagree, or non-finite scores.
+        ValueError: shapes that disagree, uniforms outside [0, 1], a non-finite score, or an unknown backend.
     """
     count, rows, cols = _check_inputs(cell_logits, context_mix, context_basis, uniforms)
+    backend = BACKEND if backend is None else backend
+    if backend not in BACKENDS or (backend == "c" and _native is None):
+        raise ValueError(f"backend must be one of {sorted(BACKENDS) if _native else ['numpy']}, got {backend!r}")
+    uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
+    _check_uniforms(uniforms)
+    loop_bonus = float(loop_bonus) if loops else 0.0
+    # The compiled walk reads float32, what decoders return; other dtypes (float64 scores from a script) walk in
+    # numpy, which computes in float64 either way.
+    if backend == "c" and all(np.asarray(a).dtype == np.float32 for a in (cell_logits, context_mix, context_basis)):
+        return _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus)
+    return _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus)
+
+
+def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus) -> np.ndarray:
+    arrays = [np.ascontiguousarray(a) for a in (cell_logits, context_mix, context_basis)]
+    out = np.empty((count, 2 * rows, 2 * cols), dtype=np.uint8)
+    bad = _native.walk(*arrays, uniforms, out, count, rows, cols, arrays[1].shape[1], bool(loops), loop_bonus)
+    if bad >= 0:
+        raise _non_finite(*divmod(bad, rows * cols), cols)
+    return out
+
+
+def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus) -> np.ndarray:
     cell_logits = np.asarray(cell_logits, dtype=np.float64)
     context_mix = np.asarray(context_mix, dtype=np.float64)
     context_basis = np.asarray(context_basis, dtype=np.float64)
-    uniforms = np.asarray(uniforms, dtype=np.float64)
     sets = _Sets(count, rows, cols, loops)
     closes_loop = np.array([False, True, False, True])
     same_bit = 1 << [b[0] for b in CONTEXT_BITS].index("same_set_right")
@@ -210,9 +262,13 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
         sets.start_row(r)
         for c in range(cols):
             context, allowed = sets.context_and_allowed(r, c)
-            scores = option_scores(cell_logits[:, r, c], context_mix, context_basis, context)
+            with np.errstate(invalid="ignore", over="ignore"):  # refused just below, with a better message
+                scores = option_scores(cell_logits[:, r, c], context_mix, context_basis, context)
             if loops and loop_bonus:
                 scores = scores + loop_bonus * (((context & same_bit) > 0)[:, None] & closes_loop)
+            finite = np.isfinite(scores).all(axis=1)
+            if not finite.all():
+                raise _non_finite(int(np.argmin(finite)), r * cols + c, cols)
             sets.apply(r, c, choose(scores, allowed, uniforms[:, r * cols + c]))
     return sets.grids()
 

@@ -1,0 +1,17 @@
+"""The compiled parts (pyproject.toml holds everything else). The raster walk's C extension is optional: where it
+cannot be built (no compiler on a source install), daedalus falls back to the numpy walk, which gives the same
+levels. Wheels carry it built, so users never need a compiler."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "daedalus.maze._raster_walk",
+            sources=["src/daedalus/maze/_raster_walk.c"],
+            # No -ffast-math: the walk's float64 arithmetic must match the reference to the last bit.
+            extra_compile_args=["-O3", "-ffp-contract=off"] if __import__("sys").platform != "win32" else ["/O2"],
+            optional=True,
+        )
+    ]
+)
