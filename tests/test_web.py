@@ -1,0 +1,115 @@
+"""The browser game in a real browser (Debian's chromium + chromium-driver, selenium): the page loads the shipped
+decoder with onnxruntime-web, its JavaScript level code and raster walk give exactly Python's levels, the chase runs
+600 frames with the autopilot without a console error, and what it draws is not blank."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from daedalus.runtime import MazeGenerator
+from web_browser import chromium, chromium_paths, served, severe, wait_for
+
+binary, driver_path = chromium_paths()
+pytestmark = pytest.mark.skipif(binary is None or driver_path is None,
+                                reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
+                                       "chromium-driver)")
+CODES = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 1000, 4242, 65535, 123456789, 2**31 - 1, 2**32 + 7, 2**53 + 1,
+         2**64 - 1]
+
+
+@pytest.fixture(scope="module")
+def page():
+    with served() as url, chromium() as driver:
+        yield url, driver
+
+
+def open_page(driver, url: str, query: str, state: str = "exported") -> None:
+    driver.get(url + query)
+    wait_for(driver, f"return ['{state}', 'error'].includes(document.body.dataset.state)")
+    assert driver.execute_script("return window.daedalus.error") is None
+
+
+def test_the_page_loads_the_decoder_and_shows_a_level(page):
+    url, driver = page
+    open_page(driver, url, "?code=11&mode=braid", "playing")
+    assert driver.title.startswith("Daedalus")
+    assert driver.find_element("id", "code").text == "11"
+    assert driver.execute_script("return window.daedalus.ready") is True
+    assert severe(driver) == []
+
+
+def test_the_export_url_writes_what_daedalus_generate_writes(page, tmp_path):
+    url, driver = page
+    for code, mode in ((7, "perfect"), (2**64 - 1, "braid")):
+        out = tmp_path / f"{mode}-{code}"
+        subprocess.run([sys.executable, "-m", "daedalus", "generate", "--count", "1", "--seed", str(code), "--mode",
+                        mode, "--format", "txt", "--out", str(out)], check=True, capture_output=True)
+        (written,) = out.glob("*.txt")
+        open_page(driver, url, f"?code={code}&mode={mode}&export=1")
+        shown = driver.execute_script("return document.getElementById('level-text').textContent")
+        assert shown == written.read_text(), f"level code {code} ({mode})"
+
+
+def test_twenty_codes_give_python_s_levels_in_both_modes(page):
+    url, driver = page
+    open_page(driver, url, "?code=0&export=1")
+    texts = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const out = {};
+          for (const code of arguments[0]) out[code] = await window.daedalus.exportBoth(code);
+          return out;
+        })().then(done, (e) => done({error: String(e)}));""", [str(code) for code in CODES])
+    assert "error" not in texts, texts
+    generator = MazeGenerator.load()
+    for mode in ("perfect", "braid"):
+        python = [generator.generate(1, seed=code, mode=mode)[0].to_text() for code in CODES]
+        differ = [code for code, text in zip(CODES, python) if texts[str(code)][mode] != text]
+        assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"
+    assert len({texts[str(code)]["perfect"] for code in CODES}) == len(CODES), "every code its own level"
+
+
+def test_the_javascript_level_code_matches_the_documented_vectors(page):
+    url, driver = page
+    open_page(driver, url, "?code=0&export=1")
+    bits = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import('./levelcode.js').then((L) => done([0n, 1n, 12345n, (1n << 64n) - 1n].map((c) =>
+          Array.from(new Uint32Array(L.latents(c, 4).buffer), (b) => b.toString(16)))));""")
+    from daedalus.runtime import levelcode
+
+    for code, got in zip((0, 1, 12345, 2**64 - 1), bits):
+        want = [format(int(b), "x") for b in levelcode.latents(code, 1, 4)[0].view(np.uint32)]
+        assert got == want, f"level code {code}"
+
+
+def test_the_autopilot_plays_600_frames_without_a_console_error(page):
+    url, driver = page
+    severe(driver)
+    open_page(driver, url, "?code=3&mode=braid&autopilot=1", "playing")
+    frames = wait_for(driver, "const s = window.daedalus; return s.frames >= 600 && s.frames", timeout=120)
+    stats = driver.execute_script("const s = window.daedalus; return {p99: s.frameP99(), ticks: s.world.ticks, "
+                                  "levels: s.levelsPlayed, error: s.error, first: s.firstLevelMs}")
+    assert frames >= 600 and stats["error"] is None
+    assert stats["ticks"] > 0 or stats["levels"] > 1, "the world must advance"
+    assert 0 <= stats["p99"] < 100 and stats["first"] > 0
+    assert severe(driver) == []
+
+
+def test_a_screenshot_is_not_blank(page):
+    from PIL import Image
+
+    url, driver = page
+    open_page(driver, url, "?code=9&mode=braid", "playing")
+    wait_for(driver, "return window.daedalus.frames >= 5")
+    canvas = driver.find_element("id", "board")
+    image = np.asarray(Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("RGB"))
+    colours, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    assert image.shape[0] >= 500 and image.shape[1] >= 500
+    # Wall and floor both cover a large share of the maze; start, exit, player and minotaur are drawn too.
+    share = dict(zip(map(tuple, colours), counts / counts.sum()))
+    assert share.get((24, 26, 38), 0) > 0.2 and share.get((232, 226, 208), 0) > 0.3, sorted(share.items())[:8]
+    assert share.get((214, 55, 46), 0) > 0 and share.get((46, 160, 67), 0) > 0
