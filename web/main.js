@@ -18,7 +18,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   ready: false, error: null, code: null, mode: params.get("mode") || "braid", level: 1, world: null,
   autopilot: params.get("autopilot") === "1", frames: 0, frameTimes: [], firstLevelMs: null, levelsPlayed: 0,
-  won: 0, caught: 0,
+  won: 0, caught: 0, paused: false,
 };
 window.daedalus = state;
 
@@ -108,7 +108,7 @@ function frame(now) {
   const begin = performance.now();
   lag += last === null ? STEP : Math.min(now - last, 100);
   last = now;
-  while (lag >= STEP) { tick(); lag -= STEP; }
+  while (lag >= STEP) { if (!state.paused) tick(); lag -= STEP; }
   draw(lag / STEP);
   if (state.firstLevelMs === null) {
     state.firstLevelMs = performance.now();
@@ -129,7 +129,13 @@ function frame(now) {
 
 document.addEventListener("keydown", (event) => {
   if (event.target && event.target.tagName === "INPUT") return;
-  if (event.code === "KeyP") { state.autopilot = !state.autopilot; return; }
+  if (event.code === "Tab") { event.preventDefault(); state.autopilot = !state.autopilot; return; }
+  if (event.code === "KeyP" || event.code === "Space") {
+    event.preventDefault();
+    state.paused = !state.paused;
+    $("status").textContent = state.paused ? "Paused (P or Space resumes)" : "Run!";
+    return;
+  }
   const dir = KEYS[event.code];
   if (!dir) return;
   event.preventDefault();
