@@ -12,6 +12,6 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then
 else
   "${PIP[@]}" "torch==${TORCH_VERSION:-2.13.0}"
 fi
-"${PIP[@]}" -e ".[dev]"
+"${PIP[@]}" -e ".[${DAEDALUS_RUNTIME:-cpu},dev]"
 export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy MPLBACKEND=Agg
 exec "$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-2}" "$@"

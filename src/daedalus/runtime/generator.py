@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import onnxruntime as ort
 
 from daedalus.contract import INPUT_NAME, ModelInfo
 from daedalus.errors import ModelError, UsageError
@@ -45,7 +44,8 @@ class MazeGenerator:
     Use ``MazeGenerator.load(path)``; then ``generate(count, seed)``, ``from_latents(z)``, ``interpolate(a, b)``.
     """
 
-    def __init__(self, session: ort.InferenceSession, path: Path, info: ModelInfo, chunk_size: int = DEFAULT_CHUNK):
+    def __init__(self, session: "onnxruntime.InferenceSession", path: Path, info: ModelInfo,
+                 chunk_size: int = DEFAULT_CHUNK):
         self._session = session
         self.path = path
         self.info = info

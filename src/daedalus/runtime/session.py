@@ -8,15 +8,28 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-import onnxruntime as ort
-
 from daedalus.contract import MIN_OPSET, ModelInfo, read_contract
-from daedalus.errors import DeviceError, ModelError, UsageError
+from daedalus.errors import DeviceError, MissingExtraError, ModelError, UsageError
 from daedalus.runtime.onnxfile import inspect_onnx
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.onnx"
 DEVICES = ("auto", "cpu", "cuda")
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
+
+
+def onnxruntime():
+    """The ``onnxruntime`` module, imported on first use so that a missing runtime is one clear line, not a traceback
+    at ``import daedalus``.
+
+    Raises:
+        MissingExtraError: naming the extras to install (``cpu`` or ``gpu``, never both).
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingExtraError("onnxruntime is not installed: pip install 'daedalus[cpu]' (or 'daedalus[gpu]' for "
+                                "CUDA; never both)") from None
+    return ort
 
 
 def installed_runtimes() -> list[str]:
@@ -58,7 +71,7 @@ def choose_providers(device: str = "auto", providers: Sequence | None = None) ->
         return providers
     if device not in DEVICES:
         raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    available = ort.get_available_providers()
+    available = onnxruntime().get_available_providers()
     if device == "cuda":
         if CUDA not in available:
             raise DeviceError(
@@ -94,13 +107,14 @@ def model_path(path) -> Path:
 
 
 def open_session(path: Path, device: str = "auto", providers: Sequence | None = None,
-                 threads: int | None = 1) -> tuple[ort.InferenceSession, ModelInfo]:
+                 threads: int | None = 1) -> tuple["onnxruntime.InferenceSession", ModelInfo]:
     """Check ``path`` and open it: ``(session, contract)``.
 
     Raises:
         ModelError: the file is missing, not ONNX, uses external data or an opset this onnxruntime lacks, or is
             not a Daedalus decoder. DeviceError: CUDA asked for and unavailable.
     """
+    ort = onnxruntime()
     warn_if_both_runtimes()
     source = f"model {str(path)!r}"
     data = _read_file(path)
@@ -134,7 +148,7 @@ def open_session(path: Path, device: str = "auto", providers: Sequence | None = 
     return session, info
 
 
-def check_signature(session: ort.InferenceSession, info: ModelInfo, shapes: list[tuple], source: str) -> None:
+def check_signature(session, info: ModelInfo, shapes: list[tuple], source: str) -> None:
     """The graph's input and outputs against the contract: one float input ``z`` of width ``latent_dim``, the outputs
     the ``decoding`` names, in order, with the shapes its decoding class gives (``None`` = the batch axis).
 
