@@ -30,6 +30,8 @@ class Decoding:
     """The base: shape checks shared by every kind."""
 
     kind = ""
+    # Outputs that are probabilities: check_outputs refuses values outside [0, 1].
+    probability_outputs: tuple[str, ...] = ()
 
     def __init__(self, info: ModelInfo, source: str):
         self.info, self.source = info, source
@@ -39,7 +41,8 @@ class Decoding:
         raise NotImplementedError
 
     def check_outputs(self, outputs: list[np.ndarray], count: int) -> None:
-        """Shapes as the contract says and every value finite (a decoder that emits inf or NaN is broken)."""
+        """Shapes as the contract says, every value finite (a decoder that emits inf or NaN is broken) and
+        probabilities in [0, 1]."""
         for name, array, shape in zip(self.info.outputs, outputs, self.shapes()):
             expected = tuple(count if d is None else d for d in shape)
             if array.shape != expected:
@@ -50,6 +53,18 @@ class Decoding:
                 bad = int((~np.isfinite(array.reshape(len(array), -1))).any(axis=1).sum())
                 raise ModelError(f"decoder {self.source} returned non-finite {name} (NaN or inf) in {bad} of "
                                  f"{len(array)} rows")
+            if name in self.probability_outputs and array.size and (array.min() < 0 or array.max() > 1):
+                bad = int(((array < 0) | (array > 1)).reshape(len(array), -1).any(axis=1).sum())
+                raise ModelError(f"decoder {self.source} returned {name} outside [0, 1] (from {array.min():.6g} to "
+                                 f"{array.max():.6g}) in {bad} of {len(array)} rows; it must be a probability")
+
+    def check_varies(self, outputs: list[np.ndarray]) -> None:
+        """Outputs for two different latents must differ: a decoder that ignores its input would give the same
+        level for every code (a broken export, weights of zero)."""
+        per_latent = [array for array, shape in zip(outputs, self.shapes()) if shape and shape[0] is None]
+        if all(np.array_equal(array[0], array[1]) for array in per_latent):
+            raise ModelError(f"decoder {self.source} returned the same outputs for different latents: it ignores "
+                             f"its input z, so every level would be the same")
 
     def raw(self, outputs: list[np.ndarray], mode: str, style=None) -> np.ndarray:
         """The decoder's own levels; ``style`` (a ``contract.Style``) when the latents were drawn from one."""
@@ -78,6 +93,8 @@ class ThresholdDecoding(Decoding):
 
     kind = "threshold"
 
+    probability_outputs = ("p_open",)
+
     def shapes(self):
         return [(None, self.info.height, self.info.width)]
 
@@ -97,6 +114,8 @@ class CarveDecoding(Decoding):
     whose ``p_open`` reaches ``CARVE_BRAID_PREFERENCE``."""
 
     kind = "carve"
+
+    probability_outputs = ("p_open",)
 
     def shapes(self):
         info = self.info

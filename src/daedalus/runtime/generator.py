@@ -81,8 +81,11 @@ class MazeGenerator:
 
     def _check_signature(self, source: str) -> None:
         check_signature(self._session, self.info, self._decoding.shapes(), source)
-        # Declared shapes can be symbolic; one probe decode checks what the graph really returns.
-        self._run(np.zeros((2, self.info.latent_dim), dtype=np.float32))
+        # Declared shapes can be symbolic; one probe decode checks what the graph really returns, and that two
+        # different latents (the prior's centre and a point inside it) give different outputs.
+        probe = np.zeros((2, self.info.latent_dim), dtype=np.float32)
+        probe[1] = np.linspace(-1.0, 1.0, self.info.latent_dim)
+        self._decoding.check_varies(self._run(probe))
 
     # ---- properties -------------------------------------------------------------------------------------------
     @property
