@@ -113,3 +113,34 @@ def test_a_screenshot_is_not_blank(page):
     share = dict(zip(map(tuple, colours), counts / counts.sum()))
     assert share.get((24, 26, 38), 0) > 0.2 and share.get((232, 226, 208), 0) > 0.3, sorted(share.items())[:8]
     assert share.get((214, 55, 46), 0) > 0 and share.get((46, 160, 67), 0) > 0
+
+
+def test_arrows_and_wasd_move_the_player(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    url, driver = page
+    for code, keys in ((11, {"right": Keys.ARROW_RIGHT, "down": Keys.ARROW_DOWN}), (12, {"right": "d", "down": "s"})):
+        open_page(driver, url, f"?code={code}&mode=braid", "playing")
+        grid = driver.execute_script("return Array.from(window.daedalus.world.board.grid)")
+        width = driver.execute_script("return window.daedalus.world.board.width")
+        direction = "right" if grid[1] else "down"  # the start (0, 0) has one of the two open
+        assert grid[1] or grid[width]
+        body = driver.find_element("tag name", "body")
+        ActionChains(driver).key_down(keys[direction], body).pause(0.6).key_up(keys[direction], body).perform()
+        pos = driver.execute_script("const p = window.daedalus.world.player; return p.target || p.pos")
+        assert pos != [0, 0], f"code {code}: {direction} did not move the player"
+        assert (pos[0] == 0) == (direction == "right"), f"code {code}: moved {pos}, wanted {direction}"
+
+
+def test_the_web_command_refuses_a_bad_port_and_a_missing_page(tmp_path):
+    from daedalus.errors import UsageError
+    from daedalus.web import make_server
+
+    with pytest.raises(UsageError, match="port must be"):
+        make_server(port=70000)
+    with pytest.raises(UsageError, match="no web page"):
+        make_server(port=0, folder=tmp_path)
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    with pytest.raises(UsageError, match="npm ci"):
+        make_server(port=0, folder=tmp_path)
