@@ -18,6 +18,11 @@ from scipy import ndimage
 
 from daedalus.maze.grid import Position, as_batch, cell_mask, default_exit, default_start, wall_mask
 
+try:  # compiled attributes for the target search (setup.py builds them; numpy gives the same numbers without)
+    from daedalus.maze import _stats as _native
+except ImportError:  # pragma: no cover - depends on the install
+    _native = None
+
 # Label each grid of a batch separately: 4-neighbour connectivity within a grid, none across the batch axis.
 _STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
 _STRUCTURE[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
@@ -245,6 +250,106 @@ def _solution_length(batch: np.ndarray, starts: np.ndarray, exits: np.ndarray) -
             alive, open_, frontier, reached, ex = alive[keep], open_[keep], frontier[keep], reached[keep], ex[keep]
         step += 1
     return result
+
+
+def _sweep(batch: np.ndarray, cells: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Breadth-first search from one position per grid: the farthest reachable open cell (flat index) and its
+    distance, for each grid of a batch."""
+    n = len(batch)
+    local = np.arange(n)
+    frontier = np.zeros_like(batch)
+    frontier.reshape(n, -1)[local, sources] = True
+    reached = frontier.copy()
+    far = sources.copy()
+    far_dist = np.zeros(n, dtype=np.int64)
+    step = 0
+    while True:
+        touched = frontier & cells
+        hit = touched.reshape(n, -1).any(axis=1)
+        far = np.where(hit, np.argmax(touched.reshape(n, -1), axis=1), far)
+        far_dist = np.where(hit, step, far_dist)
+        grown = np.zeros_like(frontier)
+        grown[:, 1:] |= frontier[:, :-1]
+        grown[:, :-1] |= frontier[:, 1:]
+        grown[:, :, 1:] |= frontier[:, :, :-1]
+        grown[:, :, :-1] |= frontier[:, :, 1:]
+        frontier = grown & batch & ~reached
+        if not frontier.any():
+            return far, far_dist
+        reached |= frontier
+        step += 1
+
+
+def _all_cells_diameter(grid: np.ndarray, cells: np.ndarray) -> int:
+    """The largest distance between two connected open cells of one grid: a search from every open cell."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    height, width = grid.shape
+    index = np.full(grid.shape, -1, dtype=np.int64)
+    where = np.nonzero(grid.reshape(-1))[0]
+    index.reshape(-1)[where] = np.arange(len(where))
+    horizontal = grid[:, 1:] & grid[:, :-1]
+    vertical = grid[1:, :] & grid[:-1, :]
+    a = np.concatenate([index[:, :-1][horizontal], index[:-1, :][vertical]])
+    b = np.concatenate([index[:, 1:][horizontal], index[1:, :][vertical]])
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(where), len(where))).tocsr()
+    sources = index[cells & grid]
+    if len(sources) < 2:
+        return 0
+    dist = shortest_path(graph, method="D", directed=False, unweighted=True, indices=sources)[:, sources]
+    return int(dist[np.isfinite(dist)].max())
+
+
+def longest_path(grids: np.ndarray):
+    """The longest shortest path in steps between two open cells (even-even positions) of one piece: the maze's
+    diameter over its cells (0 with fewer than two). A tree (one piece, no loop) takes two breadth-first sweeps,
+    which are exact on a tree (the cell farthest from any cell ends a longest path); any other grid a search from
+    every open cell."""
+    batch, single = _open(grids)
+    result = np.zeros(len(batch), dtype=np.int64)
+    cells = np.zeros(batch.shape[1:], dtype=bool)
+    cells[::2, ::2] = True
+    has_cell = (batch & cells).any(axis=(1, 2))
+    _, count = _labels(batch)
+    tree = (count == 1) & (_edge_count(batch) - batch.sum(axis=(1, 2)) + count == 0) & has_cell
+    trees = np.nonzero(tree)[0]
+    for lo in range(0, len(trees), _BFS_CHUNK):
+        part = trees[lo : lo + _BFS_CHUNK]
+        sub = batch[part]
+        first = np.argmax((sub & cells).reshape(len(part), -1), axis=1)
+        far, _ = _sweep(sub, cells, first)
+        _, result[part] = _sweep(sub, cells, far)
+    for i in np.nonzero(~tree & has_cell)[0]:
+        result[i] = _all_cells_diameter(batch[i], cells)
+    return _out(result, single)
+
+
+# The statistics ``attributes`` measures, in the order of its columns.
+ATTRIBUTE_ORDER = ("solution_length", "longest_path", "dead_ends", "junctions", "loops")
+
+
+def attributes(grids: np.ndarray, starts=None, exits=None, backend: str | None = None) -> np.ndarray:
+    """``solution_length``, ``longest_path``, ``dead_ends``, ``junctions`` and ``loops`` of each grid of a batch
+    (``ATTRIBUTE_ORDER``): int64 ``(N, 5)``, what the target search measures thousands of times per request.
+
+    ``backend``: ``"c"`` (the compiled ``_stats``, the default where it is built) or ``"numpy"`` (the functions of
+    this module); both give the same numbers.
+    """
+    batch, _ = as_batch(grids)
+    backend = backend or ("c" if _native is not None else "numpy")
+    starts = _endpoints(batch, starts, default_start(batch.shape[1:]), "start")
+    exits = _endpoints(batch, exits, default_exit(batch.shape[1:]), "exit")
+    if backend == "numpy":
+        return np.stack([solution_length(batch, starts, exits), longest_path(batch), dead_ends(batch),
+                         junctions(batch), loops(batch)], axis=1).astype(np.int64)
+    if backend != "c" or _native is None:
+        raise ValueError(f"backend must be 'numpy' or 'c' (built: {_native is not None}), got {backend!r}")
+    out = np.empty((len(batch), len(ATTRIBUTE_ORDER)), dtype=np.int64)
+    grids_u8 = np.ascontiguousarray(batch, dtype=np.uint8)
+    _native.attributes(grids_u8, np.ascontiguousarray(starts, dtype=np.int64),
+                       np.ascontiguousarray(exits, dtype=np.int64), out, len(batch), *batch.shape[1:])
+    return out
 
 
 def is_solvable(grids: np.ndarray, start=None, exit=None):

@@ -55,13 +55,18 @@ def register(subparsers) -> None:
     gen.add_argument("--out", required=True, help="the .npz file (npz) or a folder (png, json, txt)")
     gen.add_argument("--preview", help="also draw the first levels (up to 64) on one PNG sheet")
     gen.add_argument("--style", help="a many-style decoder: draw this style (daedalus info lists them)")
+    from daedalus.runtime.targets import add_arguments
+
+    add_arguments(gen)  # --target, --tolerance, --like, --distance (daedalus.runtime.targets)
     gen.set_defaults(func=run_generate)
 
 
 def run_info(args: argparse.Namespace) -> int:
-    import onnxruntime as ort
-
+    from daedalus.maze import raster_walk
     from daedalus.runtime.generator import MazeGenerator, installed_runtimes
+    from daedalus.runtime.session import onnxruntime
+
+    ort = onnxruntime()
 
     generator = MazeGenerator.load(args.model, device=args.device)
     report = {
@@ -75,9 +80,13 @@ def run_info(args: argparse.Namespace) -> int:
         "provider": generator.provider,
         "onnxruntime": ort.__version__,
         "onnxruntime_distributions": installed_runtimes(),
+        "walk": raster_walk.BACKEND,
         "decoding": generator.info.decoding,
         "styles": generator.styles,
     }
+    from daedalus.runtime.targets import ranges_report
+
+    report["target_ranges"] = ranges_report(generator)  # per mode: attribute -> [low, high] (generate --target)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -94,6 +103,13 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"onnxruntime {report['onnxruntime']} ({', '.join(report['onnxruntime_distributions']) or '?'})")
     print(f"providers available: {', '.join(report['available_providers'])}")
     print(f"provider chosen: {report['provider']}")
+    print(f"walk: {report['walk']} ({'compiled' if report['walk'] == 'c' else 'numpy reference'})")
+    if not report["target_ranges"]:
+        print("reachable targets: not estimated yet for this model (the first generate --target estimates them "
+              "and caches them beside the model)")
+    for mode, ranges in report["target_ranges"].items():
+        spans = ", ".join(f"{name} {low}-{high}" for name, (low, high) in ranges.items())
+        print(f"reachable targets ({mode}): {spans}")
     return 0
 
 
@@ -120,6 +136,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from daedalus.maze.backtracker import fresh_seed
     from daedalus.maze.cli import check_output
     from daedalus.runtime.generator import MazeGenerator
+    from daedalus.runtime.targets import cli_batches
 
     out = Path(args.out)
     _check_out(out, args.format)
@@ -134,7 +151,7 @@ def run_generate(args: argparse.Namespace) -> int:
         grids = np.empty((args.count, height, width), dtype=np.uint8)
         latents = np.empty((args.count, generator.latent_dim), dtype=np.float32)
         edits = np.empty(args.count, dtype=np.int64)
-        for batch in generator.batches(args.count, seed, args.mode, style=args.style):
+        for batch in cli_batches(generator, args, seed):
             part = slice(batch["first"], batch["first"] + len(batch["grids"]))
             grids[part], latents[part], edits[part] = batch["grids"], batch["latents"], batch["edits"]
             bar.update(len(batch["grids"]))
@@ -151,6 +168,7 @@ def run_generate(args: argparse.Namespace) -> int:
         _preview(first, generator, preview)
         return 0
 
+    batches = cli_batches(generator, args, seed)  # checks targets before anything is written
     # One file per level, staged under a name the next run recognises (STAGING_MARK and the process id) so that a
     # kill at any moment leaves the previous state or the complete result: a new folder is staged beside --out and
     # renamed into place at the end (one atomic rename); into an existing folder, files are staged inside it and each
@@ -161,9 +179,9 @@ def run_generate(args: argparse.Namespace) -> int:
     try:
         with _sigterm_exits():
             os.mkdir(stage)  # not mkdtemp (0700): the folder gets the permissions the umask gives
-            for batch in generator.batches(args.count, seed, args.mode, style=args.style):
+            for batch in batches:
                 first.extend(batch["grids"][: PREVIEW_COUNT - len(first)])
-                for level in generator.levels_from_batch(batch, seed, args.mode, True):
+                for level in batch.get("levels") or generator.levels_from_batch(batch, seed, args.mode, True):
                     path = stage / f"level-{seed}-{level.index}.{args.format}"
                     if args.format == "png":
                         level.to_png(path)

@@ -79,6 +79,17 @@ class Decoding:
         """Metadata the export adds so that braid mode keeps enough loops (none for most kinds)."""
         return {}
 
+    # The target search (daedalus.runtime.targets) moves latents many times per level. Dimensions from
+    # ``noise_start`` on only reach the outputs through ``with_noise``, so a move among them needs no graph run; None:
+    # every dimension goes through the graph.
+    noise_start: int | None = None
+
+    def with_noise(self, outputs: list[np.ndarray], noise: np.ndarray) -> list[np.ndarray]:
+        """The outputs for latents whose dimensions from ``noise_start`` on are ``noise`` (n, latent_dim -
+        noise_start) and whose other dimensions gave ``outputs``. Agrees with the graph to float32 rounding; a
+        level the search keeps is decoded again by the graph."""
+        raise NotImplementedError
+
     def probabilities(self, outputs: list[np.ndarray]) -> np.ndarray:
         raise UsageError(f"a {self.kind} decoder outputs walk scores, not open-floor probabilities; use raw_levels")
 
@@ -150,6 +161,17 @@ class RasterDecoding(Decoding):
         except (KeyError, ValueError):
             raise ModelError(f"model {source}: a raster decoder needs the integer metadata context_mix "
                              f"(got {info.metadata.get('context_mix')!r})") from None
+
+        code_dim = info.metadata.get("code_dim")
+        # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
+        self.noise_start = int(code_dim) if code_dim is not None else None
+
+    def with_noise(self, outputs, noise):
+        from scipy.special import erf
+
+        noise = np.asarray(noise, dtype=np.float32)
+        uniforms = (0.5 * (1.0 + erf(noise * np.float32(0.7071067811865476)))).astype(np.float32)
+        return [*outputs[:3], uniforms]
 
     def shapes(self):
         rows, cols = self.info.height // 2, self.info.width // 2

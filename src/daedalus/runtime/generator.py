@@ -284,7 +284,8 @@ class MazeGenerator:
         ]
 
     def generate(self, count: int, seed: int | None = None, mode: str = "perfect",
-                 style: str | None = None) -> list[Level]:
+                 style: str | None = None, targets: dict | None = None, tolerance: float = 0.05,
+                 strict: bool = True) -> list[Level]:
         """``count`` levels from latents drawn with ``seed``: the same seed gives the same levels, and level i is
         the same whatever ``count`` is (level code = seed + index, or the level's ``z``).
 
@@ -293,13 +294,27 @@ class MazeGenerator:
             seed: non-negative int; None draws one from fresh entropy and records it in each level.
             mode: ``"perfect"`` (spanning-tree mazes) or ``"braid"`` (keeps the decoder's loops).
             style: one of ``styles`` (a many-style decoder); None samples the model's prior.
+            targets: attributes the levels must have, e.g. ``{"solution_length": 200, "dead_ends": 30}``
+                (``daedalus.runtime.targets.ATTRIBUTES``; ``style`` names a style): a latent search finds each
+                level, which carries ``targets``, ``achieved`` and ``met``. Its ``z`` rebuilds it.
+            tolerance: with targets, the relative tolerance: ``|achieved - target| <= tolerance * |target|``.
+            strict: with targets, raise when a level misses after the search; False returns it with met=False.
 
         Raises:
-            UsageError: negative or non-integer count, bad seed, mode or style.
+            UsageError: negative or non-integer count, bad seed, mode or style; ``TargetError`` (a UsageError) for
+                an unknown attribute or a target outside the model's reachable range (the message gives it), and
+                with ``strict`` for a level that missed.
         """
         count = check_count(count)
         check_mode(mode)
         seed = check_seed(fresh_seed() if seed is None else seed)
+        if targets is not None:
+            from daedalus.runtime.targets import targeted_levels
+
+            wanted = dict(targets or {})
+            if style is not None:
+                wanted.setdefault("style", style)
+            return targeted_levels(self, count, seed, mode, wanted, tolerance, strict)
         levels: list[Level] = []
         for batch in self.batches(count, seed, mode, style=style):
             levels.extend(self.levels_from_batch(batch, seed, mode, True))

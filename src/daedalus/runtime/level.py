@@ -30,6 +30,9 @@ class Level:
         index: position in the ``generate`` call (level code = seed + index), None for given latents.
         mode: ``"perfect"`` or ``"braid"``.
         edits: positions repair changed against the thresholded decoder output.
+        targets, tolerance, achieved, met: a level generated with targets (``generate(targets=...)``): what was
+            asked, the relative tolerance, the values the level has (``daedalus.runtime.targets``) and whether every
+            target holds; None for a level generated without targets.
     """
 
     grid: np.ndarray
@@ -40,6 +43,10 @@ class Level:
     index: int | None = None
     mode: str = "perfect"
     edits: int = 0
+    targets: dict | None = None
+    tolerance: float | None = None
+    achieved: dict | None = None
+    met: bool | None = None
     _stats: dict | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -52,6 +59,12 @@ class Level:
 
         out = level_stats(self.grid, self.start, self.exit)
         out["repair_edits"] = int(self.edits)
+        if self.targets is not None:
+            from daedalus.maze.stats import longest_path
+
+            out["longest_path"] = int(longest_path(self.grid))
+            out.update(targets=dict(self.targets), tolerance=self.tolerance, achieved=dict(self.achieved or {}),
+                       met=self.met)
         return out
 
     @property
@@ -61,7 +74,7 @@ class Level:
     def to_dict(self) -> dict:
         """The JSON-ready dict of schema ``daedalus-level`` version 1 (see docs/formats.md)."""
         height, width = self.grid.shape
-        return {
+        out = {
             "format": LEVEL_FORMAT,
             "version": LEVEL_VERSION,
             "height": int(height),
@@ -78,6 +91,10 @@ class Level:
             # float32 → Python float is exact, so the code survives the round trip bit for bit.
             "z": [float(v) for v in np.asarray(self.z, dtype=np.float32)],
         }
+        if self.targets is not None:  # optional keys (issue 12): a version-1 reader ignores them
+            out.update(targets=dict(self.targets), tolerance=self.tolerance, achieved=dict(self.achieved or {}),
+                       met=bool(self.met))
+        return out
 
     def to_json(self, path: str | os.PathLike | None = None, indent: int | None = None) -> str:
         """The level as JSON text; also written atomically to ``path`` when given."""
@@ -124,9 +141,10 @@ class Level:
         grid = grid.astype(np.uint8)
         grid.setflags(write=False)
         z.setflags(write=False)
+        targets = _targets_fields(data, source)
         return cls(grid=grid, start=(int(start[0]), int(start[1])), exit=(int(exit[0]), int(exit[1])),
                    seed=data.get("seed"), z=z, index=data.get("index"), mode=str(data.get("mode", "perfect")),
-                   edits=int(data.get("edits", 0)))
+                   edits=int(data.get("edits", 0)), **targets)
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike) -> Level:
@@ -169,3 +187,18 @@ class Level:
         from daedalus.maze.draw import maze_png
 
         maze_png(self.grid, path, self.start, self.exit, scale)
+
+
+def _targets_fields(data: dict, source: str) -> dict:
+    """The optional ``targets``, ``tolerance``, ``achieved`` and ``met`` keys of a level made with targets."""
+    if data.get("targets") is None:
+        return {}
+    targets, achieved = data.get("targets"), data.get("achieved", {})
+    if not isinstance(targets, dict) or not isinstance(achieved, dict):
+        raise UsageError(f"{source}: level targets and achieved must be JSON objects, got {targets!r} and "
+                         f"{achieved!r}")
+    tolerance, met = data.get("tolerance"), data.get("met")
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not isinstance(met, bool):
+        raise UsageError(f"{source}: a level with targets needs a numeric tolerance and a true/false met, got "
+                         f"{tolerance!r} and {met!r}")
+    return {"targets": targets, "tolerance": float(tolerance), "achieved": achieved, "met": met}

@@ -1,0 +1,188 @@
+"""Levels on demand (issue 12): the compiled and numpy attributes agree with an independent search, a targeted level
+meets its targets and is exactly what its z decodes to, bad or unreachable requests are refused with the range, and
+variations stay near their level."""
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from daedalus.errors import UsageError
+from daedalus.maze import stats
+from daedalus.runtime import Level, MazeGenerator
+from daedalus.runtime.targets import ATTRIBUTES, TargetError, parse_target, reachable_ranges, variations, within
+
+
+@pytest.fixture(scope="module")
+def default():
+    return MazeGenerator.load(device="cpu")
+
+
+def _bfs(grid, source):
+    height, width = grid.shape
+    dist = {source: 0}
+    queue = deque([source])
+    while queue:
+        r, c = queue.popleft()
+        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            if 0 <= nr < height and 0 <= nc < width and grid[nr, nc] and (nr, nc) not in dist:
+                dist[(nr, nc)] = dist[(r, c)] + 1
+                queue.append((nr, nc))
+    return dist
+
+
+def _longest_path_plain(grid):
+    cells = [(r, c) for r in range(0, grid.shape[0], 2) for c in range(0, grid.shape[1], 2) if grid[r, c]]
+    best = 0
+    for cell in cells:
+        dist = _bfs(grid, cell)
+        best = max([best] + [dist[other] for other in cells if other in dist])
+    return best
+
+
+def _grids(default, mode, count=40, seed=5):
+    return default.raw_levels(default.sample_latents(count, seed), mode)
+
+
+@pytest.mark.parametrize("mode", ["perfect", "braid"])
+def test_longest_path_is_the_largest_distance_between_two_cells(default, mode):
+    grids = _grids(default, mode, 12)
+    expected = [_longest_path_plain(grid) for grid in grids]
+    assert stats.longest_path(grids).tolist() == expected
+    assert stats.attributes(grids, backend="numpy")[:, 1].tolist() == expected
+
+
+@pytest.mark.skipif(stats._native is None, reason="the compiled statistics are not built")
+@pytest.mark.parametrize("mode", ["perfect", "braid"])
+def test_compiled_attributes_agree_with_numpy_on_model_levels(default, mode):
+    grids = _grids(default, mode, 200)
+    assert np.array_equal(stats.attributes(grids, backend="c"), stats.attributes(grids, backend="numpy"))
+
+
+@pytest.mark.skipif(stats._native is None, reason="the compiled statistics are not built")
+def test_compiled_attributes_agree_with_numpy_on_any_grid():
+    # Random floor: several pieces, loops, closed cells, an unsolvable start or exit.
+    rng = np.random.default_rng(3)
+    for shape, p in (((10, 12), 0.6), ((8, 6), 0.5), ((16, 16), 0.75), ((4, 4), 0.3)):
+        grids = (rng.random((150, *shape)) < p).astype(np.uint8)
+        grids[:10] = 0  # all wall
+        start, exit = (0, 0), (shape[0] - 2, shape[1] - 2)
+        c = stats.attributes(grids, start, exit, backend="c")
+        n = stats.attributes(grids, start, exit, backend="numpy")
+        assert np.array_equal(c, n)
+        assert c[:, 0].tolist() == stats.solution_length(grids, start, exit).tolist()
+        assert c[:10].tolist() == [[-1, 0, 0, 0, 0]] * 10
+
+
+def test_parse_target_reads_name_and_value():
+    assert parse_target("solution_length=200") == ("solution_length", 200.0)
+    assert parse_target("style=prim") == ("style", "prim")
+    for bad in ("solution_length", "=3", "dead_ends=many"):
+        with pytest.raises(TargetError, match="--target"):
+            parse_target(bad)
+
+
+def test_the_default_model_reaches_the_ranges_the_issue_asks_for(default):
+    data = reachable_ranges(default, compute=False)
+    assert data is not None, "default.targets.json must ship beside default.onnx"
+    perfect = data["perfect"]
+    assert perfect["solution_length"][0] <= 60 and perfect["solution_length"][1] >= 360
+    assert perfect["dead_ends"][0] <= 8 and perfect["dead_ends"][1] >= 80
+    assert perfect["loops"] == [0, 0]
+    assert data["braid"]["loops"][1] > 20
+
+
+@pytest.mark.parametrize("mode, targets", [
+    ("perfect", {"solution_length": 250}),
+    ("perfect", {"dead_ends": 20, "solution_length": 120}),
+    ("braid", {"loops": 4, "longest_path": 200}),
+    ("perfect", {"junctions": 30, "style": "prim"}),
+])
+def test_targeted_levels_meet_their_targets_and_are_what_their_z_decodes(default, mode, targets):
+    levels = default.generate(3, seed=11, mode=mode, targets=targets, tolerance=0.05)
+    assert len(levels) == 3
+    grids = np.stack([level.grid for level in levels])
+    values = stats.attributes(grids, default.info.start, default.info.exit, backend="numpy")
+    for i, level in enumerate(levels):
+        assert level.met is True and level.targets == targets and level.tolerance == 0.05
+        assert stats.is_solvable(level.grid, level.start, level.exit)
+        again = default.from_latents(level.z, mode)
+        assert np.array_equal(again.grid, level.grid)
+        for name, target in targets.items():
+            if name == "style":
+                assert level.achieved["style"] == target
+                continue
+            value = values[i, stats.ATTRIBUTE_ORDER.index(name)]
+            assert level.achieved[name] == value and within(value, target, 0.05)
+            assert level.stats[name] == value
+    assert len({level.grid.tobytes() for level in levels}) == 3  # three different levels
+
+
+def test_targeted_levels_depend_on_the_seed_and_index_only(default):
+    targets = {"solution_length": 180}
+    five = default.generate(3, seed=4, targets=targets)
+    assert np.array_equal(five[0].grid, default.generate(1, seed=4, targets=targets)[0].grid)
+    assert [level.index for level in five] == [0, 1, 2]
+    assert not np.array_equal(five[0].grid, default.generate(1, seed=5, targets=targets)[0].grid)
+
+
+def test_the_level_json_carries_targets_and_achieved(default, tmp_path):
+    (level,) = default.generate(1, seed=2, targets={"dead_ends": 40})
+    data = level.to_dict()
+    assert data["targets"] == {"dead_ends": 40} and data["met"] is True
+    assert data["achieved"]["dead_ends"] == stats.dead_ends(level.grid)
+    back = Level.from_json(level.to_json())
+    assert back.targets == level.targets and back.achieved == level.achieved and back.met is True
+    plain = default.generate(1, seed=2)[0].to_dict()
+    assert "targets" not in plain and "met" not in plain
+
+
+@pytest.mark.parametrize("targets, match", [
+    ({"solution_length": 2000}, r"solution_length=2000 is outside .* perfect mode: \d+ to \d+"),
+    ({"loops": 5}, r"loops=5 is outside .* perfect mode: 0 to 0"),
+    ({"width": 3}, "unknown target 'width'"),
+    ({"style": "hexagons"}, "the model's styles are"),
+    ({"dead_ends": float("nan")}, "finite number"),
+    ({}, "non-empty"),
+])
+def test_bad_requests_are_refused_with_what_is_reachable(default, targets, match):
+    with pytest.raises(TargetError, match=match):
+        default.generate(1, seed=0, targets=targets)
+
+
+def test_a_bad_tolerance_is_refused(default):
+    for tolerance in (-0.1, 1.0, float("nan"), "5%"):
+        with pytest.raises(UsageError, match="tolerance"):
+            default.generate(1, seed=0, targets={"dead_ends": 30}, tolerance=tolerance)
+
+
+def test_a_miss_is_never_silent(default):
+    # Zero tolerance on two attributes pulling apart: the search may miss; it must say so either way.
+    request = {"solution_length": 300, "dead_ends": 80, "junctions": 70}
+    levels = default.generate(2, seed=1, targets=request, tolerance=0.0, strict=False)
+    for level in levels:
+        hit = all(level.achieved[name] == value for name, value in request.items())
+        assert level.met is hit
+    if not all(level.met for level in levels):
+        with pytest.raises(TargetError, match="missed the targets"):
+            default.generate(2, seed=1, targets=request, tolerance=0.0)
+
+
+def test_variations_stay_near_their_level(default):
+    (level,) = default.generate(1, seed=9)
+    same = variations(default, level, 2, seed=0, distance=0.0)
+    assert all(np.array_equal(v.grid, level.grid) for v in same)
+    near = variations(default, level, 8, seed=0, distance=0.1)
+    far = variations(default, level, 8, seed=0, distance=1.0)
+
+    def changed(levels):
+        return np.mean([(v.grid != level.grid).sum() for v in levels])
+
+    assert 0 < changed(near) < changed(far)
+    assert [v.index for v in near] == list(range(8))
+    # A level code names the latent generate(1, seed=code) draws.
+    assert np.array_equal(variations(default, 9, 1, seed=0, distance=0.0)[0].grid, level.grid)
+
+
+def test_the_attributes_are_the_issues(default):
+    assert ATTRIBUTES == ("solution_length", "longest_path", "dead_ends", "junctions", "loops", "style")
