@@ -125,6 +125,9 @@ def test_not_a_decoder_is_refused_with_one_line(runs, tmp_path, capsys):
     (["RUN", "--out", "OUT/missing/d.onnx"], "does not exist"),
     (["RUN", "--out", "OUT/d.onnx", "--opset", "3"], "opset must be an integer from 7 to 21, got 3"),
     (["/nonexistent/run", "--out", "OUT/d.onnx"], "run folder '/nonexistent/run' does not exist"),
+    # Checked before the export runs (the run is good; only a probe file can tell /proc refuses writes).
+    (["RUN", "--out", "/proc/d.onnx"], "--out '/proc/d.onnx': folder '/proc' is not writable"),
+    (["/nonexistent/run", "--out", "/proc/d.onnx"], "--out '/proc/d.onnx': folder '/proc' is not writable"),
 ])
 def test_bad_export_arguments(runs, tmp_path, capsys, argv, message):
     argv = [a.replace("RUN", str(runs["seed-ae"])).replace("OUT", str(tmp_path)) for a in argv]

@@ -151,3 +151,24 @@ def test_importing_the_game_does_not_initialise_pygame():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("width", [160, 320, 720])
+def test_the_hud_fits_the_window_whatever_the_level_code(width):
+    pygame.init()
+    try:
+        surface = pygame.Surface((width, 400))
+        layout = render.Layout.fit((width, 400), (28, 28))
+        renderer = render.Renderer()
+        items = [("LEVEL", "12"), ("TIME", "1:02.3"), ("CODE", str(2**53)), ("SCORE", "123456")]
+        rects = renderer.hud(surface, layout, items, "AUTOPILOT")
+        tag, texts = (rects[0], rects[1:]) if len(rects) == 9 else (pygame.Rect(width - 12, 0, 0, 0), rects)
+        assert (len(texts), len(rects)) == (8, 9) or (width == 160 and 2 <= len(texts) == len(rects) < 8)
+        assert all(0 <= r.left and r.right <= tag.left for r in texts)  # nothing under the tag or off screen
+        assert tag.right <= width
+        assert all(a.right <= b.left for a, b in zip(texts, texts[1:]))  # left to right, no overlap
+        if width == 720:  # room enough: the code is shown whole
+            plain = renderer.hud(surface, layout, items, "AUTOPILOT")
+            assert plain == rects
+    finally:
+        pygame.quit()

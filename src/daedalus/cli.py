@@ -23,8 +23,16 @@ COMMAND_MODULES = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the README's promise: a bad argument is one line naming it, not a usage block first.
+    Subcommand parsers are of this class too (``add_subparsers`` makes them with the parent's class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="daedalus",
         description="Daedalus: train a maze VAE, export its decoder to ONNX, generate levels that are always "
         "solvable, and play them.",

@@ -239,6 +239,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     folder = out_path.parent if str(out_path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--out {str(out_path)!r}: folder {str(folder)!r} does not exist")
+    from daedalus.maze.cli import check_writable_folder
+
+    check_writable_folder(folder, "--out", out_path)  # before the export, not after it (/proc, a read-only mount)
 
     if prior is not None and prior not in PRIORS:
         raise UsageError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")

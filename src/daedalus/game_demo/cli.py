@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from daedalus.errors import UsageError
-from daedalus.maze.cli import check_output, non_negative_int, positive_int
+from daedalus.maze.cli import check_output, positive_int, seed_int
 
 
 def parse_window(text: str) -> tuple[int, int]:
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
         "(braid mode: loops are how you escape); if it cannot be loaded, the game says so and plays backtracker "
         "levels. Arrows/WASD move, P pauses, Tab toggles the autopilot, Esc goes back, Q quits.",
     )
-    parser.add_argument("--seed", type=non_negative_int, help="level code to start from (shown in the HUD)")
+    parser.add_argument("--seed", type=seed_int, help="level code to start from (shown in the HUD)")
     parser.add_argument("--autopilot", action="store_true", help="a bot plays (attract mode; used by tests)")
     parser.add_argument("--levels", type=positive_int,
                         help="with --autopilot: exit (code 0) after N levels or when caught")

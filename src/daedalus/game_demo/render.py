@@ -149,20 +149,50 @@ class Renderer:
 
     # -- HUD and overlays ----------------------------------------------------------------------------------------
     def hud(self, surface: pygame.Surface, layout: Layout, items: list[tuple[str, str]], right: str = "",
-            right_colour=GOOD) -> None:
-        """The top bar: ``(label, value)`` pairs left to right and an optional tag on the right."""
+            right_colour=GOOD) -> list[pygame.Rect]:
+        """The top bar: ``(label, value)`` pairs left to right and an optional tag on the right, fitted to the
+        window whatever the length of a level code: smaller text, then the longest value cut (``~``), then in a
+        very narrow window no tag and the first items only. Returns the rectangles drawn (the tag's first)."""
         width = layout.size[0]
         surface.fill(BACKGROUND, pygame.Rect(0, 0, width, layout.hud))
         label_size = max(14, layout.hud * 9 // 20)
         value_size = max(18, layout.hud * 7 // 10)
-        x = 12
         mid = layout.hud // 2
-        for label, value in items:
-            rect = self.text(surface, label, label_size, DIM, (x, mid + 1), "midleft")
-            rect = self.text(surface, value, value_size, TEXT, (rect.right + 6, mid), "midleft")
-            x = rect.right + 18
+        tag = self.font(label_size).size(right)[0] + 12 if right else 0
+        fitted = self._fit_hud(items, width - 24 - tag, label_size, value_size)
+        if fitted is None and right:
+            right, fitted = "", self._fit_hud(items, width - 24, label_size, value_size)
+        while fitted is None and len(items) > 1:  # a very narrow window: the first items only
+            items = items[:-1]
+            fitted = self._fit_hud(items, width - 24, label_size, value_size)
+        items, label_size, value_size = fitted or (items, label_size, value_size)
+        drawn = []
         if right:
-            self.text(surface, right, label_size, right_colour, (width - 12, mid + 1), "midright")
+            drawn.append(self.text(surface, right, label_size, right_colour, (width - 12, mid + 1), "midright"))
+        x = 12
+        for label, value in items:
+            drawn.append(self.text(surface, label, label_size, DIM, (x, mid + 1), "midleft"))
+            drawn.append(self.text(surface, value, value_size, TEXT, (drawn[-1].right + 6, mid), "midleft"))
+            x = drawn[-1].right + 18
+        return drawn
+
+    def _fit_hud(self, items, room: int, label_size: int, value_size: int):
+        """``(items, label_size, value_size)`` that fit in ``room`` pixels, or None."""
+        def needed():
+            label, value = self.font(label_size), self.font(value_size)
+            return sum(label.size(a)[0] + 6 + value.size(b)[0] + 18 for a, b in items) - 18
+
+        items = list(items)
+        while needed() > room and value_size > 12:
+            label_size, value_size = max(10, label_size - 1), value_size - 1
+        while needed() > room:
+            i = max(range(len(items)), key=lambda k: len(items[k][1].rstrip("~")))
+            label, value = items[i]
+            kept = value.rstrip("~")
+            if len(kept) <= 3:
+                return None
+            items[i] = (label, kept[:-1] + "~")  # a cut code still shows how it starts
+        return items, label_size, value_size
 
     def footer(self, surface: pygame.Surface, layout: Layout, text: str, colour=DIM) -> None:
         width, height = layout.size

@@ -30,6 +30,11 @@ def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
     raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {rng!r}")
 
 
+# The largest seed (and level code) accepted: every integer up to 2**53 is exact in a JSON number (a double), so a
+# level's seed survives any JSON reader, JavaScript's included.
+MAX_SEED = 2**53
+
+
 def fresh_seed() -> int:
     """A seed from fresh OS entropy (never a global RNG), small enough to share as a level code (uint32)."""
     return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])

@@ -81,6 +81,17 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0, "a non-negative integer")
 
 
+def seed_int(text: str) -> int:
+    """An argparse ``type``: a seed or level code, an integer from 0 to ``MAX_SEED`` (2**53, exact in JSON)."""
+    from daedalus.maze.backtracker import MAX_SEED
+
+    value = _int_at_least(text, 0, "a non-negative integer")
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected at most 2**53 = {MAX_SEED} (the largest integer a JSON number "
+                                         f"holds exactly), got {value}")
+    return value
+
+
 def parse_braid(text: str) -> float:
     """``--braid`` as a float in [0, 1]; UsageError naming the text otherwise."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from daedalus.errors import UsageError
+from daedalus.maze.backtracker import MAX_SEED
 from daedalus.maze.repair import MODES
 
 
@@ -35,6 +36,9 @@ def check_seed(seed) -> int:
     # A level's code is seed + index, so the seed must be a plain integer that JSON and other engines can carry.
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if seed > MAX_SEED:
+        raise UsageError(f"seed must be at most 2**53 = {MAX_SEED} (the largest integer a JSON number holds "
+                         f"exactly), got {seed}")
     return int(seed)
 
 

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from daedalus.errors import UsageError
-from daedalus.maze.cli import check_writable_folder, non_negative_int
+from daedalus.maze.cli import check_writable_folder, non_negative_int, seed_int
 
 FORMATS = ("png", "json", "txt", "npz")
 PROGRESS_FROM = 5000
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
         "gives the same levels.",
     )
     gen.add_argument("--count", type=non_negative_int, required=True, help="number of levels")
-    gen.add_argument("--seed", type=non_negative_int, default=None, help="random seed (default: fresh, printed)")
+    gen.add_argument("--seed", type=seed_int, default=None, help="random seed (default: fresh, printed)")
     gen.add_argument("--mode", default="perfect", choices=("perfect", "braid"),
                      help="perfect: spanning-tree mazes; braid: keep the loops the decoder drew")
     gen.add_argument("--model", help="decoder .onnx file (default: the shipped model)")
