@@ -28,6 +28,7 @@ from daedalus.runtime.session import (
     installed_runtimes,
     model_path,
     open_session,
+    session_without_outputs,
 )
 
 __all__ = ["DEFAULT_MODEL", "MazeGenerator", "choose_providers", "fresh_seed", "installed_runtimes"]
@@ -52,6 +53,10 @@ class MazeGenerator:
         self.chunk_size = int(chunk_size)
         self.provider = session.get_providers()[0]
         self._decoding = decoding_for(info, repr(str(path)))
+        # Outputs without a batch axis that the probe found independent of the latents (a raster decoder's 2 MB
+        # context_basis): read once at load, checked once, and never asked of the graph again.
+        self._fixed: dict[int, np.ndarray] = {}
+        self._requested = list(info.outputs)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", providers: Sequence | None = None,
@@ -85,7 +90,20 @@ class MazeGenerator:
         # different latents (the prior's centre and a point inside it) give different outputs.
         probe = np.zeros((2, self.info.latent_dim), dtype=np.float32)
         probe[1] = np.linspace(-1.0, 1.0, self.info.latent_dim)
-        self._decoding.check_varies(self._run(probe))
+        outputs = self._run(probe)
+        self._decoding.check_varies(outputs)
+        self._keep_fixed_outputs(outputs, probe)
+
+    def _keep_fixed_outputs(self, outputs: list[np.ndarray], probe: np.ndarray) -> None:
+        unbatched = [i for i, shape in enumerate(self._decoding.shapes()) if None not in shape]
+        if not unbatched:
+            return
+        again = self._run(-probe[1:])
+        fixed = {i: outputs[i] for i in unbatched if np.array_equal(outputs[i], again[i])}
+        if fixed:
+            self._session = session_without_outputs(self._session, self.path, {self.info.outputs[i] for i in fixed})
+            self._fixed = fixed
+            self._requested = [name for i, name in enumerate(self.info.outputs) if i not in fixed]
 
     # ---- properties -------------------------------------------------------------------------------------------
     @property
@@ -196,11 +214,13 @@ class MazeGenerator:
     def _run(self, z: np.ndarray) -> list[np.ndarray]:
         """onnxruntime alone (what the pipeline's helper thread does): the outputs, checked."""
         try:
-            outputs = self._session.run(list(self.info.outputs), {INPUT_NAME: z})
+            outputs = self._session.run(self._requested, {INPUT_NAME: z})
         except Exception as error:
             raise ModelError(f"decoder {str(self.path)!r} failed on a batch of {len(z)}: "
                              f"{str(error).strip().splitlines()[0]}") from None
-        self._decoding.check_outputs(outputs, len(z))
+        for i in sorted(self._fixed):
+            outputs.insert(i, self._fixed[i])
+        self._decoding.check_outputs(outputs, len(z), checked=self._fixed)
         return outputs
 
     def raw_and_levels(self, z, mode: str = "perfect", style: str | None = None):

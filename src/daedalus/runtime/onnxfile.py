@@ -188,3 +188,76 @@ def inspect_onnx(data: bytes, source: str = "model") -> OnnxInfo:
     except _Malformed as error:
         raise ModelError(f"{source} is not a valid ONNX model (truncated or not ONNX: {error})") from None
     return OnnxInfo(ir_version=ir_version, opsets=opsets, metadata=metadata, external_tensors=external)
+
+
+_GRAPH_OUTPUT, _VALUE_INFO_NAME = 12, 1
+_NODE_INPUT, _NODE_OUTPUT = 1, 2
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _raw_fields(data: bytes, start: int, end: int):
+    """Like ``_fields``, with each field's raw bytes (tag included): ``(number, wire, value, (tag_start, end))``."""
+    pos = start
+    for number, wire, value in _fields(data, start, end):
+        if wire == 2:
+            field_end = value[1]
+        else:  # re-walk the fixed or varint value to find where it ends
+            _, after = _varint(data, pos, end)
+            field_end = _varint(data, after, end)[1] if wire == 0 else after + (8 if wire == 1 else 4)
+        yield number, wire, value, (pos, field_end)
+        pos = field_end
+
+
+def without_outputs(data: bytes, names: set[str], source: str = "model") -> bytes:
+    """The model with graph outputs ``names`` removed, and the nodes that only they needed (dead-code elimination
+    over the top-level graph). onnxruntime runs every node of a graph whatever outputs a call asks for, so an
+    output the runtime already holds (a constant table) is cheapest when it is not in the graph at all.
+
+    Raises:
+        ModelError: the file is not a readable ONNX model.
+    """
+    try:
+        model_fields = list(_raw_fields(data, 0, len(data)))
+        graph = [f for f in model_fields if f[0] == _MODEL_GRAPH and f[1] == 2]
+        if len(graph) != 1:
+            raise _Malformed("expected one graph")
+        g_start, g_end = graph[0][2]
+        fields = list(_raw_fields(data, g_start, g_end))
+        outputs, nodes = {}, {}
+        for i, (number, wire, value, _) in enumerate(fields):
+            if number == _GRAPH_OUTPUT and wire == 2:
+                outputs[i] = next((_string(data, v) for n, w, v in _fields(data, *value)
+                                   if n == _VALUE_INFO_NAME and w == 2), "")
+            elif number == _GRAPH_NODE and wire == 2:
+                ins, outs = [], []
+                for n, w, v in _fields(data, *value):
+                    if w == 2 and n in (_NODE_INPUT, _NODE_OUTPUT):
+                        (ins if n == _NODE_INPUT else outs).append(_string(data, v))
+                nodes[i] = (ins, outs)
+    except _Malformed as error:
+        raise ModelError(f"{source} is not a readable ONNX model ({error})") from None
+    drop = {i for i, name in outputs.items() if name in names}
+    needed = {name for i, name in outputs.items() if i not in drop}
+    live: set[int] = set()
+    for i in sorted(nodes, reverse=True):  # ONNX nodes are topologically sorted: consumers come after producers
+        ins, outs = nodes[i]
+        if any(out in needed for out in outs):
+            live.add(i)
+            needed.update(ins)
+    drop |= set(nodes) - live
+    graph_bytes = b"".join(data[a:b] for i, (_, _, _, (a, b)) in enumerate(fields) if i not in drop)
+    parts = []
+    for number, wire, _, (a, b) in model_fields:
+        if number == _MODEL_GRAPH and wire == 2:
+            parts.append(_encode_varint(_MODEL_GRAPH << 3 | 2) + _encode_varint(len(graph_bytes)) + graph_bytes)
+        else:
+            parts.append(data[a:b])
+    return b"".join(parts)

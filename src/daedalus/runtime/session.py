@@ -10,7 +10,7 @@ from typing import Sequence
 
 from daedalus.contract import MIN_OPSET, ModelInfo, read_contract
 from daedalus.errors import DeviceError, MissingExtraError, ModelError, UsageError
-from daedalus.runtime.onnxfile import inspect_onnx
+from daedalus.runtime.onnxfile import inspect_onnx, without_outputs
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.onnx"
 DEVICES = ("auto", "cpu", "cuda")
@@ -176,3 +176,16 @@ def check_signature(session, info: ModelInfo, shapes: list[tuple], source: str) 
             expected = ", ".join("batch" if d is None else str(d) for d in shape)
             raise ModelError(f"{source}: output {output.name} is {output.type} {output.shape}, expected "
                              f"tensor(float) [{expected}] as its metadata says")
+
+
+def session_without_outputs(session, path: Path, names: set[str]):
+    """A session like ``session`` (same options and providers) over ``path``'s graph less the outputs ``names``
+    and the nodes only they need (``onnxfile.without_outputs``); the original session when that fails."""
+    ort = onnxruntime()
+    try:
+        data = without_outputs(_read_file(path), names, f"model {str(path)!r}")
+        options = session.get_provider_options()
+        providers = [(name, options.get(name, {})) for name in session.get_providers()]
+        return ort.InferenceSession(data, sess_options=session.get_session_options(), providers=providers)
+    except Exception:  # an unusual graph: keep the full one, which is only slower
+        return session
