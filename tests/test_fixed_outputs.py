@@ -17,7 +17,7 @@ def test_without_outputs_drops_the_output_and_only_the_nodes_it_needed():
     onnx.checker.check_model(stripped)
     assert [o.name for o in stripped.graph.output] == ["cell_logits", "context_mix", "uniforms"]
     assert len(stripped.graph.node) < len(full.graph.node)
-    assert dict((p.key, p.value) for p in stripped.metadata_props) == dict((p.key, p.value) for p in full.metadata_props)
+    assert {p.key: p.value for p in stripped.metadata_props} == {p.key: p.value for p in full.metadata_props}
     kept = {n.output[0] for n in stripped.graph.node}
     assert {"cell_logits", "context_mix", "uniforms"} <= kept and "context_basis" not in kept
 

@@ -4,10 +4,10 @@ clear line naming the extra."""
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIMES = {"onnxruntime", "onnxruntime-gpu"}

@@ -45,7 +45,7 @@ class MazeGenerator:
     Use ``MazeGenerator.load(path)``; then ``generate(count, seed)``, ``from_latents(z)``, ``interpolate(a, b)``.
     """
 
-    def __init__(self, session: "onnxruntime.InferenceSession", path: Path, info: ModelInfo,
+    def __init__(self, session, path: Path, info: ModelInfo,
                  chunk_size: int = DEFAULT_CHUNK):
         self._session = session
         self.path = path
