@@ -51,3 +51,10 @@ def test_bad_arguments_are_refused_before_any_work(decoder_path, tmp_path, capsy
     assert "does not exist" in capsys.readouterr().err
     assert main(["eval", "--model", str(tmp_path / "missing.onnx"), "--no-plot"]) == 2
     assert "missing.onnx" in capsys.readouterr().err
+
+
+def test_eval_writes_no_file_unless_asked(decoder_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--model", str(decoder_path), "--samples", "32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out).get("plot") is None
+    assert not list(tmp_path.iterdir())  # no expressive_range.png dropped into the current folder
