@@ -34,6 +34,8 @@ class GameLevel:
         start, exit: the player's start and goal.
         seed: the level code; the same seed and settings give the same level.
         source: ``"model"`` or ``"backtracker"``.
+        request: the targets asked of the generator (``rules.level_targets``), None for none.
+        achieved: what the level has of each requested attribute (None: no request, or a backtracker level).
     """
 
     board: Board
@@ -41,6 +43,8 @@ class GameLevel:
     exit: Position
     seed: int
     source: str
+    request: dict | None = None
+    achieved: dict | None = None
 
     @property
     def grid(self) -> np.ndarray:
@@ -141,14 +145,22 @@ class LevelSource:
                 self._fail(f"cannot load the {where}", error)
         return self._generator
 
-    def level(self, seed: int) -> GameLevel:
-        """The level for ``seed``, computed now (blocking). Never raises for model trouble: falls back."""
+    def level(self, seed: int, targets: dict | None = None) -> GameLevel:
+        """The level for ``seed``, computed now (blocking); with ``targets``, one the runtime searched for
+        (``generate(targets=...)``, each target moved into the model's reachable range). Never raises for model
+        trouble: falls back."""
         seed = int(seed)
         with self._lock:
             generator = self._load()
             if generator is not None:
                 try:
-                    (found,) = generator.generate(1, seed=seed, mode=self.mode)
+                    if targets:
+                        from daedalus.runtime.targets import clamp_targets
+
+                        asked = clamp_targets(generator, targets, self.mode)
+                        (found,) = generator.generate(1, seed=seed, mode=self.mode, targets=asked, strict=False)
+                    else:
+                        (found,) = generator.generate(1, seed=seed, mode=self.mode)
                     return self._checked(found, seed)
                 except Exception as error:  # a broken model must not end the run
                     self._fail(f"the model failed on level code {seed}", error)
@@ -169,27 +181,34 @@ class LevelSource:
             raise ValueError(f"level has no path from start {start} to exit {exit}")
         board.core  # computed here, off the frame loop
         found_seed = getattr(found, "seed", None)
-        return GameLevel(board, start, exit, seed if found_seed is None else int(found_seed), "model")
+        return GameLevel(board, start, exit, seed if found_seed is None else int(found_seed), "model",
+                         getattr(found, "targets", None), getattr(found, "achieved", None))
 
-    def prefetch(self, seed: int) -> None:
-        """Start preparing ``seed``'s level on a background thread (no-op when already started)."""
-        seed = int(seed)
-        if seed not in self._jobs:
-            self._jobs[seed] = _Job(lambda: self.level(seed))
+    @staticmethod
+    def _key(seed: int, targets: dict | None):
+        return int(seed), tuple(sorted((targets or {}).items()))
 
-    def poll(self, seed: int) -> GameLevel | None:
+    def prefetch(self, seed: int, targets: dict | None = None) -> None:
+        """Start preparing ``seed``'s level (with ``targets``) on a background thread (no-op when already
+        started)."""
+        key = self._key(seed, targets)
+        if key not in self._jobs:
+            self._jobs[key] = _Job(lambda: self.level(key[0], targets))
+
+    def poll(self, seed: int, targets: dict | None = None) -> GameLevel | None:
         """``seed``'s level if it is ready, else None (and it is being prepared); never blocks."""
-        self.prefetch(seed)
-        job = self._jobs[seed]
+        self.prefetch(seed, targets)
+        key = self._key(seed, targets)
+        job = self._jobs[key]
         if not job.done.is_set():
             return None
-        del self._jobs[seed]
+        del self._jobs[key]
         if job.result is None:  # the thread died on something unexpected: build the fallback here
-            return self.level(seed)
+            return self.level(seed, targets)
         return job.result
 
-    def wait(self, seed: int, timeout: float | None = None) -> GameLevel | None:
+    def wait(self, seed: int, timeout: float | None = None, targets: dict | None = None) -> GameLevel | None:
         """``seed``'s level, waiting up to ``timeout`` seconds for it (None on timeout)."""
-        self.prefetch(seed)
-        self._jobs[seed].done.wait(timeout)
-        return self.poll(seed)
+        self.prefetch(seed, targets)
+        self._jobs[self._key(seed, targets)].done.wait(timeout)
+        return self.poll(seed, targets)

@@ -77,6 +77,21 @@ def level_params(level: int) -> LevelParams:
     )
 
 
+def level_targets(level: int, mode: str = "braid") -> dict | None:
+    """What the game asks the generator for at ``level`` (``MazeGenerator.generate(targets=...)``): nothing at
+    level 1, which must start at once; from level 2 a longer solution each level (100 steps, +24 a level, up to
+    340) and, in braid mode, fewer loops (14, one fewer a level, at least 4: loops are how the player escapes)."""
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 1:
+        raise ValueError(f"level must be an integer >= 1, got {level!r}")
+    if level == 1:
+        return None
+    k = int(level) - 2
+    targets = {"solution_length": min(340, 100 + 24 * k)}
+    if mode == "braid":
+        targets["loops"] = max(4, 14 - k)
+    return targets
+
+
 def neighbours(grid: np.ndarray, tile: Position) -> Iterable[tuple[str, Position]]:
     """The open 4-neighbours of ``tile`` as ``(direction, tile)`` pairs, in the order up, right, down, left."""
     height, width = grid.shape

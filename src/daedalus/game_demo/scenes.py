@@ -9,7 +9,19 @@ import pygame
 
 from daedalus.game_demo import render as r
 from daedalus.game_demo.autopilot import Autopilot
-from daedalus.game_demo.rules import CAUGHT, DOWN, LEFT, RIGHT, UP, WON, Run, World, level_params, next_seed
+from daedalus.game_demo.rules import (
+    CAUGHT,
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    WON,
+    Run,
+    World,
+    level_params,
+    level_targets,
+    next_seed,
+)
 from daedalus.maze.backtracker import fresh_seed
 
 KEYS = {
@@ -18,6 +30,7 @@ KEYS = {
     pygame.K_LEFT: LEFT, pygame.K_a: LEFT,
     pygame.K_RIGHT: RIGHT, pygame.K_d: RIGHT,
 }
+ASK_LABELS = {"solution_length": "path", "loops": "loops"}  # the HUD's short names of requested attributes
 CLEARED_TICKS = 60  # how long "level cleared" shows before the next level
 CAUGHT_TICKS = 45
 ATTRACT_TICKS = 45  # the autopilot's title screen
@@ -187,13 +200,16 @@ class Play(Scene):
             return
         if self.phase == "loading":
             level = self.persist.pop("ready", None)
-            if level is None or level.seed != self.run.seed:
-                level = self.app.source.poll(self.run.seed)
+            asked = level_targets(self.run.level, self.app.source.mode)
+            if level is None or level.seed != self.run.seed or level.request != asked:
+                level = self.app.source.poll(self.run.seed, asked)
             if level is not None:
                 self.world = World(level.board, level.start, level.exit, self.run.params, seed=level.seed)
                 self.bot = Autopilot(self.world)
                 self.phase = "playing"
-                self.app.source.prefetch(next_seed(self.run.seed))
+                self.request = level.request
+                self.app.source.prefetch(next_seed(self.run.seed), level_targets(self.run.level + 1,
+                                                                                 self.app.source.mode))
             return
         if self.phase == "playing":
             self._play_tick()
@@ -244,6 +260,9 @@ class Play(Scene):
         seconds = world.seconds if world is not None and self.phase != "loading" else 0.0
         items = [("LEVEL", str(shown_level)), ("TIME", r.format_time(seconds)), ("CODE", str(shown_seed)),
                  ("SCORE", str(self.run.score))]
+        request = getattr(self, "request", None)
+        if request and self.phase != "loading":  # what this level asked the generator for
+            items.append(("ASKED", " ".join(f"{ASK_LABELS.get(k, k)} {v:g}" for k, v in request.items())))
         tag, colour = ("PAUSED", r.WARN) if self.paused else (("AUTOPILOT", r.GOOD) if app.autopilot else ("", r.GOOD))
         app.renderer.hud(surface, layout, items, tag, colour)
         if app.source.message:
@@ -278,14 +297,14 @@ class GameOver(Scene):
         if event.type == pygame.KEYDOWN:
             if event.key in (pygame.K_RETURN, pygame.K_KP_ENTER, pygame.K_SPACE):
                 self.restart(fresh_seed() % CODE_RANGE)
-            elif event.key == pygame.K_r:
-                self.restart(self.persist["run"].seed)
+            elif event.key == pygame.K_r:  # the lost level again: its code at its level (the same request)
+                self.restart(self.persist["run"].seed, self.persist["run"].level)
             elif event.key == pygame.K_ESCAPE:
                 self.app.stop()
 
-    def restart(self, seed: int) -> None:
-        self.persist = {"run": Run(seed=seed)}
-        self.app.source.prefetch(seed)
+    def restart(self, seed: int, level: int = 1) -> None:
+        self.persist = {"run": Run(seed=seed, level=level)}
+        self.app.source.prefetch(seed, level_targets(level, self.app.source.mode))
         self.switch("play")
 
     def update(self) -> None:
