@@ -1,6 +1,6 @@
-"""The compiled parts (pyproject.toml holds everything else). The raster walk's C extension is optional: where it
-cannot be built (no compiler on a source install), daedalus falls back to the numpy walk, which gives the same
-levels. Wheels carry it built, so users never need a compiler."""
+"""The compiled parts (pyproject.toml holds everything else). The raster walk's and the target statistics' C
+extensions are optional: where they cannot be built (no compiler on a source install), daedalus falls back to numpy,
+which gives the same levels and numbers. Wheels carry it built, so users never need a compiler."""
 
 from setuptools import Extension, setup
 
@@ -12,6 +12,13 @@ setup(
             # No -ffast-math: the walk's float64 arithmetic must match the reference to the last bit.
             extra_compile_args=["-O3", "-ffp-contract=off"] if __import__("sys").platform != "win32" else ["/O2"],
             optional=True,
-        )
+        ),
+        # The target search's statistics (issue 12); daedalus.maze.stats.attributes falls back to numpy without it.
+        Extension(
+            "daedalus.maze._stats",
+            sources=["src/daedalus/maze/_stats.c"],
+            extra_compile_args=["-O3"] if __import__("sys").platform != "win32" else ["/O2"],
+            optional=True,
+        ),
     ]
 )
