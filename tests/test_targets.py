@@ -72,6 +72,8 @@ def test_compiled_attributes_agree_with_numpy_on_any_grid():
         assert np.array_equal(c, n)
         assert c[:, 0].tolist() == stats.solution_length(grids, start, exit).tolist()
         assert c[:10].tolist() == [[-1, 0, 0, 0, 0]] * 10
+        # Any nonzero value is open floor, whatever the dtype (256 is not 0 once cast to uint8).
+        assert np.array_equal(stats.attributes(grids.astype(np.int64) * 256, start, exit, backend="c"), c)
 
 
 def test_parse_target_reads_name_and_value():

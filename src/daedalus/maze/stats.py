@@ -346,7 +346,7 @@ def attributes(grids: np.ndarray, starts=None, exits=None, backend: str | None =
     if backend != "c" or _native is None:
         raise ValueError(f"backend must be 'numpy' or 'c' (built: {_native is not None}), got {backend!r}")
     out = np.empty((len(batch), len(ATTRIBUTE_ORDER)), dtype=np.int64)
-    grids_u8 = np.ascontiguousarray(batch, dtype=np.uint8)
+    grids_u8 = batch if batch.dtype == np.uint8 and batch.flags.c_contiguous else (batch != 0).view(np.uint8)
     _native.attributes(grids_u8, np.ascontiguousarray(starts, dtype=np.int64),
                        np.ascontiguousarray(exits, dtype=np.int64), out, len(batch), *batch.shape[1:])
     return out
