@@ -188,3 +188,60 @@ def test_variations_stay_near_their_level(default):
 
 def test_the_attributes_are_the_issues(default):
     assert ATTRIBUTES == ("solution_length", "longest_path", "dead_ends", "junctions", "loops", "style")
+
+
+# ---- the command line -------------------------------------------------------------------------------------------
+def test_generate_target_writes_levels_that_meet_it(tmp_path, capsys):
+    import json
+
+    from daedalus.cli import main
+
+    out = tmp_path / "levels"
+    assert main(["generate", "--count", "3", "--seed", "8", "--format", "json", "--out", str(out),
+                 "--target", "solution_length=220", "--target", "dead_ends=30"]) == 0
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [f"level-8-{i}.json" for i in range(3)]
+    for path in files:
+        data = json.loads(path.read_text())
+        assert data["targets"] == {"solution_length": 220.0, "dead_ends": 30.0} and data["met"] is True
+        assert within(data["achieved"]["solution_length"], 220, 0.05)
+        level = Level.from_dict(data)
+        assert stats.solution_length(level.grid) == data["achieved"]["solution_length"]
+
+
+def test_generate_refuses_an_unreachable_target_before_writing(tmp_path, capsys):
+    from daedalus.cli import main
+
+    out = tmp_path / "levels"
+    assert main(["generate", "--count", "2", "--format", "json", "--out", str(out),
+                 "--target", "solution_length=900"]) != 0
+    err = capsys.readouterr().err
+    assert "solution_length=900 is outside" in err and "52 to" in err
+    assert not out.exists()
+    assert main(["generate", "--count", "2", "--format", "json", "--out", str(out), "--target", "size=3"]) != 0
+    assert "unknown target 'size'" in capsys.readouterr().err
+
+
+def test_generate_like_writes_variations_of_a_level(tmp_path, default):
+    from daedalus.cli import main
+
+    (level,) = default.generate(1, seed=30)
+    source = tmp_path / "source.json"
+    level.to_json(source)
+    out = tmp_path / "near.npz"
+    assert main(["generate", "--count", "4", "--seed", "1", "--format", "npz", "--out", str(out),
+                 "--like", str(source), "--distance", "0.05"]) == 0
+    with np.load(out) as data:
+        grids, latents = data["grids"], data["latents"]
+    assert len(grids) == 4
+    changed = [(grid != level.grid).sum() for grid in grids]
+    assert max(changed) < 0.5 * (level.grid.size // 2)  # near: most of the maze stays
+    assert np.abs(latents - level.z).max() < 0.5
+
+
+def test_info_lists_the_reachable_targets(capsys):
+    from daedalus.cli import main
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "reachable targets (perfect): solution_length 52-" in out and "loops 0-0" in out
