@@ -197,10 +197,12 @@ class Searcher:
                  for b in range(0, len(z), self.generator.chunk_size)]
         return _concat(parts, self.batched)
 
-    def measure(self, outputs, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Attributes and style index of the levels the outputs decode to (the search's own grids)."""
+    def measure(self, outputs, z: np.ndarray, style: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Attributes and style index of the levels the outputs decode to (the search's own grids); without
+        ``style`` the style index is -1 (no request asked for a style)."""
         grids, _ = self.decoding.levels(outputs, self.mode)
-        return attributes(grids, self.info.start, self.info.exit), styles_of(self.info, z)
+        styles = styles_of(self.info, z) if style else np.full(len(z), -1, dtype=np.int64)
+        return attributes(grids, self.info.start, self.info.exit), styles
 
     def bank(self):
         """``(z, outputs, values, style_index)`` of the bank (computed once)."""
@@ -237,7 +239,7 @@ class Searcher:
             parents[:, :start] += code_move[:, None] * sigma * eps[:, :start]
         return np.clip(parents, -CLIP, CLIP).astype(np.float32), code_move
 
-    def _evaluate(self, z, parent_outputs, code_move):
+    def _evaluate(self, z, parent_outputs, code_move, style: bool):
         """Outputs and measurements of candidates: children that kept their parent's code reuse its outputs."""
         if self.noise_start is None:
             outputs = self.outputs(z)
@@ -250,7 +252,7 @@ class Searcher:
                     if b:
                         outputs[k] = outputs[k].copy()
                         outputs[k][moved] = fresh[k]
-        values, style_index = self.measure(outputs, z)
+        values, style_index = self.measure(outputs, z, style)
         return outputs, values, style_index
 
     def search(self, requests: list[Request], rngs: list[np.random.Generator], rounds: int = ROUNDS,
@@ -280,7 +282,8 @@ class Searcher:
                 outs.append(_rows(s["out"], parent, self.batched))
                 owners.append(np.full(len(z), i))
             z = np.concatenate(zs)
-            outputs, values, style_index = self._evaluate(z, _concat(outs, self.batched), np.concatenate(moves))
+            outputs, values, style_index = self._evaluate(z, _concat(outs, self.batched), np.concatenate(moves),
+                                                          any(requests[i].style is not None for i in active))
             owners = np.concatenate(owners)
             for i in active:
                 s, mine = state[i], np.nonzero(owners == i)[0]
@@ -459,7 +462,7 @@ def targeted_levels(generator, count: int, seed: int, mode: str, targets: dict, 
     for batch in generator.batches(0, None, mode, z=z):
         levels.extend(generator.levels_from_batch(batch, seed, mode, False))
     values = attributes(np.stack([level.grid for level in levels]), generator.info.start, generator.info.exit)
-    style_index = styles_of(generator.info, z)
+    style_index = styles_of(generator.info, z) if request.style is not None else np.full(len(z), -1)
     ok = meets(values, style_index, request, generator.styles)
     out = []
     for i, level in enumerate(levels):
