@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daedalus.errors import UsageError
-from daedalus.trainer.schedules import check_schedule, kl_weight, schedule_weights
+from daedalus.trainer.schedules import check_schedule, kl_weight, schedule_peak, schedule_warning, schedule_weights
 
 
 @given(st.integers(1, 5000), st.floats(0, 10), st.data())
@@ -82,3 +82,27 @@ def test_bad_steps_are_refused():
         kl_weight(-1, 10)
     with pytest.raises(ValueError):
         kl_weight(0, 0)
+
+
+@pytest.mark.parametrize("total, cycles, peak", [(1, 4, 0.0), (2, 4, 0.0), (4, 4, 0.0), (5, 4, 1.0), (8, 4, 1.0),
+                                                 (400, 4, 1.0), (3, 1, 1.0), (2, 1, 1.0)])
+def test_schedule_peak_is_the_largest_weight_of_the_run(total, cycles, peak):
+    config = {"kind": "cyclical", "beta_max": 1.0, "cycles": cycles, "ratio": 0.5}
+    assert schedule_peak(config, total) == peak == max(schedule_weights(config, total))
+
+
+@given(st.sampled_from(["monotonic", "cyclical"]), st.integers(1, 300), st.integers(1, 12), st.floats(0.05, 1.0))
+@settings(max_examples=200, deadline=None)
+def test_schedule_peak_agrees_with_every_step(kind, total, cycles, ratio):
+    config = {"kind": kind, "beta_max": 0.1, "cycles": cycles, "ratio": ratio}
+    assert schedule_peak(config, total) == max(schedule_weights(config, total))
+
+
+def test_a_run_too_short_for_its_cycles_is_named():
+    short = schedule_warning({"kind": "cyclical", "beta_max": 0.1, "cycles": 4}, total_steps=2, steps_per_epoch=1)
+    assert short.startswith("KL schedule cyclical (beta_max 0.1): with 4 cycles over 2 optimizer steps (1 per "
+                            "epoch), beta never rises above 0, so the VAE trains as an autoencoder")
+    assert "--cycles" in short
+    assert schedule_warning({"kind": "cyclical", "beta_max": 0.1, "cycles": 4}, 400, 10) is None
+    assert schedule_warning({"kind": "none", "beta_max": 0.1}, 1, 1) is None
+    assert "beta rises only to 0.05" in schedule_warning({"kind": "monotonic", "beta_max": 0.1, "ratio": 1.0}, 2, 1)

@@ -210,3 +210,20 @@ def test_resume_after_a_real_kill(tmp_path):
     whole = load_file(tmp_path / "whole" / "model.safetensors")
     resumed = load_file(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
+def test_a_vae_run_too_short_for_its_kl_cycles_says_so(tmp_path, capsys):
+    torch.set_num_threads(1)
+    # 32 mazes in batches of 32 for 2 epochs: 2 optimizer steps for 4 cycles, so β would stay 0 throughout.
+    argv = ["train", "--model", "seed-vae", "--count", "32", "--holdout", "8", "--batch-size", "32", "--epochs", "2",
+            "--schedule", "cyclical", "--cycles", "4", "--eval-samples", "8", "--no-figures", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "short")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warning = [line for line in err if "warning" in line]
+    assert warning == [line for line in warning if line.startswith("daedalus: warning: KL schedule cyclical")]
+    assert len(warning) == 1 and "4 cycles over 2 optimizer steps" in warning[0] and "never rises above 0" in warning[0]
+    history = torch.load(tmp_path / "short" / "state.pt", weights_only=True)["history"]
+    assert [h[4] for h in history] == [0.0, 0.0]  # what the warning is about
+    assert main([*argv[:-6], "--cycles", "1", "--eval-samples", "8", "--no-figures", "--quiet",
+                 "--out", str(tmp_path / "one")]) == 0
+    assert "warning" not in capsys.readouterr().err

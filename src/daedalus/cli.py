@@ -7,6 +7,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from daedalus import __version__
 from daedalus.errors import DaedalusError
@@ -45,9 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    # A warning (a short KL schedule, both onnxruntime builds) is one line, like an error, not a source excerpt.
+    print(f"daedalus: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

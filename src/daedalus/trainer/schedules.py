@@ -15,6 +15,10 @@ from daedalus.errors import UsageError
 SCHEDULES = ("none", "monotonic", "cyclical")
 
 
+class ScheduleWarning(UserWarning):
+    """A run too short for its KL schedule: β never reaches ``beta_max``."""
+
+
 def check_schedule(config: dict) -> dict:
     """Validate a schedule configuration; return it with defaults filled in.
 
@@ -69,6 +73,33 @@ def kl_weight(
         tau = (step % math.ceil(period)) / period
         return float(beta_max) * min(1.0, tau / ratio)
     raise ValueError(f"unknown KL schedule {kind!r}, expected one of {', '.join(SCHEDULES)}")
+
+
+def schedule_peak(config: dict, total_steps: int) -> float:
+    """The largest β the schedule ``config`` reaches in a run of ``total_steps`` steps (without visiting every step:
+    a cyclical schedule's first cycle holds its peak, a monotonic one's last step).
+
+    A run with no more steps than cycles spends every step at the start of a cycle, where β is 0.
+    """
+    config = check_schedule(config)
+    first_cycle = math.ceil(total_steps / config["cycles"]) + 1 if config["kind"] == "cyclical" else 1
+    steps = {*range(min(total_steps, first_cycle)), total_steps - 1}
+    return max(kl_weight(step, total_steps, **config) for step in steps)
+
+
+def schedule_warning(config: dict, total_steps: int, steps_per_epoch: int) -> str | None:
+    """A line saying why the schedule ``config`` never raises β to ``beta_max`` in this run, or None."""
+    config = check_schedule(config)
+    if config["kind"] == "none" or config["beta_max"] == 0:
+        return None
+    peak = schedule_peak(config, total_steps)
+    if peak >= config["beta_max"]:
+        return None
+    cause = (f"{config['cycles']} cycles over {total_steps} optimizer steps ({steps_per_epoch} per epoch)"
+             if config["kind"] == "cyclical" else f"a monotonic rise over {total_steps} optimizer steps")
+    effect = "never rises above 0, so the VAE trains as an autoencoder" if peak == 0 else f"rises only to {peak:.3g}"
+    return (f"KL schedule {config['kind']} (beta_max {config['beta_max']:g}): with {cause}, beta {effect}; use "
+            f"fewer --cycles, more --epochs or a smaller --batch-size")
 
 
 def schedule_weights(config: dict, total_steps: int) -> list[float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
 from daedalus.trainer.losses import kl_divergence
 from daedalus.trainer.models import MazeAutoencoder, build_model
-from daedalus.trainer.schedules import kl_weight
+from daedalus.trainer.schedules import ScheduleWarning, kl_weight, schedule_warning
 
 LOG_FILE = "log.jsonl"
 
@@ -167,6 +168,11 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
 
     is_maze = is_maze_data(dcfg)
     is_vae = config["model"]["kind"] == "vae"
+    if is_vae and state is None:
+        # β is a function of the step: a run with no more steps than cycles never leaves a cycle's start (β = 0).
+        notice = schedule_warning(scfg, total_steps, steps_per_epoch)
+        if notice:
+            warnings.warn(notice, ScheduleWarning, stacklevel=2)
     record = log[-1] if log else {}
     ran = 0
     model.train()
