@@ -245,3 +245,32 @@ def test_info_lists_the_reachable_targets(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "reachable targets (perfect): solution_length 52-" in out and "loops 0-0" in out
+
+
+# ---- the game ---------------------------------------------------------------------------------------------------
+def test_each_level_asks_for_a_longer_solution_and_fewer_loops():
+    from daedalus.game_demo.rules import level_targets
+
+    assert level_targets(1) is None and level_targets(1, "perfect") is None
+    asks = [level_targets(n, "braid") for n in range(2, 30)]
+    lengths = [a["solution_length"] for a in asks]
+    loops = [a["loops"] for a in asks]
+    assert lengths == sorted(lengths) and lengths[0] < lengths[5] and max(lengths) <= 340
+    assert loops == sorted(loops, reverse=True) and loops[0] > loops[5] and min(loops) >= 4
+    assert "loops" not in level_targets(3, "perfect")
+    with pytest.raises(ValueError, match="level"):
+        level_targets(0)
+
+
+def test_the_game_gets_the_level_it_asked_for():
+    from daedalus.game_demo.levels import LevelSource
+    from daedalus.game_demo.rules import level_targets
+
+    source = LevelSource(mode="braid", device="cpu")
+    asked = level_targets(4, "braid")
+    level = source.wait(77, timeout=60, targets=asked)
+    assert level.source == "model" and level.request == asked
+    assert within(level.achieved["solution_length"], asked["solution_length"], 0.05)
+    assert level.board.dist(level.start, level.exit) == level.achieved["solution_length"]
+    first = source.level(77)  # level 1 asks nothing
+    assert first.request is None and not np.array_equal(first.grid, level.grid)
