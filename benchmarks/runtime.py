@@ -1,7 +1,11 @@
-"""Runtime speed: Daedalus levels (sample → decode → clip → repair) against the seed's recursive backtracker and
-mazelib's BacktrackingGenerator, measured side by side in one run.
+"""Runtime speed: Daedalus levels (sample → decode → walk or repair) against the seed's recursive backtracker,
+mazelib's BacktrackingGenerator and a compiled C backtracker (the floor for "no learning"), side by side in one run.
 
     python benchmarks/runtime.py [--model PATH] [--seconds 2] [--rounds 5] [--threads 1]
+
+Besides the contenders' table it prints where the time goes at batch 1024 with each stage's limit: the decoder's
+FLOPs (counted from the graph's Gemm/MatMul weights) at the float32 matmul rate numpy reaches in the same run, and
+the compiled walk itself.
 
 Each contender runs in short time slices, interleaved round by round, so load from other processes on a shared
 machine falls on all of them alike; the table shows rates and ratios. Needs mazelib for its column
@@ -12,10 +16,13 @@ machine falls on all of them alike; the table shows rates and ratios. Needs maze
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import platform
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +49,50 @@ def recursive_backtracker(rows: int, cols: int, rng: random.Random) -> np.ndarra
 
     carve(0, 0)
     return grid
+
+
+def c_backtracker():
+    """``mazes(count, rows, cols, seed, out)`` from benchmarks/c_backtracker.c built with the system compiler, or
+    None when there is none."""
+    library = Path(tempfile.mkdtemp()) / "c_backtracker.so"
+    try:
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", str(ROOT / "benchmarks" / "c_backtracker.c"), "-o",
+                        str(library)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    mazes = ctypes.CDLL(str(library)).mazes
+    mazes.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p]
+    return mazes
+
+
+def decoder_flops(path) -> float | None:
+    """FLOPs per level of the graph's matrix products (2 · in · out per Gemm/MatMul weight), or None without onnx."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return None
+    model = onnx.load(str(path))
+    weights = {t.name: numpy_helper.to_array(t).shape for t in model.graph.initializer}
+    flops = 0.0
+    for node in model.graph.node:
+        if node.op_type in ("Gemm", "MatMul"):
+            for name in node.input[1:2]:
+                if name in weights and len(weights[name]) == 2:
+                    flops += 2.0 * weights[name][0] * weights[name][1]
+    return flops
+
+
+def matmul_rate(seconds: float = 0.5) -> float:
+    """float32 FLOP/s of a (1024 x 512) @ (512 x 512) product in numpy, the decoder's shape at batch 1024."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((1024, 512), dtype=np.float32), rng.random((512, 512), dtype=np.float32)
+    a @ b
+    done, start = 0, time.process_time()
+    while time.process_time() - start < seconds:
+        a @ b
+        done += 1
+    return done * 2.0 * 1024 * 512 * 512 / (time.process_time() - start)
 
 
 def load_generator(model: str | None, threads: int):
@@ -85,13 +136,26 @@ def main() -> None:
 
     py_rng = random.Random(0)
     seed = [0]
+    compiled = c_backtracker()
+    floor_out = np.empty((1024, height, width), dtype=np.uint8)
 
-    def daedalus(batch: int):
+    def daedalus(batch: int, mode: str):
         def run():
             seed[0] += 1
-            generator.generate(batch, seed=seed[0], mode=args.mode)
+            generator.generate(batch, seed=seed[0], mode=mode)
             return batch
         return run
+
+    fixed_z = generator.sample_latents(1024, 12345)
+
+    def from_latents():
+        generator.from_latents(fixed_z, mode=args.mode)
+        return len(fixed_z)
+
+    def interpolate():
+        seed[0] += 1
+        a, b = generator.sample_latents(2, seed[0])
+        return len(generator.interpolate(a, b, steps=256, mode=args.mode))
 
     def one_backtracker():
         recursive_backtracker(rows, cols, py_rng)
@@ -101,21 +165,39 @@ def main() -> None:
         mazelib_gen.generate()
         return 1
 
+    def compiled_batch(count: int):
+        def run():
+            seed[0] += 1
+            compiled(count, rows, cols, seed[0], floor_out.ctypes.data)
+            return count
+        return run
+
+    other = "braid" if args.mode == "perfect" else "perfect"
     contenders = {
-        "daedalus batch 1": daedalus(1),
-        "daedalus batch 1024": daedalus(1024),
+        "daedalus batch 1": daedalus(1, args.mode),
+        "daedalus batch 1024": daedalus(1024, args.mode),
+        f"daedalus batch 1024, {other}": daedalus(1024, other),
+        "daedalus from_latents (1024)": from_latents,
+        "daedalus interpolate (256 steps)": interpolate,
+        "C backtracker, 1 maze (floor)": compiled_batch(1),
+        "C backtracker, 1024 mazes (floor)": compiled_batch(1024),
         "recursive backtracker (seed)": one_backtracker,
         "mazelib BacktrackingGenerator": one_mazelib,
     }
     if mazelib_gen is None:
         del contenders["mazelib BacktrackingGenerator"]
+    if compiled is None:
+        print("(no C compiler: the C backtracker's rows are left out)")
+        contenders = {name: run for name, run in contenders.items() if not name.startswith("C backtracker")}
     for run in contenders.values():  # warm up caches and onnxruntime
         run()
 
     # Wall time is what a game sees; CPU time (this process only) is what the work costs when the machine is shared,
-    # so both are reported.
+    # so both are reported. Latencies are per call, for the contenders that make one level a call.
+    single = {"daedalus batch 1", "C backtracker, 1 maze (floor)", "recursive backtracker (seed)",
+              "mazelib BacktrackingGenerator"}
     totals = {name: [0, 0.0, 0.0] for name in contenders}
-    latencies = {name: [] for name in contenders if not name.endswith("1024")}
+    latencies = {name: [] for name in contenders if name in single}
     cpu_latencies = {name: [] for name in latencies}
     for _ in range(args.rounds):
         for name, run in contenders.items():
@@ -150,6 +232,8 @@ def main() -> None:
         stage["sample"] += t1 - t0
         stage["onnxruntime"] += t2 - t1
         stage[making] += t3 - t2
+    flops = decoder_flops(generator.path)
+    rate_flops = matmul_rate()
 
     rate = {name: made / spent for name, (made, spent, _) in totals.items()}
     cpu_rate = {name: made / max(cpu, 1e-9) for name, (made, _, cpu) in totals.items()}
@@ -168,11 +252,22 @@ def main() -> None:
         ratio = f"{rate[name] / mazelib_rate:.1f}× / {cpu_rate[name] / mazelib_cpu:.1f}×" if mazelib_rate else "–"
         print(f"| {name} | {rate[name]:,.0f} | {cpu_rate[name]:,.0f} | {wall} | {cpu} | {ratio} |")
     total = sum(stage.values())
-    print("\nbatch 1024, CPU time per level by stage:")
-    print("| stage | CPU µs/level | share |")
-    print("|---|---:|---:|")
-    for name, spent in stage.items():
-        print(f"| {name} | {spent / reps / 1024 * 1e6:.1f} | {spent / total:.0%} |")
+    per_level = {name: spent / reps / 1024 * 1e6 for name, spent in stage.items()}
+    limit = {"sample": None, "onnxruntime": flops / rate_flops * 1e6 if flops else None,
+             making: per_level[making]}
+    print(f"\nbatch 1024, CPU time per level by stage (decoder {flops / 1e6 if flops else float('nan'):.2f} "
+          f"MFLOP/level, numpy float32 matmul {rate_flops / 1e9:.1f} GFLOP/s on one thread):")
+    print("| stage | CPU µs/level | share | limit µs/level |")
+    print("|---|---:|---:|---:|")
+    for name, spent in per_level.items():
+        bound = f"{limit[name]:.1f}" if limit[name] is not None else "–"
+        print(f"| {name} | {spent:.1f} | {stage[name] / total:.0%} | {bound} |")
+    known = [v for v in limit.values() if v is not None]
+    if len(known) == 2:
+        cpu_per_level = 1e6 / cpu_rate["daedalus batch 1024"]
+        print(f"\nlimit (decoder FLOPs at the matmul rate + the compiled walk): {sum(known):.1f} µs/level; "
+              f"generate at batch 1024 costs {cpu_per_level:.1f} CPU-µs/level = {cpu_per_level / sum(known):.2f}× "
+              "the limit")
 
 
 if __name__ == "__main__":
