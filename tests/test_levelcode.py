@@ -95,3 +95,19 @@ def test_generate_uses_the_level_code():
     np.testing.assert_array_equal(levels[2].z, levelcode.latents(43, 1, generator.latent_dim)[0])
     assert np.array_equal(levels[3].grid, generator.generate(1, seed=44)[0].grid)
     np.testing.assert_array_equal(generator.sample_latents(4, 41), np.stack([level.z for level in levels]))
+
+
+@pytest.mark.skipif(levelcode._native is None, reason="the compiled level codes are not built in this install")
+@pytest.mark.parametrize("dim", [1, 7, 228])
+def test_compiled_normals_agree_with_the_reference(dim):
+    codes = np.concatenate([np.arange(3000, dtype=np.uint64),
+                            np.array([2**63, 2**64 - 1, 123456789123456789], dtype=np.uint64)])
+    ours, reference = levelcode.normals(codes, dim, "c"), levelcode.normals(codes, dim, "numpy")
+    # libms may differ by an ulp in float64; the latents, rounded to float32, are the same.
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(ours.astype(np.float32), reference.astype(np.float32))
+
+
+def test_an_unknown_normals_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        levelcode.normals([1], 4, "fortran")

@@ -58,9 +58,9 @@ CONTEXT_BITS = (
 )
 CONTEXTS = 1 << len(CONTEXT_BITS)
 BACKENDS = ("c", "numpy")
-# The walk raster_walk uses by default: the compiled one where it is installed. DAEDALUS_WALK=numpy forces the
-# reference (for comparisons); both give the same mazes.
-BACKEND = os.environ.get("DAEDALUS_WALK") or ("c" if _native is not None else "numpy")
+# The walk raster_walk uses by default: the compiled one where it is installed. DAEDALUS_COMPILED=0 runs the numpy
+# reference of every compiled part (for comparisons); both give the same mazes.
+BACKEND = "numpy" if os.environ.get("DAEDALUS_COMPILED") == "0" or _native is None else "c"
 # Link arrays are padded so that every offset above reads inside them: 2 rows above, 3 columns left, 2 right.
 _TOP, _LEFT, _RIGHT = 2, 3, 2
 

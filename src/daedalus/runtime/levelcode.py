@@ -23,9 +23,18 @@ The algorithm (version ``LEVEL_CODE_VERSION``):
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from daedalus.errors import UsageError
+
+try:  # compiled normals (setup.py builds them; without a compiler the numpy reference runs, same float32 latents)
+    from daedalus.runtime import _levelcode as _native
+except ImportError:  # pragma: no cover - depends on the install
+    _native = None
+# DAEDALUS_COMPILED=0 runs the numpy reference of every compiled part (the walk too), for comparisons.
+BACKEND = "numpy" if os.environ.get("DAEDALUS_COMPILED") == "0" or _native is None else "c"
 
 LEVEL_CODE_VERSION = 2  # version 1: numpy's PCG64 + ziggurat normals drawn in sequence from the seed (until 2026-12)
 MAX_CODE = 2**64 - 1
@@ -61,8 +70,17 @@ def words(codes, count: int) -> np.ndarray:
         return _mix(key[:, None] + n[None, :])
 
 
-def normals(codes, dim: int) -> np.ndarray:
-    """``(len(codes), dim)`` float64 standard normals: entry ``[i, d]`` depends on ``codes[i]`` and ``d`` alone."""
+def normals(codes, dim: int, backend: str | None = None) -> np.ndarray:
+    """``(len(codes), dim)`` float64 standard normals: entry ``[i, d]`` depends on ``codes[i]`` and ``d`` alone.
+    ``backend``: ``"c"`` (compiled, where built), ``"numpy"`` (the reference), None for ``BACKEND``."""
+    backend = BACKEND if backend is None else backend
+    if backend not in ("c", "numpy") or (backend == "c" and _native is None):
+        raise ValueError(f"backend must be one of {['c', 'numpy'] if _native else ['numpy']}, got {backend!r}")
+    if backend == "c":
+        codes = np.ascontiguousarray(np.asarray(codes, dtype=np.uint64).reshape(-1))
+        out = np.empty((len(codes), dim), dtype=np.float64)
+        _native.normals(codes, len(codes), dim, out)
+        return out
     pairs = (dim + 1) // 2
     w = words(codes, 2 * pairs)
     u1 = ((w[:, 0::2] >> np.uint64(11)).astype(np.float64) + 1.0) * _TWO_53
