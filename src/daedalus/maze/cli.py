@@ -137,6 +137,7 @@ def register(subparsers) -> None:
 
 def run_dataset(args: argparse.Namespace) -> int:
     from daedalus.files import atomic_write
+    from daedalus.limits import check_memory
     from daedalus.maze.backtracker import carve_frames
     from daedalus.maze.draw import carve_gif, sheet_png
     from daedalus.maze.generators import generate_batch
@@ -144,6 +145,9 @@ def run_dataset(args: argparse.Namespace) -> int:
     height, width = parse_size(args.size)
     braid = parse_braid(args.braid)
     name = args.generator
+    # The grids, the npz buffer beside them, and one maze's working arrays.
+    check_memory(args.count * height * width * 2 + height * width * 16,
+                 f"dataset --count {args.count} --size {height}x{width}")
     if args.animate and name != "backtracker":
         raise UsageError(f"--animate shows the backtracker's carving only, not --generator {name}")
     out = check_output(args.out, "--out", (".npz",))

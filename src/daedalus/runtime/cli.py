@@ -133,6 +133,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from daedalus.files import atomic_write
+    from daedalus.limits import check_file_count, check_memory
     from daedalus.maze.backtracker import fresh_seed
     from daedalus.maze.cli import check_output
     from daedalus.runtime.generator import MazeGenerator
@@ -140,10 +141,15 @@ def run_generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     _check_out(out, args.format)
+    if args.format != "npz":
+        check_file_count(args.count)
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
     generator = MazeGenerator.load(args.model, device=args.device)
     seed = args.seed if args.seed is not None else fresh_seed()
     height, width = generator.shape
+    if args.format == "npz":  # grids, latents, edits, starts and exits, and the npz buffer
+        check_memory(args.count * (2 * height * width + 4 * generator.latent_dim + 40),
+                     f"generate --count {args.count} --format npz of {height}x{width} levels")
     first: list[np.ndarray] = []  # the first grids, kept for the preview sheet
     bar = tqdm(total=args.count, desc="levels", unit="level", disable=args.count < PROGRESS_FROM, leave=False)
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from daedalus.errors import DaedalusError, UsageError
+from daedalus.limits import check_memory
 from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
 from daedalus.trainer.losses import kl_divergence
@@ -101,6 +102,23 @@ def prior_quality(model: MazeAutoencoder, count: int, rng: np.random.Generator, 
     return quality
 
 
+def training_memory(config: dict) -> int:
+    """About how many bytes a run of ``config`` takes, from shapes alone (checked before anything is allocated):
+    the weights with their gradients and Adam's two moments (the model built on torch's meta device, which
+    allocates nothing), the training and held-out data as float32, and a batch's activations."""
+    dcfg, mcfg = config["data"], config["model"]
+    positions = int(mcfg.get("height", 28)) * int(mcfg.get("width", 28))
+    try:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build_model(mcfg).parameters())
+    except (RuntimeError, NotImplementedError):  # a constructor that computes on tensors: the two grid-wide layers
+        params = 2 * positions * max(mcfg.get("hidden") or [512])
+    # A corpus from a path is checked by its reader (daedalus.maze.corpus.MAX_POSITIONS); digits are small.
+    count = (dcfg.get("count") or 0) + (dcfg.get("holdout") or 0) if dcfg["kind"] == "mazes" else 0
+    widest = max([positions, *mcfg.get("hidden", [])])
+    return 16 * params + 4 * count * positions + 4 * 16 * config["train"]["batch_size"] * widest
+
+
 def train(config: dict, out_dir: str | Path, resume: bool = False, progress: bool = True,
           stop_after_epochs: int | None = None) -> dict:
     """Train the model ``config`` describes, writing a run folder.
@@ -137,6 +155,9 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         raise UsageError(f"model {config['model'].get('name')!r} predicts maze links and trains on mazes only, "
                          f"got data {dcfg['kind']!r} (use seed-ae or seed-vae for digits)")
     device = pick_device(tcfg["device"])
+    check_memory(training_memory(config), f"training {config['model'].get('name', 'the model')} on "
+                                          f"{config['model'].get('height', 28)}x{config['model'].get('width', 28)} "
+                                          f"levels")
 
     # Seed every RNG a library might touch; our own randomness goes through explicit generators.
     random.seed(seed)
