@@ -274,3 +274,20 @@ def test_the_game_gets_the_level_it_asked_for():
     assert level.board.dist(level.start, level.exit) == level.achieved["solution_length"]
     first = source.level(77)  # level 1 asks nothing
     assert first.request is None and not np.array_equal(first.grid, level.grid)
+
+
+def test_generate_like_with_a_target_searches_from_around_the_level(tmp_path, default):
+    import json
+
+    from daedalus.cli import main
+
+    out = tmp_path / "near"
+    assert main(["generate", "--count", "2", "--seed", "3", "--format", "json", "--out", str(out),
+                 "--like", "12", "--target", "dead_ends=35"]) == 0
+    like = default.sample_latents(1, 12)[0]
+    for path in sorted(out.iterdir()):
+        data = json.loads(path.read_text())
+        assert data["met"] is True and within(data["achieved"]["dead_ends"], 35, 0.05)
+        # Started around the level's latent (spread 0.3), so much nearer to it than a fresh latent is.
+        assert np.linalg.norm(np.array(data["z"]) - like) < 0.6 * np.linalg.norm(default.sample_latents(1, 99)[0]
+                                                                                 - like)

@@ -42,8 +42,9 @@ DEFAULT_TOLERANCE = 0.05
 ELITES, CHILDREN, ROUNDS = 6, 12, 40
 CODE_MOVES = 0.25  # share of children that also move the code (a graph run each)
 BANK_PER_SOURCE, BANK_SEED = 512, 20261201
+NEAR_SPREAD = 0.3  # how far around a --like latent a search starts
 CLIP = 5.0  # latents stay within ±CLIP: far outside the prior a decoder means nothing
-RANGES_VERSION = 1
+RANGES_VERSION = 2
 
 
 class TargetError(UsageError):
@@ -256,11 +257,19 @@ class Searcher:
         return outputs, values, style_index
 
     def search(self, requests: list[Request], rngs: list[np.random.Generator], rounds: int = ROUNDS,
-               elites: int = ELITES, children: int = CHILDREN) -> list[tuple[np.ndarray, np.ndarray, bool]]:
-        """The best latent found for each request: ``(z, attribute values, met)``, all requests searched together."""
-        bank_z, bank_out, bank_values, bank_style = self.bank()
+               elites: int = ELITES, children: int = CHILDREN,
+               near: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        """The best latent found for each request: ``(z, attribute values, met)``, all requests searched together.
+        ``near``: a latent; the search starts from latents around it (``variations``' moves) instead of the bank."""
+        if near is None:
+            bank_z, bank_out, bank_values, bank_style = self.bank()
         state = []
         for request, rng in zip(requests, rngs):
+            if near is not None:  # this request's own starting points, around the latent
+                bank_z = np.clip(near + NEAR_SPREAD * rng.standard_normal((4 * elites, len(near))), -CLIP, CLIP)
+                bank_z = bank_z.astype(np.float32)
+                bank_out = self.outputs(bank_z)
+                bank_values, bank_style = self.measure(bank_out, bank_z, request.style is not None)
             scores = score(bank_values, bank_style, request, self.styles)
             # Elites: drawn from the best entries, so that different seeds start from different latents.
             pool = np.argsort(scores, kind="stable")[: 4 * elites]
@@ -331,7 +340,7 @@ def _user_cache(sha: str) -> Path:
     return base / "daedalus" / f"{sha}.targets.json"
 
 
-def estimate_ranges(generator, mode: str, stages: int = 10, rounds: int = 25, elites: int = 8, children: int = 16,
+def estimate_ranges(generator, mode: str, stages: int = 16, rounds: int = 25, elites: int = 8, children: int = 16,
                     seed: int = 0):
     """The reachable range of each numeric attribute in ``mode``: the fixed-seed bank plus searches toward each
     extreme, in ``stages`` of ``rounds`` (each stage starts from the bank and the latents the stages before found).
@@ -346,11 +355,18 @@ def estimate_ranges(generator, mode: str, stages: int = 10, rounds: int = 25, el
         _, _, values, _ = searcher.bank()
         low, high = values.min(axis=0), values.max(axis=0)
         requests = []
-        for k, name in enumerate(ATTRIBUTE_ORDER):
-            if low[k] == high[k]:
-                continue  # loops of a perfect maze: nothing to search
+        varying = [k for k in range(len(ATTRIBUTE_ORDER)) if low[k] < high[k]]  # loops of a perfect maze do not
+        for k in varying:
             for extreme in (0.0, float(4 * high[k] + 100)):
-                requests.append(Request({name: extreme}, None, 0.0))
+                requests.append(Request({ATTRIBUTE_ORDER[k]: extreme}, None, 0.0))
+        # The corners of every pair of attributes (at the extremes found so far): requests for two attributes at
+        # once start near them (a long solution with few dead ends, a long path with many loops, ...).
+        for i, a in enumerate(varying):
+            for b in varying[i + 1 :]:
+                for ta in (low[a], high[a]):
+                    for tb in (low[b], high[b]):
+                        requests.append(Request({ATTRIBUTE_ORDER[a]: float(ta), ATTRIBUTE_ORDER[b]: float(tb)},
+                                                None, 0.0))
         if not requests:
             break
         rngs = [np.random.default_rng((seed, stage, i)) for i in range(len(requests))]
@@ -365,8 +381,9 @@ def estimate_ranges(generator, mode: str, stages: int = 10, rounds: int = 25, el
 
 def reachable_ranges(generator, compute: bool = True) -> dict | None:
     """The cached reachable ranges of a generator's model: ``{"perfect": {name: [low, high]}, "braid": {...},
-    "anchors": {mode: [[...]]}}``. Read from ``NAME.targets.json`` beside the model or the user cache (checked
-    against the model file's sha256); estimated and written when absent (None when absent and not ``compute``)."""
+    "anchors": {mode: encode_latents(...)}}``. Read from ``NAME.targets.json`` beside the model or the user cache
+    (checked against the model file's sha256); estimated and written when absent (None when absent and not
+    ``compute``)."""
     cached = getattr(generator, "_target_ranges", None)
     if cached is not None:
         return cached
@@ -386,7 +403,7 @@ def reachable_ranges(generator, compute: bool = True) -> dict | None:
     for mode in ("perfect", "braid"):
         ranges, anchors = estimate_ranges(generator, mode)
         data[mode] = ranges
-        data["anchors"][mode] = np.round(anchors.astype(np.float64), 4).tolist()
+        data["anchors"][mode] = encode_latents(anchors)
     write_ranges(data, model, sha)
     generator._target_ranges = data
     return data
@@ -397,6 +414,27 @@ def ranges_report(generator) -> dict:
     targeted request estimates and caches them)."""
     data = reachable_ranges(generator, compute=False)
     return {} if data is None else {mode: dict(data[mode]) for mode in ("perfect", "braid")}
+
+
+def encode_latents(z: np.ndarray) -> dict:
+    """Latents for the ranges file: float16 (plenty for a search's starting points), little-endian, base64."""
+    import base64
+
+    array = np.ascontiguousarray(z, dtype="<f2")
+    return {"dtype": "float16", "shape": list(array.shape), "base64": base64.b64encode(array.tobytes()).decode()}
+
+
+def decode_latents(value, latent_dim: int) -> np.ndarray:
+    """The latents ``encode_latents`` wrote (an empty array for a missing or malformed entry)."""
+    import base64
+
+    try:
+        array = np.frombuffer(base64.b64decode(value["base64"]), dtype="<f2").reshape(value["shape"])
+    except (TypeError, KeyError, ValueError):
+        return np.zeros((0, latent_dim), dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != latent_dim or not np.isfinite(array).all():
+        return np.zeros((0, latent_dim), dtype=np.float32)
+    return array.astype(np.float32)
 
 
 def write_ranges(data: dict, model: Path, sha: str) -> Path | None:
@@ -419,8 +457,8 @@ def searcher_for(generator, mode: str) -> Searcher:
     cache = generator.__dict__.setdefault("_searchers", {})
     if mode not in cache:
         data = reachable_ranges(generator)
-        anchors = np.asarray(data.get("anchors", {}).get(mode, []), dtype=np.float32)
-        cache[mode] = Searcher(generator, mode, anchors.reshape(-1, generator.latent_dim))
+        anchors = decode_latents(data.get("anchors", {}).get(mode), generator.latent_dim)
+        cache[mode] = Searcher(generator, mode, anchors)
     return cache[mode]
 
 
@@ -437,8 +475,9 @@ def level_rngs(seed: int, first: int, count: int) -> list[np.random.Generator]:
 
 
 def targeted_levels(generator, count: int, seed: int, mode: str, targets: dict, tolerance: float,
-                    strict: bool, first: int = 0, start_z: np.ndarray | None = None):
-    """``count`` ``Level``s meeting ``targets`` (``MazeGenerator.generate`` with targets).
+                    strict: bool, first: int = 0, near: np.ndarray | None = None):
+    """``count`` ``Level``s meeting ``targets`` (``MazeGenerator.generate`` with targets); ``near``: a latent the
+    search starts around (``generate --like L --target ...``: levels like L that meet the targets).
 
     Raises:
         TargetError: a bad or unreachable request; with ``strict``, also when a level misses after the search,
@@ -453,7 +492,7 @@ def targeted_levels(generator, count: int, seed: int, mode: str, targets: dict, 
     group = 64
     for begin in range(0, count, group):
         size = min(group, count - begin)
-        found.extend(searcher.search([request] * size, level_rngs(seed, first + begin, size)))
+        found.extend(searcher.search([request] * size, level_rngs(seed, first + begin, size), near=near))
     if not found:
         return []
     z = np.stack([f[0] for f in found]).astype(np.float32)
@@ -528,7 +567,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help="relative tolerance of each target (default 0.05: within 5%%)")
     parser.add_argument("--like", metavar="LEVEL_JSON_OR_CODE",
-                        help="variations of one level (a level JSON file or a level code), near it in latent space")
+                        help="variations of one level (a level JSON file or a level code), near it in latent space; "
+                        "with --target, levels that meet the targets searched for from around it")
     parser.add_argument("--distance", type=float, default=DEFAULT_DISTANCE,
                         help=f"with --like: how far the variations go (latent noise scale, default {DEFAULT_DISTANCE})")
 
@@ -548,9 +588,16 @@ def cli_batches(generator, args, seed: int):
     if args.like is None and not args.target:
         return generator.batches(args.count, seed, args.mode, style=args.style)
     if args.like is not None and args.target:
-        raise UsageError("--like and --target cannot be combined: --like gives variations of a level, --target "
-                         "searches for levels that meet targets")
-    if args.like is not None:
+        near = latent_of(generator, args.like)
+        wanted = dict(args.target)
+        if args.style is not None:
+            wanted.setdefault("style", args.style)
+        request_for(generator, wanted, args.tolerance, args.mode)
+
+        def make(begin, size):
+            return targeted_levels(generator, size, seed, args.mode, wanted, args.tolerance, False, first=begin,
+                                   near=near)
+    elif args.like is not None:
         latent_of(generator, args.like)  # refuses a bad level before anything is written
 
         def make(begin, size):
