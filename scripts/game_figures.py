@@ -1,6 +1,10 @@
 """Make the game's README figures from a real autopilot run: a screenshot of a chase and a short GIF.
 
-    python scripts/game_figures.py --seed 7 --out docs/figures
+    python scripts/game_figures.py --seed 1 --out docs/figures
+
+The same seed gives the same figures: frames are counted in game ticks of play (not loop turns, which depend on
+how long a level takes to prepare), and the loop sleeps while a level is prepared so the preparing thread runs.
+The GIF shows the chase: the frames of --gif-level from the moment the minotaur wakes.
 
 Headless (SDL dummy driver). The PNG is written with daedalus.maze.draw; the GIF needs Pillow (it comes with the
 dev extra through matplotlib) because the maze core's encoder stores pixels uncompressed, too big for a README.
@@ -47,17 +51,17 @@ def main() -> None:
         while shot is None or not frames_done(app, args):
             app.handle_events()
             app.update(STEP_MS)
-            tick += 1
             scene = app.scene
             if type(scene).__name__ == "GameOver":
                 raise SystemExit(f"the autopilot was caught on level {scene.persist['run'].level} before both "
                                  "figures were taken; try another --seed")
-            if type(scene).__name__ != "Play" or scene.world is None:
-                time.sleep(0.001)
+            if type(scene).__name__ != "Play" or scene.world is None or scene.phase != "playing":
+                time.sleep(0.002)  # a level is being prepared on a background thread: let it run
                 continue
             world, level = scene.world, scene.run.level
-            playing = scene.phase == "playing"
-            if playing and level == args.gif_level and tick % args.every == 0:
+            playing = True
+            tick += 1
+            if level == args.gif_level and world.awake and tick % args.every == 0:
                 app.draw()
                 frames.append(app.frame_rgb()[::2, ::2].copy())
             # The screenshot: a close chase (the minotaur within a few tiles) from the chosen level on.
