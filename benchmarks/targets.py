@@ -54,7 +54,12 @@ def run_requests(generator, requests, tolerance):
         ms = (time.perf_counter() - begin) * 1e3
         (plain,) = generator.generate(1, seed=seed, mode=mode)
         values = attributes(np.stack([level.grid, plain.grid]), generator.info.start, generator.info.exit)
-        hit = all(within(values[0, ATTRIBUTE_ORDER.index(k)], v, tolerance) for k, v in targets.items())
+        hit = all(within(values[0, ATTRIBUTE_ORDER.index(k)], v, tolerance) for k, v in targets.items()
+                  if k != "style")
+        if "style" in targets:  # the style the level's code is most likely under, measured independently of met
+            from daedalus.runtime.targets import styles_of
+
+            hit = hit and generator.styles[styles_of(generator.info, level.z[None])[0]] == targets["style"]
         rows.append({"targets": targets, "mode": mode, "hit": bool(hit), "ms": ms, "met": level.met,
                      "values": values[0].tolist(), "baseline": values[1].tolist()})
     return rows
@@ -68,7 +73,8 @@ def pcgrl_score(rows, widths):
             continue
 
         def distance(values):
-            return sum(abs(values[ATTRIBUTE_ORDER.index(k)] - v) / widths[k] for k, v in row["targets"].items())
+            return sum(abs(values[ATTRIBUTE_ORDER.index(k)] - v) / widths[k] for k, v in row["targets"].items()
+                       if k != "style")
 
         before, after = distance(row["baseline"]), distance(row["values"])
         scores.append(1.0 - after / before if before > 0 else float(after == 0))
@@ -151,6 +157,24 @@ def main(argv=None) -> int:
         results[key] = summary(rows, widths) | {"rows": rows}
         print(f"{key:>16} ({mode}): {results[key]['hit_rate']:.1%}, pcgrl {results[key]['pcgrl']:.3f}, "
               f"{results[key]['ms_median']:.1f} / {results[key]['ms_p99']:.1f} ms", flush=True)
+
+    # Styles: a style drawn uniformly, with dead ends uniform over what that style's bank levels show (2nd-98th
+    # percentile): a style has its own range (binary trees have no long corridors to end).
+    if generator.styles:
+        from daedalus.runtime.targets import searcher_for
+
+        _, _, bank_values, bank_style = searcher_for(generator, "perfect").bank()
+        requests = []
+        for i in range(args.requests):
+            k = int(rng.integers(len(generator.styles)))
+            low, high = np.percentile(bank_values[bank_style == k, ATTRIBUTE_ORDER.index("dead_ends")], [2, 98])
+            requests.append(({"style": generator.styles[k], "dead_ends": int(np.rint(rng.uniform(low, high)))},
+                             "perfect", 8000 + i))
+        rows = run_requests(generator, requests, args.tolerance)
+        results["style + dead_ends"] = summary(rows, widths) | {"rows": rows}
+        value = results["style + dead_ends"]
+        print(f"style + dead_ends (perfect): {value['hit_rate']:.1%}, pcgrl {value['pcgrl']:.3f}, "
+              f"{value['ms_median']:.1f} / {value['ms_p99']:.1f} ms", flush=True)
 
     spans = {name: (low, high) for name, _, low, high in SINGLES}
     box = {}
