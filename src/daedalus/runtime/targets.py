@@ -111,9 +111,11 @@ def check_request(targets, tolerance, styles: list[str], ranges: dict, mode: str
         low, high = ranges[name]
         # A target is reachable when its tolerance window meets the range (390 ± 5 % holds a 376-step path).
         if value * (1 + tolerance) < low or value * (1 - tolerance) > high or value < 0:
+            hint = "; perfect mazes have no loops: ask in braid mode" if name == "loops" and mode == "perfect" \
+                else ""
             raise TargetError(f"target {name}={value:g} is outside what this model reaches in {mode} mode: "
                               f"{low} to {high}, within ±{tolerance:g} of the target (daedalus info lists the "
-                              "ranges)")
+                              f"ranges{hint})")
         numeric[name] = float(value)
     return Request(numeric, style, float(tolerance))
 
