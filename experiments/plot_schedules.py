@@ -1,8 +1,9 @@
 """Plot the three KL schedules for a 40-epoch run of 10 steps per epoch to docs/figures/kl-schedules.png.
 
-    python experiments/plot_schedules.py
+    python experiments/plot_schedules.py [OUT.png]
 """
 
+import sys
 from pathlib import Path
 
 from daedalus.trainer.figures import _plt, _save
@@ -28,7 +29,7 @@ def main() -> None:
         ax.set_ylabel("β")
     axes[-1].set_xlabel("step (40 epochs × 10 steps)")
     fig.tight_layout()
-    out = ROOT / "docs" / "figures" / "kl-schedules.png"
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "figures" / "kl-schedules.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     _save(fig, out)
     print(f"wrote {out}")
