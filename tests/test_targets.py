@@ -291,3 +291,14 @@ def test_generate_like_with_a_target_searches_from_around_the_level(tmp_path, de
         # Started around the level's latent (spread 0.3), so much nearer to it than a fresh latent is.
         assert np.linalg.norm(np.array(data["z"]) - like) < 0.6 * np.linalg.norm(default.sample_latents(1, 99)[0]
                                                                                  - like)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_attributes_without_the_longest_path_leave_it_minus_one(default, backend):
+    if backend == "c" and stats._native is None:
+        pytest.skip("the compiled statistics are not built")
+    grids = _grids(default, "braid", 20)
+    full = stats.attributes(grids, backend=backend)
+    short = stats.attributes(grids, backend=backend, longest=False)
+    assert (short[:, 1] == -1).all()
+    assert np.array_equal(np.delete(short, 1, axis=1), np.delete(full, 1, axis=1))

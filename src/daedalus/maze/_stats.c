@@ -2,9 +2,10 @@
  * solution length, the longest path between two open cells, dead ends, junctions and loops, exactly as the numpy
  * functions of daedalus/maze/stats.py define them (tests/test_targets.py checks that the two agree).
  *
- * One function, attributes(grids, starts, exits, out): grids a C-contiguous uint8 (N, H, W) buffer, starts and
- * exits int64 (N, 2), out int64 (N, 5) written in the order of ATTRIBUTE_ORDER in stats.py. The Python wrapper
- * checks dtypes, shapes and bounds; this file trusts them.
+ * One function, attributes(grids, starts, exits, out, count, height, width, longest): grids a C-contiguous uint8
+ * (N, H, W) buffer, starts and exits int64 (N, 2), out int64 (N, 5) written in the order of ATTRIBUTE_ORDER in
+ * stats.py (the longest path -1 unless `longest`). The Python wrapper checks dtypes, shapes and bounds; this file
+ * trusts them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -114,7 +115,7 @@ static int piece_diameter(Grid *g, int first) {
     return lower;
 }
 
-static void one_grid(Grid *g, const uint8_t *grid, int64_t start, int64_t exit, int64_t *out) {
+static void one_grid(Grid *g, const uint8_t *grid, int64_t start, int64_t exit, int want_longest, int64_t *out) {
     const int width = g->width, height = g->height;
     int64_t positions = 0, edges = 0, dead = 0, junctions = 0, pieces = 0;
     int first_cell = -1;
@@ -161,8 +162,8 @@ static void one_grid(Grid *g, const uint8_t *grid, int64_t start, int64_t exit, 
         }
     }
     int64_t loops = edges - positions + pieces;
-    int64_t longest = 0;
-    if (first_cell >= 0) {
+    int64_t longest = want_longest ? 0 : -1;  /* -1: not asked for (the costliest of the five) */
+    if (want_longest && first_cell >= 0) {
         if (pieces == 1 && loops == 0) {
             /* A tree: the cell farthest from any cell ends a longest path. */
             int b = start_far;  /* any cell's farthest cell will do: the start's when it is a cell */
@@ -191,8 +192,9 @@ static void one_grid(Grid *g, const uint8_t *grid, int64_t start, int64_t exit, 
 static PyObject *attributes(PyObject *self, PyObject *args) {
     Py_buffer grids, starts, exits, out;
     Py_ssize_t count;
-    int height, width;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*nii", &grids, &starts, &exits, &out, &count, &height, &width))
+    int height, width, want_longest;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*niip", &grids, &starts, &exits, &out, &count, &height, &width,
+                          &want_longest))
         return NULL;
     PyObject *result = NULL;
     const Py_ssize_t size = (Py_ssize_t)height * width;
@@ -228,7 +230,7 @@ static PyObject *attributes(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t n = 0; n < count; n++) {
         one_grid(&g, (const uint8_t *)grids.buf + n * size, s[2 * n] * width + s[2 * n + 1],
-                 e[2 * n] * width + e[2 * n + 1], o + 5 * n);
+                 e[2 * n] * width + e[2 * n + 1], want_longest, o + 5 * n);
     }
     Py_END_ALLOW_THREADS
     free(g.open);
@@ -248,8 +250,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"attributes", attributes, METH_VARARGS,
-     "attributes(grids, starts, exits, out, count, height, width): solution length, longest path, dead ends, "
-     "junctions and loops of each grid into out (int64 (count, 5))."},
+     "attributes(grids, starts, exits, out, count, height, width, longest): solution length, longest path (-1 "
+     "unless longest), dead ends, junctions and loops of each grid into out (int64 (count, 5))."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -329,26 +329,29 @@ def longest_path(grids: np.ndarray):
 ATTRIBUTE_ORDER = ("solution_length", "longest_path", "dead_ends", "junctions", "loops")
 
 
-def attributes(grids: np.ndarray, starts=None, exits=None, backend: str | None = None) -> np.ndarray:
+def attributes(grids: np.ndarray, starts=None, exits=None, backend: str | None = None,
+               longest: bool = True) -> np.ndarray:
     """``solution_length``, ``longest_path``, ``dead_ends``, ``junctions`` and ``loops`` of each grid of a batch
     (``ATTRIBUTE_ORDER``): int64 ``(N, 5)``, what the target search measures thousands of times per request.
 
     ``backend``: ``"c"`` (the compiled ``_stats``, the default where it is built) or ``"numpy"`` (the functions of
-    this module); both give the same numbers.
+    this module); both give the same numbers. ``longest=False`` skips the longest path (the costliest: a search
+    from many cells when the maze has loops) and leaves -1 in its column.
     """
     batch, _ = as_batch(grids)
     backend = backend or ("c" if _native is not None else "numpy")
     starts = _endpoints(batch, starts, default_start(batch.shape[1:]), "start")
     exits = _endpoints(batch, exits, default_exit(batch.shape[1:]), "exit")
     if backend == "numpy":
-        return np.stack([solution_length(batch, starts, exits), longest_path(batch), dead_ends(batch),
+        longest_paths = longest_path(batch) if longest else np.full(len(batch), -1)
+        return np.stack([solution_length(batch, starts, exits), longest_paths, dead_ends(batch),
                          junctions(batch), loops(batch)], axis=1).astype(np.int64)
     if backend != "c" or _native is None:
         raise ValueError(f"backend must be 'numpy' or 'c' (built: {_native is not None}), got {backend!r}")
     out = np.empty((len(batch), len(ATTRIBUTE_ORDER)), dtype=np.int64)
     grids_u8 = batch if batch.dtype == np.uint8 and batch.flags.c_contiguous else (batch != 0).view(np.uint8)
     _native.attributes(grids_u8, np.ascontiguousarray(starts, dtype=np.int64),
-                       np.ascontiguousarray(exits, dtype=np.int64), out, len(batch), *batch.shape[1:])
+                       np.ascontiguousarray(exits, dtype=np.int64), out, len(batch), *batch.shape[1:], bool(longest))
     return out
 
 

@@ -200,12 +200,12 @@ class Searcher:
                  for b in range(0, len(z), self.generator.chunk_size)]
         return _concat(parts, self.batched)
 
-    def measure(self, outputs, z: np.ndarray, style: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def measure(self, outputs, z: np.ndarray, style: bool = True, longest: bool = True):
         """Attributes and style index of the levels the outputs decode to (the search's own grids); without
-        ``style`` the style index is -1 (no request asked for a style)."""
+        ``style`` the style index is -1, without ``longest`` the longest path (no request asked for them)."""
         grids, _ = self.decoding.levels(outputs, self.mode)
         styles = styles_of(self.info, z) if style else np.full(len(z), -1, dtype=np.int64)
-        return attributes(grids, self.info.start, self.info.exit), styles
+        return attributes(grids, self.info.start, self.info.exit, longest=longest), styles
 
     def bank(self):
         """``(z, outputs, values, style_index)`` of the bank (computed once)."""
@@ -242,7 +242,7 @@ class Searcher:
             parents[:, :start] += code_move[:, None] * sigma * eps[:, :start]
         return np.clip(parents, -CLIP, CLIP).astype(np.float32), code_move
 
-    def _evaluate(self, z, parent_outputs, code_move, style: bool):
+    def _evaluate(self, z, parent_outputs, code_move, style: bool, longest: bool):
         """Outputs and measurements of candidates: children that kept their parent's code reuse its outputs."""
         if self.noise_start is None:
             outputs = self.outputs(z)
@@ -255,7 +255,7 @@ class Searcher:
                     if b:
                         outputs[k] = outputs[k].copy()
                         outputs[k][moved] = fresh[k]
-        values, style_index = self.measure(outputs, z, style)
+        values, style_index = self.measure(outputs, z, style, longest)
         return outputs, values, style_index
 
     def search(self, requests: list[Request], rngs: list[np.random.Generator], rounds: int = ROUNDS,
@@ -293,8 +293,10 @@ class Searcher:
                 outs.append(_rows(s["out"], parent, self.batched))
                 owners.append(np.full(len(z), i))
             z = np.concatenate(zs)
-            outputs, values, style_index = self._evaluate(z, _concat(outs, self.batched), np.concatenate(moves),
-                                                          any(requests[i].style is not None for i in active))
+            outputs, values, style_index = self._evaluate(
+                z, _concat(outs, self.batched), np.concatenate(moves),
+                style=any(requests[i].style is not None for i in active),
+                longest=any("longest_path" in requests[i].numeric for i in active))
             owners = np.concatenate(owners)
             for i in active:
                 s, mine = state[i], np.nonzero(owners == i)[0]
