@@ -302,3 +302,26 @@ def test_attributes_without_the_longest_path_leave_it_minus_one(default, backend
     short = stats.attributes(grids, backend=backend, longest=False)
     assert (short[:, 1] == -1).all()
     assert np.array_equal(np.delete(short, 1, axis=1), np.delete(full, 1, axis=1))
+
+
+def test_a_model_without_ranges_gets_them_estimated_once_and_cached_beside_it(decoder_path, tmp_path):
+    import json
+    import shutil
+
+    from daedalus.runtime.targets import ranges_path
+
+    model = tmp_path / "mine.onnx"
+    shutil.copy(decoder_path, model)
+    generator = MazeGenerator.load(model, device="cpu")
+    assert reachable_ranges(generator, compute=False) is None
+    (level,) = generator.generate(1, seed=1, targets={"dead_ends": 30}, strict=False)
+    cache = ranges_path(model)
+    data = json.loads(cache.read_text())
+    assert cache.name == "mine.targets.json" and data["version"] == 2 and data["perfect"]["loops"] == [0, 0]
+    assert level.met == bool(within(level.achieved["dead_ends"], 30, 0.05))
+    again = MazeGenerator.load(model, device="cpu")
+    assert reachable_ranges(again, compute=False) == data
+    # A ranges file of another model (another sha256) is not used.
+    data["sha256"] = "0" * 64
+    cache.write_text(json.dumps(data))
+    assert reachable_ranges(MazeGenerator.load(model, device="cpu"), compute=False) is None

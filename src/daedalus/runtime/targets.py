@@ -45,6 +45,9 @@ BANK_PER_SOURCE, BANK_SEED = 512, 20261201
 NEAR_SPREAD = 0.3  # how far around a --like latent a search starts
 CLIP = 5.0  # latents stay within ±CLIP: far outside the prior a decoder means nothing
 RANGES_VERSION = 2
+# The range estimate a model without a ranges file gets on its first targeted request: about 20 times fewer levels
+# than the shipped file's (16 stages with the pair corners, scripts/target_ranges.py), so a narrower range.
+ON_DEMAND = {"stages": 3, "rounds": 20, "elites": 4, "children": 8, "corners": False}
 
 
 class TargetError(UsageError):
@@ -345,7 +348,7 @@ def _user_cache(sha: str) -> Path:
 
 
 def estimate_ranges(generator, mode: str, stages: int = 16, rounds: int = 25, elites: int = 8, children: int = 16,
-                    seed: int = 0):
+                    seed: int = 0, corners: bool = True):
     """The reachable range of each numeric attribute in ``mode``: the fixed-seed bank plus searches toward each
     extreme, in ``stages`` of ``rounds`` (each stage starts from the bank and the latents the stages before found).
 
@@ -365,7 +368,7 @@ def estimate_ranges(generator, mode: str, stages: int = 16, rounds: int = 25, el
                 requests.append(Request({ATTRIBUTE_ORDER[k]: extreme}, None, 0.0))
         # The corners of every pair of attributes (at the extremes found so far): requests for two attributes at
         # once start near them (a long solution with few dead ends, a long path with many loops, ...).
-        for i, a in enumerate(varying):
+        for i, a in enumerate(varying if corners else ()):
             for b in varying[i + 1 :]:
                 for ta in (low[a], high[a]):
                     for tb in (low[b], high[b]):
@@ -403,13 +406,21 @@ def reachable_ranges(generator, compute: bool = True) -> dict | None:
             return data
     if not compute:
         return None
-    data = {"format": "daedalus-target-ranges", "version": RANGES_VERSION, "sha256": sha, "anchors": {}}
-    for mode in ("perfect", "braid"):
-        ranges, anchors = estimate_ranges(generator, mode)
-        data[mode] = ranges
-        data["anchors"][mode] = encode_latents(anchors)
+    data = estimate_all(generator, sha=sha, **ON_DEMAND)
     write_ranges(data, model, sha)
     generator._target_ranges = data
+    return data
+
+
+def estimate_all(generator, stages: int, sha: str | None = None, **search) -> dict:
+    """The ranges file's content for a generator: both modes estimated (``estimate_ranges``, which ``search``'s
+    keywords go to)."""
+    sha = sha or _sha256(Path(generator.path))
+    data = {"format": "daedalus-target-ranges", "version": RANGES_VERSION, "sha256": sha, "anchors": {}}
+    for mode in ("perfect", "braid"):
+        ranges, anchors = estimate_ranges(generator, mode, stages=stages, **search)
+        data[mode] = ranges
+        data["anchors"][mode] = encode_latents(anchors)
     return data
 
 
