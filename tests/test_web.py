@@ -16,8 +16,8 @@ binary, driver_path = chromium_paths()
 pytestmark = pytest.mark.skipif(binary is None or driver_path is None,
                                 reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
                                        "chromium-driver)")
-CODES = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 1000, 4242, 65535, 123456789, 2**31 - 1, 2**32 + 7, 2**53 + 1,
-         2**64 - 1]
+CODES = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 1000, 4242, 65535, 123456789, 2**31 - 1, 2**32 + 7, 2**53 - 1,
+         2**53]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_the_page_loads_the_decoder_and_shows_a_level(page):
 
 def test_the_export_url_writes_what_daedalus_generate_writes(page, tmp_path):
     url, driver = page
-    for code, mode in ((7, "perfect"), (2**64 - 1, "braid")):
+    for code, mode in ((7, "perfect"), (2**53, "braid")):
         out = tmp_path / f"{mode}-{code}"
         subprocess.run([sys.executable, "-m", "daedalus", "generate", "--count", "1", "--seed", str(code), "--mode",
                         mode, "--format", "txt", "--out", str(out)], check=True, capture_output=True)

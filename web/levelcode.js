@@ -3,8 +3,10 @@
 // to float32.
 
 export const LEVEL_CODE_VERSION = 2;
-export const MAX_CODE = (1n << 64n) - 1n;
-const MASK = MAX_CODE;
+// Level codes a player or a URL gives are at most 2^53, as in Python (the largest integer a JSON number holds
+// exactly); the stream itself is defined for every 64-bit code.
+export const MAX_CODE = 1n << 53n;
+const MASK = (1n << 64n) - 1n;
 const GOLDEN = 0x9E3779B97F4A7C15n;
 const TWO_PI = 6.283185307179586; // the float64 nearest 2π
 const TWO_53 = 2 ** -53;
@@ -18,12 +20,12 @@ export function mix(x) {
   return x ^ (x >> 31n);
 }
 
-/** A level code from a string or number: a BigInt in [0, 2^64 - 1], or an Error naming the value. */
+/** A level code from a string or number: a BigInt in [0, 2^53], or an Error naming the value. */
 export function parseCode(text) {
   const s = String(text).trim();
   if (!/^[0-9]+$/.test(s)) throw new Error(`level code must be a non-negative integer, got ${JSON.stringify(s)}`);
   const code = BigInt(s);
-  if (code > MAX_CODE) throw new Error(`level code must be at most 2^64 - 1, got ${s}`);
+  if (code > MAX_CODE) throw new Error(`level code must be at most 2^53 = 9007199254740992, got ${s}`);
   return code;
 }
 
