@@ -65,6 +65,14 @@ def run_requests(generator, requests, tolerance):
     return rows
 
 
+def impossible(targets, cells, tolerance):
+    """Whether no perfect maze has both: a solution of s steps runs through s/2 + 1 cells, and its dead ends are
+    at most the other cells plus its two ends (each cell off the path a leaf), even at the tolerance's edges."""
+    s = np.ceil(targets["solution_length"] * (1 - tolerance))
+    d = np.ceil(targets["dead_ends"] * (1 - tolerance) - 1e-9)
+    return d > cells - (s / 2 + 1) + 2
+
+
 def pcgrl_score(rows, widths):
     scores = []
     for row in rows:
@@ -186,6 +194,13 @@ def main(argv=None) -> int:
         box[key] = summary(rows, widths) | {"rows": rows}
         print(f"{key:>16} ({mode}): {box[key]['hit_rate']:.1%}, pcgrl {box[key]['pcgrl']:.3f}, "
               f"{box[key]['ms_median']:.1f} / {box[key]['ms_p99']:.1f} ms", flush=True)
+        if names == ("solution_length", "dead_ends"):
+            cells = (generator.shape[0] // 2) * (generator.shape[1] // 2)
+            possible = [row for row in rows if not impossible(row["targets"], cells, args.tolerance)]
+            box[key]["provably_impossible"] = len(rows) - len(possible)
+            box[key]["hit_rate_of_the_rest"] = float(np.mean([row["hit"] for row in possible]))
+            print(f"  {len(rows) - len(possible)} provably impossible; of the rest "
+                  f"{box[key]['hit_rate_of_the_rest']:.1%} hit")
 
     # Throughput: 64 requests in one call (the search batches them).
     begin = time.perf_counter()
@@ -219,7 +234,42 @@ def main(argv=None) -> int:
                        "warm_ms": warm_ms}, handle)
     if args.figure:
         figure(results, args.figure)
+        pairs_figure(generator, results, box, args.figure.replace(".png", "-pairs.png"))
     return 0
+
+
+def pairs_figure(generator, results, box, path):
+    """The pair requests over the whole box, hit or missed, over the pairs the model's levels show (grey: the
+    search's bank and every level of this run): misses sit outside what the model draws."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from daedalus.runtime.targets import searcher_for
+
+    fig, axes = plt.subplots(1, len(PAIRS), figsize=(6 * len(PAIRS), 5))
+    for ax, (names, mode) in zip(axes, PAIRS):
+        a, b = (ATTRIBUTE_ORDER.index(n) for n in names)
+        seen = [row["values"] for rows in results.values() for row in rows["rows"]
+                if row["values"] is not None and row["mode"] == mode]
+        _, _, bank, _ = searcher_for(generator, mode).bank()
+        cloud = np.concatenate([np.array(seen), bank]) if seen else bank
+        if names[0] == "longest_path" or names[1] == "longest_path":  # the bank measured it; the rows too
+            cloud = cloud[cloud[:, ATTRIBUTE_ORDER.index("longest_path")] >= 0]
+        ax.scatter(cloud[:, a], cloud[:, b], s=3, color="0.75", label="levels seen (bank, this run)")
+        rows = box[" + ".join(names) + " (box)"]["rows"]
+        for hit, colour, label in ((True, "tab:blue", "hit"), (False, "tab:red", "missed")):
+            chosen = [row for row in rows if row["hit"] is hit]
+            ax.scatter([row["targets"][names[0]] for row in chosen], [row["targets"][names[1]] for row in chosen],
+                       s=10, color=colour, label=f"requested, {label} ({len(chosen)})")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.set_title(f"{names[0]} + {names[1]} ({mode}), uniform over the box")
+        ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"wrote {path}")
 
 
 def figure(results, path):
