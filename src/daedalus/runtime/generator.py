@@ -8,6 +8,7 @@ numpy + onnxruntime + the maze core only: a game embeds this without torch. Open
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -34,8 +35,11 @@ from daedalus.runtime.session import (
 __all__ = ["DEFAULT_MODEL", "MazeGenerator", "choose_providers", "fresh_seed", "installed_runtimes"]
 
 DEFAULT_CHUNK = 1024
-# Batches larger than this are cut into slices (at least this big) whose decode and repair overlap.
-PIPELINE_SLICE = 256
+# Batches larger than this are cut into slices (at least this big) that workers make side by side.
+PIPELINE_SLICE = 128
+# Workers for large batches: each decodes and walks (or repairs) whole slices. onnxruntime, the compiled walk and the
+# level codes' normals release the GIL, so two workers fill two cores.
+PIPELINE_WORKERS = max(2, min(4, os.cpu_count() or 2))
 
 
 class MazeGenerator:
@@ -68,8 +72,8 @@ class MazeGenerator:
             device: ``"auto"`` (CUDA when onnxruntime offers it, else CPU), ``"cpu"`` or ``"cuda"``.
             providers: onnxruntime execution providers; when given they win over ``device``.
             chunk_size: how many latents one decode call takes at most (bounds memory for big counts).
-            threads: onnxruntime intra-op threads. Default 1: large batches decode one slice on a helper thread
-                while numpy walks or repairs the previous one, so one decode thread plus the walk fill two cores.
+            threads: onnxruntime intra-op threads. Default 1: large batches are made slice by slice on
+                ``PIPELINE_WORKERS`` threads, each decoding and walking its own slice, which fills the cores.
                 None: onnxruntime's default (all cores).
 
         Raises:
@@ -251,10 +255,11 @@ class MazeGenerator:
         (the index of the chunk's first level). ``z`` given: decode those latents instead of sampling; ``style``:
         sample that style of a many-style decoder.
 
-        Decoding and repair overlap: while numpy repairs one slice, onnxruntime (which releases the GIL) decodes
-        the next on a helper thread, so the two stages share the cores instead of taking turns. Slices are
-        independent (level i's latent comes from its code ``seed + i`` alone; each maze is decoded and repaired on
-        its own), so the levels do not depend on how the work is cut.
+        Large batches are cut into slices that ``PIPELINE_WORKERS`` threads make side by side, each slice whole
+        (sample, onnxruntime, walk or repair): onnxruntime, the compiled walk and the level codes release the GIL,
+        so the work shares the cores instead of taking turns. Slices are independent (level i's latent comes from
+        its code ``seed + i`` alone; each maze is decoded and repaired on its own), so the levels do not depend on
+        how the work is cut; they are yielded in order.
         """
         check_mode(mode)
         chosen = self._style(style)
@@ -274,23 +279,24 @@ class MazeGenerator:
         def latents_for(begin: int, size: int) -> np.ndarray:
             return self._code_latents(seed + begin, size, style) if z is None else z[begin : begin + size]
 
+        def make(begin: int, size: int) -> dict:
+            latents = latents_for(begin, size)
+            grids, edits = self._decoding.levels(self._run(latents), mode, chosen)
+            return {"grids": grids, "latents": latents, "edits": edits, "first": begin}
+
         if len(bounds) <= 1:
             for begin, size in bounds:
-                latents = latents_for(begin, size)
-                grids, edits = self._decoding.levels(self._run(latents), mode, chosen)
-                yield {"grids": grids, "latents": latents, "edits": edits, "first": begin}
+                yield make(begin, size)
             return
-        # The helper thread runs onnxruntime only; the walk or the repair runs here, beside it.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daedalus-decode") as pool:
-            latents = latents_for(*bounds[0])
-            pending = pool.submit(self._run, latents)
-            for i, (begin, _) in enumerate(bounds):
-                outputs, current = pending.result(), latents
-                if i + 1 < len(bounds):
-                    latents = latents_for(*bounds[i + 1])
-                    pending = pool.submit(self._run, latents)
-                grids, edits = self._decoding.levels(outputs, mode, chosen)
-                yield {"grids": grids, "latents": current, "edits": edits, "first": begin}
+        # At most one slice per worker waits beyond the ones being made, which bounds memory.
+        with ThreadPoolExecutor(max_workers=PIPELINE_WORKERS, thread_name_prefix="daedalus-slice") as pool:
+            pending: deque = deque()
+            for begin, size in bounds:
+                pending.append(pool.submit(make, begin, size))
+                if len(pending) > PIPELINE_WORKERS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def levels_from_batch(self, batch: dict, seed: int | None, mode: str, indexed: bool = True) -> list[Level]:
         """``Level`` objects for one dict yielded by ``batches`` (``indexed``: number them from its ``first``)."""
