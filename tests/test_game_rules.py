@@ -191,3 +191,11 @@ def test_run_progression_and_score():
     assert run.history == [(1, 41, WON), (2, 42, CAUGHT)]
     with pytest.raises(ValueError, match="playing"):
         run.finish(World(corridor(3), (0, 0), (0, 6)))
+
+
+def test_level_codes_follow_each_other_up_to_the_largest_seed_and_wrap_to_zero():
+    from daedalus.maze.backtracker import MAX_SEED
+
+    assert next_seed(41) == 42
+    assert next_seed(2**31 - 1) == 2**31  # no wrap at 2**31: play --seed accepts codes up to 2**53
+    assert next_seed(MAX_SEED) == 0

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from daedalus.maze.backtracker import MAX_SEED
 from daedalus.maze.graph import distance_table, loop_core
 from daedalus.maze.grid import DIRECTION_NAMES
 from daedalus.maze.grid import DIRECTIONS as STEPS
@@ -382,5 +383,6 @@ class Run:
 
 
 def next_seed(seed: int) -> int:
-    """The level code after ``seed``: consecutive, so ``--seed S`` replays a level and everything after it."""
-    return (int(seed) + 1) % (2**31)
+    """The level code after ``seed``: consecutive, so ``--seed S`` replays a level and everything after it; after the
+    largest code (``MAX_SEED``, 2**53, what ``play --seed`` accepts) it wraps to 0."""
+    return (int(seed) + 1) % (MAX_SEED + 1)
