@@ -84,13 +84,16 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         config = resolve_config(overrides, args.config)
 
+    from daedalus.trainer.distributed import world_from_env
     from daedalus.trainer.train import train
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     record = train(config, args.out, resume=args.resume, progress=not args.quiet)
-    print(f"trained {record.get('epoch', 0)} epochs into {args.out}: loss {record.get('train_loss', float('nan')):.4f}"
-          + (f", prior perfect rate {record['prior_perfect']:.3f}" if "prior_perfect" in record else ""))
+    if world_from_env().main:
+        print(f"trained {record.get('epoch', 0)} epochs into {args.out}: loss "
+              f"{record.get('train_loss', float('nan')):.4f}"
+              + (f", prior perfect rate {record['prior_perfect']:.3f}" if "prior_perfect" in record else ""))
     return 0
 
 

@@ -160,15 +160,25 @@ def generated_mazes(config: dict, count: int, rng) -> np.ndarray:
     return generate_batch(generator, count, *shape, np.random.default_rng(rng), config.get("braid", 0.0))
 
 
-def maze_set(config: dict, epoch: int = 0) -> np.ndarray:
+def maze_set(config: dict, epoch: int = 0, shard: tuple[int, int] | None = None) -> np.ndarray:
     """The training mazes of ``epoch`` as float32 ``[count, H, W]``.
 
     Epoch 0 (and every epoch unless ``fresh``) is ``backtracker_batch(count, H, W, rng=seed)`` — the same mazes as
     ``daedalus dataset --count COUNT --seed SEED``. With ``fresh``, epoch ``e > 0`` draws new mazes from the seed
-    sequence ``[seed, 2, e]``, so a resumed run sees the same data as an uninterrupted one.
+    sequence ``[seed, 2, e]``, so a resumed run sees the same data as an uninterrupted one. ``shard = (rank,
+    world_size)`` (a data-parallel run, fresh epochs only): that process's own ``ceil(count / world_size)`` mazes,
+    from ``[seed, 2, e, rank]``.
     """
-    rng = np.random.default_rng([config["seed"], 2, epoch]) if (config.get("fresh") and epoch > 0) else config["seed"]
-    return generated_mazes(config, config["count"], rng).astype(np.float32)
+    count = config["count"]
+    if config.get("fresh") and epoch > 0:
+        key = [config["seed"], 2, epoch]
+        if shard is not None:
+            key.append(shard[0])
+            count = -(-count // shard[1])
+        rng = np.random.default_rng(key)
+    else:
+        rng = config["seed"]
+    return generated_mazes(config, count, rng).astype(np.float32)
 
 
 def maze_holdout(config: dict) -> np.ndarray:

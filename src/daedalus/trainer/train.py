@@ -3,6 +3,13 @@
 Per step: β from the schedule (a pure function of the step), the loss ``mean(reconstruction + β · KL)`` over the
 batch, an Adam step. Per epoch: held-out losses, maze statistics of prior samples, one JSON line in ``log.jsonl``
 and an atomic checkpoint. A non-finite loss stops the run with its step and keeps the last good checkpoint.
+
+Under torchrun (``daedalus.trainer.distributed``) every process holds the same model (DistributedDataParallel
+averages the gradients) and trains on its own share of each global batch: ``batch_size × world_size`` samples, the
+size the run started with, so a run resumed at another world size keeps its steps. With fixed data every process
+draws the same permutation and takes every ``world_size``-th sample of a global batch, which is the batch a single
+process would take; with ``fresh`` mazes each process draws its own mazes each epoch (seed, epoch and rank). Each
+process has its own noise generator. Rank 0 alone evaluates, logs and writes the run folder, behind a barrier.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from daedalus.errors import DaedalusError, UsageError
 from daedalus.limits import check_memory
 from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
+from daedalus.trainer.distributed import World, join, leave, world_from_env
 from daedalus.trainer.losses import kl_divergence
 from daedalus.trainer.models import MazeAutoencoder, build_model
 from daedalus.trainer.schedules import ScheduleWarning, kl_weight, schedule_warning
@@ -41,16 +49,18 @@ def pick_device(name: str) -> torch.device:
 
 
 def loss_parts(model: torch.nn.Module, x: torch.Tensor, beta: float, loss: str,
-               generator: torch.Generator | None = None, free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+               generator: torch.Generator | None = None, free_bits: float = 0.0,
+               forward: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
     """Per-sample reconstruction and KL for a batch and the scalar loss ``mean(rec) + β · KL term``.
 
     The reconstruction is the model's ``reconstruction(logits, target, loss)`` (``loss`` names the per-position
     loss of a threshold decoder; a walk decoder has its own likelihood). The KL term is ``mean(KL)``, or with
     ``free_bits`` > 0 the sum over latent dimensions of ``max(free_bits, batch-mean KL of the dimension)``:
     dimensions under the floor get no push towards the prior, so the code does not collapse. The logged ``kl`` is
-    always the plain per-sample KL.
+    always the plain per-sample KL. ``forward`` is what runs the forward pass when it is not ``model`` itself (the
+    DistributedDataParallel wrapper).
     """
-    out = model(x, generator=generator)
+    out = (forward or model)(x, generator=generator)
     rec = model.reconstruction(out["logits"], out["target"], loss)
     if out["logvar"] is None:
         kl = torch.zeros_like(rec)
@@ -126,9 +136,11 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     Args:
         config: a resolved configuration (``daedalus.trainer.config.resolve_config``); on resume the folder's
             own ``config.json`` is used instead.
-        out_dir: the run folder (created if missing).
-        resume: continue from the folder's ``state.pt``; ends with the same weights as an uninterrupted run.
-        progress: show a tqdm bar.
+        out_dir: the run folder (created if missing). Under torchrun every process is given the same folder, on a
+            file system they all see: rank 0 writes it, every rank reads it on resume.
+        resume: continue from the folder's ``state.pt``; ends with the same weights as an uninterrupted run (at the
+            same world size; at another one, the same data order and steps with other noise).
+        progress: show a tqdm bar (rank 0 only).
         stop_after_epochs: stop after this many epochs in this call (as a kill would; for tests).
 
     Returns:
@@ -141,6 +153,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
+    world = world_from_env()
     if resume:
         config = ckpt.read_config(out_dir)
         state = ckpt.load_state(out_dir)
@@ -149,8 +162,14 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
             raise UsageError(f"run folder {str(out_dir)!r} already holds a checkpoint: continue it with --resume "
                              f"or pick another --out")
         state = None
-    tcfg, dcfg, scfg = config["train"], config["data"], config["schedule"]
-    seed = tcfg["seed"]
+        config = {**config, "train": {**config["train"], "world_size": world.size}}
+    tcfg, dcfg = config["train"], config["data"]
+    # The global batch is fixed when the run starts; a resumed run splits it over however many processes it has.
+    global_batch = tcfg["batch_size"] * int(tcfg.get("world_size", 1))
+    if global_batch % world.size:
+        raise UsageError(f"the run's global batch of {global_batch} (batch_size {tcfg['batch_size']} x world_size "
+                         f"{tcfg.get('world_size', 1)} at its start) does not split over {world.size} processes; "
+                         f"resume it with a world size that divides {global_batch}")
     if config["model"].get("output") == "links" and not is_maze_data(dcfg):
         raise UsageError(f"model {config['model'].get('name')!r} predicts maze links and trains on mazes only, "
                          f"got data {dcfg['kind']!r} (use seed-ae or seed-vae for digits)")
@@ -158,23 +177,43 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     check_memory(training_memory(config), f"training {config['model'].get('name', 'the model')} on "
                                           f"{config['model'].get('height', 28)}x{config['model'].get('width', 28)} "
                                           f"levels")
+    data = load_dataset(dcfg)
+    device = join(world, device)
+    try:
+        return _train(config, out_dir, state, world, device, data, progress and world.main, stop_after_epochs,
+                      global_batch, tqdm)
+    finally:
+        leave(world)
 
+
+def _noise_seed(seed: int, rank: int, epoch: int) -> int:
+    """The seed of a process's own noise generator (several processes only): from the run's seed, the rank and the
+    epoch it starts at."""
+    return int(np.random.SeedSequence([seed, 5, rank, epoch]).generate_state(1, np.uint64)[0])
+
+
+def _train(config, out_dir, state, world: World, device, data, progress, stop_after_epochs, global_batch, tqdm):
+    tcfg, dcfg, scfg = config["train"], config["data"], config["schedule"]
+    seed = tcfg["seed"]
     # Seed every RNG a library might touch; our own randomness goes through explicit generators.
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     model = build_model(config["model"]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg["lr"])
+    # ``generator`` draws each epoch's permutation: the same on every process. One process draws its noise from it
+    # too (as it always has); several draw noise from their own.
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
+    noise = generator
 
-    data = load_dataset(dcfg)
     # Only now that device and data are known to work, so a refused run leaves no empty folder behind.
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if world.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     x_train = torch.from_numpy(data.train).to(device)
     x_hold = torch.from_numpy(data.holdout).to(device)
     n = len(x_train)
-    steps_per_epoch = math.ceil(n / tcfg["batch_size"])
+    steps_per_epoch = math.ceil(n / global_batch)
     total_steps = steps_per_epoch * tcfg["epochs"]
     step, epoch, history, log = 0, 0, [], []
     if state is not None:
@@ -184,68 +223,137 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         torch.set_rng_state(state["torch_rng"])
         step, epoch = int(state["step"]), int(state["epoch"])
         history, log = list(state["history"]), list(state["log"])
-    else:
+    elif world.main:
         ckpt.write_json(out_dir / ckpt.CONFIG_FILE, config)
+    if world.distributed:
+        noise = torch.Generator(device=device)
+        saved = (state or {}).get("noise_generators")
+        if saved is not None and len(saved) == world.size:
+            noise.set_state(saved[world.rank].to("cpu") if device.type == "cpu" else saved[world.rank])
+        else:
+            noise.manual_seed(_noise_seed(seed, world.rank, epoch))
+        import inspect
+
+        from torch.nn.parallel import DistributedDataParallel
+
+        # The buffers are constants (lattice indices, context bits): nothing to broadcast on every step.
+        quiet = ({"forward_sync_buffers": False} if "forward_sync_buffers" in
+                 inspect.signature(DistributedDataParallel).parameters else {"broadcast_buffers": False})
+        forward = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None, **quiet)
+    else:
+        forward = model
 
     is_maze = is_maze_data(dcfg)
     is_vae = config["model"]["kind"] == "vae"
-    if is_vae and state is None:
+    if is_vae and state is None and world.main:
         # β is a function of the step: a run with no more steps than cycles never leaves a cycle's start (β = 0).
         notice = schedule_warning(scfg, total_steps, steps_per_epoch)
         if notice:
-            warnings.warn(notice, ScheduleWarning, stacklevel=2)
+            warnings.warn(notice, ScheduleWarning, stacklevel=3)
     record = log[-1] if log else {}
     ran = 0
+    share = global_batch // world.size
     model.train()
     while epoch < tcfg["epochs"]:
         if stop_after_epochs is not None and ran >= stop_after_epochs:
             break
+        sharded = False
         if is_maze and dcfg.get("fresh") and epoch > 0:
-            x_train = torch.from_numpy(maze_set(dcfg, epoch)).to(device)
+            # Several processes: each draws its own share of the epoch's mazes (its own seed per rank and epoch).
+            shard = (world.rank, world.size) if world.distributed else None
+            x_train = torch.from_numpy(maze_set(dcfg, epoch, shard)).to(device)
+            sharded = world.distributed
         started = time.perf_counter()
-        order = torch.randperm(n, generator=generator, device=device)
+        order = torch.randperm(len(x_train), generator=generator, device=device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg['epochs']}", disable=not progress,
                    leave=False, unit="step")
         sums = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
+        seen = 0
         for i in bar:
             beta = kl_weight(step, total_steps, **scfg) if is_vae else 0.0
-            batch = x_train[order[i * tcfg["batch_size"] : (i + 1) * tcfg["batch_size"]]]
-            parts = loss_parts(model, batch, beta, tcfg["loss"], generator, tcfg.get("free_bits", 0.0))
+            if sharded:
+                index = order[i * share : (i + 1) * share]
+            else:
+                index = order[i * global_batch : (i + 1) * global_batch][world.rank :: world.size]
+            weight = 1.0
+            if len(index) == 0:
+                # The last global batch is smaller than the world: this process still joins the gradient
+                # average (with a weight of 0), or the others would wait for it.
+                index, weight = order[:1], 0.0
+            batch = x_train[index]
+            parts = loss_parts(model, batch, beta, tcfg["loss"], noise, tcfg.get("free_bits", 0.0), forward)
             loss = parts["loss"]
-            if not torch.isfinite(loss):
+            if world.distributed:
+                # One small all-reduce: the global batch's loss parts (for the log and a check every process agrees
+                # on), and each process's weight in the gradient average, so that a smaller last batch counts as
+                # its size (DistributedDataParallel averages the processes' gradients with equal weights).
+                count = weight * len(batch)
+                totals = world.all_sum(torch.tensor([loss.item() * count, parts["rec"].sum().item() * weight,
+                                                     parts["kl"].sum().item() * weight, count],
+                                                    dtype=torch.float64, device=device)).tolist()
+                batch_size = totals[3]
+                value, rec, kl = (t / batch_size for t in totals[:3])
+                scale = count * world.size / batch_size
+            else:
+                batch_size, value = len(batch), loss.item()
+                rec, kl = parts["rec"].mean().item(), parts["kl"].mean().item()
+                scale = 1.0
+            if not math.isfinite(value):
                 kept = (f"the last good checkpoint (epoch {epoch}, step {epoch * steps_per_epoch}) is kept in "
                         f"{str(out_dir)!r}") if epoch > 0 else "no checkpoint had been written yet"
-                raise TrainingDiverged(f"loss became {loss.item()} at step {step} (epoch {epoch + 1}); training "
+                raise TrainingDiverged(f"loss became {value} at step {step} (epoch {epoch + 1}); training "
                                        f"stopped, {kept}")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if scale == 1.0 else loss * scale).backward()
             optimizer.step()
-            rec, kl = parts["rec"].mean().item(), parts["kl"].mean().item()
-            history.append([step, loss.item(), rec, kl, beta])
-            for key, value in (("loss", loss.item()), ("rec", rec), ("kl", kl)):
-                sums[key] += value * len(batch)
-            bar.set_postfix(loss=f"{loss.item():.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
+            history.append([step, value, rec, kl, beta])
+            for key, part in (("loss", value), ("rec", rec), ("kl", kl)):
+                sums[key] += part * batch_size
+            seen += batch_size
+            bar.set_postfix(loss=f"{value:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
             step += 1
         bar.close()
         epoch += 1
         ran += 1
-        record = {"epoch": epoch, "step": step, "seconds": round(time.perf_counter() - started, 3),
-                  **{f"train_{k}": v / n for k, v in sums.items()}, "beta": history[-1][4]}
-        record.update(evaluate(model, x_hold, tcfg["loss"]))
-        if is_maze and tcfg["eval_samples"]:
-            quality = prior_quality(model, tcfg["eval_samples"], np.random.default_rng([seed, 4, epoch]),
-                                    config["threshold"])
-            record.update({f"prior_{k}": v for k, v in quality.items()})
-        log.append(record)
-        if progress:
-            tqdm.write(_summary(record))
-        _checkpoint(out_dir, model, optimizer, generator, step, epoch, history, log)
+        # Sync point: every process's noise state, and a fingerprint of its weights (they must all be the same).
+        noise_states = world.gather(noise.get_state().cpu()) if world.distributed else None
+        digests = world.gather(weights_digest(model)) if world.distributed else None
+        if world.main:
+            record = {"epoch": epoch, "step": step, "seconds": round(time.perf_counter() - started, 3),
+                      **{f"train_{k}": v / seen for k, v in sums.items()}, "beta": history[-1][4]}
+            if world.distributed:
+                record.update(world_size=world.size, weights_sha256=digests)
+            record.update(evaluate(model, x_hold, tcfg["loss"]))
+            if is_maze and tcfg["eval_samples"]:
+                quality = prior_quality(model, tcfg["eval_samples"], np.random.default_rng([seed, 4, epoch]),
+                                        config["threshold"])
+                record.update({f"prior_{k}": v for k, v in quality.items()})
+            log.append(record)
+            if progress:
+                tqdm.write(_summary(record))
+            _checkpoint(out_dir, model, optimizer, generator, step, epoch, history, log, noise_states)
+            if digests is not None and len(set(digests)) > 1:
+                raise DaedalusError(f"the processes' weights differ after epoch {epoch} (sha256 {digests}): "
+                                    f"DistributedDataParallel lost sync")
+        world.barrier()
 
-    if epoch >= tcfg["epochs"] and tcfg.get("figures", True) and stop_after_epochs is None:
+    if epoch >= tcfg["epochs"] and tcfg.get("figures", True) and stop_after_epochs is None and world.main:
         from daedalus.trainer.figures import run_figures
 
         run_figures(out_dir, model, config, data, history)
-    return record
+    world.barrier()
+    return world.broadcast(record)
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of a model's parameters and buffers in ``state_dict`` order (the bytes of each tensor)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _summary(record: dict) -> str:
@@ -259,7 +367,8 @@ def _summary(record: dict) -> str:
     return text
 
 
-def _checkpoint(out_dir: Path, model, optimizer, generator, step, epoch, history, log) -> None:
+def _checkpoint(out_dir: Path, model, optimizer, generator, step, epoch, history, log,
+                noise_states: list | None = None) -> None:
     import json
 
     from daedalus.files import atomic_write
@@ -268,6 +377,9 @@ def _checkpoint(out_dir: Path, model, optimizer, generator, step, epoch, history
     ckpt.save_state(out_dir, {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
         "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "history": history, "log": log,
+        # Several processes: each one's noise generator, in rank order (a resume at the same world size goes on
+        # with them; at another, each process seeds its own).
+        **({"noise_generators": noise_states} if noise_states is not None else {}),
     })
     ckpt.save_weights(out_dir, model, step)
     atomic_write(out_dir / LOG_FILE, "".join(json.dumps(_finite(r)) + "\n" for r in log).encode())
