@@ -55,6 +55,9 @@ def register(subparsers) -> None:
         "fitted to the training codes)")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
+    add("--nproc", type=positive_int, help="data-parallel training in N processes on this machine: starts "
+        "'torchrun --standalone --nproc-per-node N -m daedalus train ...' with the other options (see "
+        "docs/training.md for several machines); --batch-size is per process")
     parser.set_defaults(func=run_train)
 
 
@@ -85,6 +88,9 @@ def run_train(args: argparse.Namespace) -> int:
         config = resolve_config(overrides, args.config)
 
     from daedalus.trainer.distributed import world_from_env
+
+    if args.nproc is not None:
+        return launch(args)
     from daedalus.trainer.train import train
 
     if args.threads is not None:
@@ -101,3 +107,40 @@ def _flag(name: str, value) -> str:
     """The option as the user typed it: ``figures=False`` came from ``--no-figures``."""
     flag = name.replace("_", "-")
     return f"--no-{flag}" if value is False else f"--{flag}"
+
+
+def torchrun_command(args: argparse.Namespace) -> list[str]:
+    """The torchrun command line that ``--nproc N`` stands for: this machine only (``--standalone`` picks a free
+    port for the rendezvous), N processes, the same train options without ``--nproc``."""
+    import sys
+
+    argv = ["--out", args.out]
+    for name in OPTION_NAMES:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            argv.append(_flag(name, value))
+        else:
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    for name in ("config", "threads"):
+        if getattr(args, name) is not None:
+            argv += [f"--{name}", str(getattr(args, name))]
+    argv += [flag for flag, on in (("--resume", args.resume), ("--quiet", args.quiet)) if on]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.nproc),
+            "-m", "daedalus", "train", *argv]
+
+
+def launch(args: argparse.Namespace) -> int:
+    """``daedalus train --nproc N``: run torchrun and return its exit status."""
+    import os
+    import subprocess
+
+    from daedalus.errors import UsageError
+
+    if "WORLD_SIZE" in os.environ:
+        raise UsageError(f"--nproc {args.nproc} starts torchrun, but this process already runs under it "
+                         f"(WORLD_SIZE={os.environ['WORLD_SIZE']}): drop --nproc")
+    # torchrun gives each process one thread unless told otherwise; say so rather than let it warn N times.
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run(torchrun_command(args), env=env).returncode

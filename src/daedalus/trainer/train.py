@@ -321,8 +321,9 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
         if world.main:
             record = {"epoch": epoch, "step": step, "seconds": round(time.perf_counter() - started, 3),
                       **{f"train_{k}": v / seen for k, v in sums.items()}, "beta": history[-1][4]}
+            record["world_size"] = world.size
             if world.distributed:
-                record.update(world_size=world.size, weights_sha256=digests)
+                record["weights_sha256"] = digests
             record.update(evaluate(model, x_hold, tcfg["loss"]))
             if is_maze and tcfg["eval_samples"]:
                 quality = prior_quality(model, tcfg["eval_samples"], np.random.default_rng([seed, 4, epoch]),

@@ -1,0 +1,134 @@
+"""Data-parallel training under torchrun: two processes on the CPU (gloo), against one process.
+
+Each torchrun start costs a few seconds (two Python processes importing torch), so the runs are tiny.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from daedalus.cli import main
+from daedalus.errors import UsageError
+from daedalus.trainer import load_model
+from daedalus.trainer.config import resolve_config
+from daedalus.trainer.train import train, weights_digest
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+AE = ["--model", "seed-ae", "--count", "64", "--holdout", "16", "--eval-samples", "8", "--no-figures", "--quiet",
+      "--threads", "1"]
+# The default model (a raster walk VAE with its own noise) on fresh mazes: shards and noise generators per rank.
+RASTER = ["--model", "raster", "--latent", "4", "--hidden", "32", "--count", "64", "--holdout", "16",
+          "--batch-size", "8", "--fresh", "--eval-samples", "8", "--no-figures", "--quiet", "--threads", "1"]
+
+
+def torchrun(*argv, processes=2, **popen):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+               "-m", "daedalus", "train", *argv]
+    if popen:
+        return subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def log(run):
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def weights(run):
+    return load_file(run / "model.safetensors")
+
+
+def max_difference(a, b):
+    return max((a[name] - b[name]).abs().max().item() for name in a)
+
+
+def ae_config(batch_size):
+    return resolve_config({"model": "seed-ae", "count": 64, "holdout": 16, "eval_samples": 8, "figures": False,
+                           "batch_size": batch_size, "epochs": 3})
+
+
+def test_two_processes_end_with_the_same_weights_as_one_at_twice_the_batch(tmp_path):
+    """Two processes at batch 8 take, step by step, the same 16 mazes as one process at batch 16 (one shared
+    permutation, each rank every other sample) and average the same gradients. In exact arithmetic the runs are
+    the same; in float32 they differ by the order of the sums (DistributedDataParallel adds two half-batch
+    gradients, one process sums the whole batch): about 1e-7 relative per step, which 12 Adam steps carry to a few
+    1e-6 (measured 5e-6). An Adam step moves a weight by up to lr = 1e-3, so a run that took other data, another
+    batch or another weighting misses by far more than 1e-4: the one process at batch 8 below is the control."""
+    torch.set_num_threads(1)
+    torchrun(*AE, "--batch-size", "8", "--epochs", "3", "--out", str(tmp_path / "two"))
+    train(ae_config(16), tmp_path / "one", progress=False)
+    train(ae_config(8), tmp_path / "control", progress=False)
+
+    records = log(tmp_path / "two")
+    assert [r["world_size"] for r in records] == [2, 2, 2]
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["train"]["world_size"] == 2
+    # Identical on every rank, and what rank 0 saved is that.
+    assert all(len(r["weights_sha256"]) == 2 and len(set(r["weights_sha256"])) == 1 for r in records)
+    model, _ = load_model(tmp_path / "two")
+    assert weights_digest(model) == records[-1]["weights_sha256"][1]
+
+    difference = max_difference(weights(tmp_path / "two"), weights(tmp_path / "one"))
+    assert difference < 1e-4, difference
+    assert max_difference(weights(tmp_path / "control"), weights(tmp_path / "one")) > 10 * 1e-4
+    for a, b in zip(records, log(tmp_path / "one")):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["holdout_rec"] == pytest.approx(b["holdout_rec"], rel=1e-4)
+
+
+def test_a_killed_two_process_run_resumes_to_the_same_end(tmp_path):
+    """SIGKILL torchrun and both workers mid-run, resume with two processes: the same weights, bit for bit, and the
+    same log as the uninterrupted run (each rank's noise generator comes back from state.pt)."""
+    epochs = ["--epochs", "6"]
+    assert main(["train", "--nproc", "2", *RASTER, *epochs, "--out", str(tmp_path / "whole")]) == 0
+    process = torchrun(*RASTER, *epochs, "--out", str(tmp_path / "killed"), start_new_session=True)
+    path = tmp_path / "killed" / "log.jsonl"
+    while process.poll() is None and not (path.exists() and path.read_text().count("\n") >= 2):
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    if path.read_text().count("\n") >= 6:
+        pytest.skip("the run finished before the kill landed")
+    torchrun("--resume", "--quiet", "--out", str(tmp_path / "killed"))
+    whole, resumed = weights(tmp_path / "whole"), weights(tmp_path / "killed")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in log(tmp_path / "whole")]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in log(tmp_path / "killed")]
+    assert all(len(set(r["weights_sha256"])) == 1 for r in log(tmp_path / "killed"))
+
+
+def test_a_one_process_run_resumes_on_two(tmp_path):
+    """The global batch is fixed at the start (16 here), so a run resumed at another world size takes the same
+    steps on the same data; for an AE (no noise) it ends where the uninterrupted run ends, within the summation
+    order's tolerance of the first test."""
+    torch.set_num_threads(1)
+    train(ae_config(16), tmp_path / "whole", progress=False)
+    train(ae_config(16), tmp_path / "moved", progress=False, stop_after_epochs=1)
+    torchrun("--resume", "--quiet", "--out", str(tmp_path / "moved"))
+    assert [r["world_size"] for r in log(tmp_path / "moved")] == [1, 2, 2]
+    assert max_difference(weights(tmp_path / "whole"), weights(tmp_path / "moved")) < 1e-4
+
+
+def test_a_world_that_does_not_split_the_global_batch_is_refused(tmp_path, monkeypatch):
+    config = resolve_config({"model": "seed-ae", "count": 32, "holdout": 8, "batch_size": 8, "epochs": 2,
+                             "eval_samples": 0, "figures": False})
+    train(config, tmp_path / "run", progress=False, stop_after_epochs=1)
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(UsageError, match=r"global batch of 8 .* does not split over 3 processes"):
+        train(None, tmp_path / "run", resume=True, progress=False)
+
+
+def test_nproc_under_torchrun_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--nproc", "2", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already runs under it (WORLD_SIZE=2)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
