@@ -37,6 +37,16 @@ function percentile(values, q) {
 state.frameP99 = () => percentile(state.frameTimes, 0.99);
 
 let decoder = null, board = null, pilot = null, backdrop = null, scale = 20;
+
+/** Tile size in pixels: the whole board fits the window beside the panel (the decoder sets the board's size, from
+ * 16 x 16 to 64 x 64, square or not), at least 4 pixels and at most 32 per tile. Sizes the canvas to match. */
+function fitBoard() {
+  const room = [Math.max(160, window.innerWidth - 340), Math.max(160, window.innerHeight - 40)];
+  scale = Math.max(4, Math.min(32, Math.floor(Math.min(room[0] / decoder.width, room[1] / decoder.height))));
+  const canvas = $("board");
+  canvas.width = decoder.width * scale; canvas.height = decoder.height * scale;
+  state.tile = scale;
+}
 const held = [];
 
 async function play(code, mode) {
@@ -47,6 +57,7 @@ async function play(code, mode) {
   state.world = new World(board, decoder.start, decoder.exit, levelParams(state.level), pick);
   pilot = new Autopilot(state.world);
   state.text = level.text;
+  fitBoard();
   backdrop = drawBackdrop(level.grid);
   $("code").textContent = code.toString();
   $("level").textContent = String(state.level);
@@ -140,6 +151,11 @@ document.addEventListener("keydown", (event) => {
   if (!dir) return;
   event.preventDefault();
   if (!held.includes(dir)) held.push(dir);
+});
+window.addEventListener("resize", () => {
+  if (!board) return;
+  fitBoard();
+  backdrop = drawBackdrop(board.grid);
 });
 document.addEventListener("keyup", (event) => {
   const i = held.indexOf(KEYS[event.code]);
