@@ -64,18 +64,25 @@ def main() -> None:
             (1, args.batch_size, args.nproc),
     }
     rates: dict[str, list[float]] = {name: [] for name in contenders}
+    ratios: dict[str, list[float]] = {name: [] for name in contenders}
+    first = next(iter(contenders))
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
+            this_round = {}
             for name, (processes, batch, *alone) in contenders.items():
-                rates[name] += run(processes, batch, args, Path(tmp), *alone)
-    base = statistics.median(rates[next(iter(contenders))])
+                this_round[name] = statistics.median(run(processes, batch, args, Path(tmp), *alone))
+                rates[name].append(this_round[name])
+            # Paired within the round: load that comes and goes between rounds cancels in the ratio.
+            for name, rate in this_round.items():
+                ratios[name].append(rate / this_round[first])
     print(f"raster model, {args.size} mazes, {args.count} per epoch, {args.epochs - 1} timed epochs x {args.rounds} "
-          f"rounds, one thread per process (median samples/s)\n")
-    print("| run | samples / s | vs 1 process |")
+          f"rounds, one thread per process; medians over rounds, ratios paired within each round (load average "
+          f"{os.getloadavg()[1]:.2f} over the last 5 minutes)\n")
+    print("| run | samples / s | vs 1 process (each round's ratios) |")
     print("|---|---|---|")
-    for name, values in rates.items():
-        rate = statistics.median(values)
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x |")
+    for name in contenders:
+        each = ", ".join(f"{r:.2f}" for r in ratios[name])
+        print(f"| {name} | {statistics.median(rates[name]):,.0f} | {statistics.median(ratios[name]):.2f}x ({each}) |")
 
 
 if __name__ == "__main__":
