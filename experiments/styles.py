@@ -3,6 +3,7 @@ levels (or fewer with --count), export it, and measure it with `daedalus eval --
 levels of the same generator, beside the same decoder untrained. Prints one markdown table row per corpus.
 
     python experiments/styles.py --corpora backtracker prim:0.5 --count 5000 --out runs/styles
+    python experiments/styles.py --corpora kruskal --size 48 --nproc 2 --out runs/styles-48   # issue 15
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def run(*args: str) -> str:
     return done.stdout
 
 
-def study(spec: str, count: int, out: Path, samples: int, threads: int) -> dict:
+def study(spec: str, count: int, out: Path, samples: int, threads: int, size: str = "28", nproc: int = 1) -> dict:
     generator, _, braid = spec.partition(":")
     braid = braid or "0"
     name = generator + ("" if braid == "0" else f"-braid{braid}")
@@ -33,12 +34,12 @@ def study(spec: str, count: int, out: Path, samples: int, threads: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     train_data, held_out = folder / "train.npz", folder / "held-out.npz"
     run("dataset", "--generator", generator, "--braid", braid, "--count", str(count), "--seed", "1",
-        "--out", str(train_data))
+        "--size", size, "--out", str(train_data))
     run("dataset", "--generator", generator, "--braid", braid, "--count", str(samples), "--seed", "2",
-        "--out", str(held_out))
+        "--size", size, "--out", str(held_out))
     started = time.perf_counter()
     run("train", "--data", str(train_data), "--out", str(folder / "run"), "--quiet", "--no-figures",
-        "--threads", str(threads))
+        "--threads", str(threads), *(["--nproc", str(nproc)] if nproc > 1 else []))
     seconds = time.perf_counter() - started
     run("export", str(folder / "run"), "--out", str(folder / "model.onnx"), "--quality-samples", "200")
     mode = "perfect" if braid == "0" else "braid"
@@ -64,13 +65,15 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=5000, help="training levels per corpus (default 5000)")
     parser.add_argument("--samples", type=int, default=2000, help="levels compared (default 2000)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", default="28", help="level size N or HxW (default 28)")
+    parser.add_argument("--nproc", type=int, default=1, help="train on torchrun with N processes (default 1)")
     parser.add_argument("--out", default="runs/styles")
     args = parser.parse_args()
     header = ["corpus", "levels", *COLUMNS]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header), flush=True)
     for spec in args.corpora:
-        row = study(spec, args.count, Path(args.out), args.samples, args.threads)
+        row = study(spec, args.count, Path(args.out), args.samples, args.threads, args.size, args.nproc)
         cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in header]
         print("| " + " | ".join(cells) + " |", flush=True)
     return 0
