@@ -61,6 +61,37 @@ def test_every_generator_maze_is_a_walk_the_walk_can_repeat(name):
     assert np.array_equal(walked, grids)
 
 
+@pytest.mark.parametrize("loops", [False, True])
+def test_raster_events_read_the_contexts_the_walk_read_in_both_groups(loops):
+    """Walk with random tables of two context groups, then replay: the contexts raster_events records give, cell by
+    cell, the scores and so the choices the walk made (a context read differently would change them)."""
+    from daedalus.maze.raster_walk import option_scores
+
+    rng = np.random.default_rng(5)
+    count, rows, cols, mix = 40, 7, 9, 3
+    cell, weights = 2 * rng.normal(size=(count, rows, cols, 4)), rng.normal(size=(count, mix))
+    basis, uniforms = 2 * rng.normal(size=(2 * CONTEXTS, mix, 4)), rng.random((count, rows * cols))
+    grids = raster_walk(cell, weights, basis, uniforms, loops=loops)
+    contexts, allowed, options = raster_events(grids, loops=loops, groups=2)
+    assert contexts.shape == (count, rows * cols, 2)
+    assert (contexts[..., 0] < CONTEXTS).all() and (contexts[..., 1] >= CONTEXTS).all()
+    flat = cell.reshape(count, rows * cols, 4)
+    for k in range(rows * cols):
+        scores = option_scores(flat[:, k], weights, basis, contexts[:, k])
+        np.testing.assert_array_equal(choose(scores, allowed[:, k], uniforms[:, k]), options[:, k])
+    # The second group matters: the same walk with its tables zeroed draws other mazes.
+    assert not np.array_equal(raster_walk(cell, weights, np.concatenate([basis[:CONTEXTS], 0 * basis[CONTEXTS:]]),
+                                          uniforms, loops=loops), grids)
+
+
+def test_a_context_basis_of_neither_one_nor_two_groups_is_refused():
+    cell, mix, basis, uniforms = _flat(2, 3, 3)
+    with pytest.raises(ValueError, match=r"context_basis must be \(16384 x groups, mix, 4\) with 1 or 2"):
+        raster_walk(cell, mix, np.zeros((3 * CONTEXTS, 2, 4)), uniforms)
+    with pytest.raises(ValueError, match="groups must be 1 or 2"):
+        raster_events(raster_walk(cell, mix, basis, uniforms), groups=3)
+
+
 def test_a_maze_the_walk_cannot_draw_is_refused_naming_the_maze_and_cell():
     grids = generators.generate_batch("kruskal", 3, 8, 8, np.random.default_rng(2))
     grids[1, 2, 2] = 0  # a closed cell
@@ -104,17 +135,49 @@ def test_uniforms_outside_the_unit_interval_are_refused(bad):
 torch = pytest.importorskip("torch")
 
 
-def test_flat_model_likelihood_is_the_count_of_allowed_options():
+@pytest.mark.parametrize("groups", [1, 2])
+def test_flat_model_likelihood_is_the_count_of_allowed_options_in_either_group_count(groups):
     from daedalus.trainer.raster_model import RasterVAE
 
-    model = RasterVAE(latent_dim=4, hidden=[16], height=12, width=12, mix=2, context_hidden=8)
+    model = RasterVAE(latent_dim=4, hidden=[16], height=12, width=12, mix=2, context_hidden=8,
+                      context_groups=groups)
+    assert model.context_basis().shape == (groups * CONTEXTS, 2, 4)
     for parameter in model.parameters():
         torch.nn.init.zeros_(parameter)
-    grids = torch.from_numpy(generators.generate_batch("wilson", 6, 12, 12, np.random.default_rng(3)))
+    grids = torch.from_numpy(generators.generate_batch("prim", 6, 12, 12, np.random.default_rng(3)))
     out = model(grids)
+    assert out["target"].shape[-1] == groups + 5
     nll = model.reconstruction(out["logits"], out["target"]).detach().numpy()
     _, allowed, _ = raster_events(grids.numpy())
     assert np.allclose(nll, np.log(allowed.sum(axis=2)).sum(axis=1), rtol=1e-5)
+
+
+def test_the_training_likelihood_adds_both_groups_tables_as_the_walk_does():
+    """The reconstruction term of a two-group model with random weights equals the walk's own log-likelihood of the
+    maze computed in numpy from the exported tables (option_scores over raster_events' rows)."""
+    from daedalus.maze.raster_walk import option_scores
+    from daedalus.trainer.raster_model import RasterVAE
+
+    torch.manual_seed(0)
+    model = RasterVAE(latent_dim=4, hidden=[16], height=10, width=12, mix=3, context_hidden=8, context_groups=2)
+    model.eval()
+    grids = generators.generate_batch("kruskal", 5, 10, 12, np.random.default_rng(6))
+    with torch.no_grad():
+        mu, _ = model.encode(torch.from_numpy(grids))
+        logits = model.tables(mu)
+        target = model.target(torch.from_numpy(grids))
+        nll = model.reconstruction(logits, target).numpy()
+    cell, weights = (t.numpy().astype(np.float64) for t in logits)
+    basis = model.context_basis().numpy().astype(np.float64)
+    contexts, allowed, options = raster_events(grids, groups=2)
+    flat = cell.reshape(5, -1, 4)
+    expected = np.zeros(5)
+    for k in range(flat.shape[1]):
+        scores = np.where(allowed[:, k], option_scores(flat[:, k], weights, basis, contexts[:, k]), -np.inf)
+        top = scores.max(axis=1, keepdims=True)
+        log_total = np.log(np.exp(scores - top).sum(axis=1)) + top[:, 0]
+        expected += log_total - scores[np.arange(5), options[:, k]]
+    np.testing.assert_allclose(nll, expected, rtol=1e-4)
 
 
 def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everywhere(tmp_path):
@@ -156,3 +219,4 @@ def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everyw
     untrained_top = np.mean([g[0, 1:-2:2].all() for g in raster_walk(*_flat(64, 6, 6))])
     assert top_row_open > untrained_top + 0.2
     assert noise.shape[1] == 36
+    assert generator.decoding.groups == 2  # the recommended configuration reads two context groups

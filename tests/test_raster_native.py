@@ -17,21 +17,22 @@ from daedalus.maze.stats import is_perfect, pieces
 pytestmark = pytest.mark.skipif(walk_module._native is None, reason="the compiled walk is not built in this install")
 
 
-def _scores(count, rows, cols, mix, seed, scale):
+def _scores(count, rows, cols, mix, seed, scale, groups=1):
     rng = np.random.default_rng(seed)
     return (
         (scale * rng.normal(size=(count, rows, cols, 4))).astype(np.float32),
         rng.normal(size=(count, mix)).astype(np.float32),
-        (scale * rng.normal(size=(CONTEXTS, mix, 4))).astype(np.float32),
+        (scale * rng.normal(size=(groups * CONTEXTS, mix, 4))).astype(np.float32),
         rng.random((count, rows * cols)),
     )
 
 
 @settings(max_examples=25, deadline=None)
 @given(rows=st.integers(2, 12), cols=st.integers(2, 12), mix=st.integers(1, 9), seed=st.integers(0, 2**32 - 1),
-       scale=st.sampled_from([0.0, 0.5, 3.0, 30.0]), loops=st.booleans(), bonus=st.sampled_from([0.0, 1.25, -2.0]))
-def test_compiled_walk_equals_the_reference(rows, cols, mix, seed, scale, loops, bonus):
-    arrays = _scores(30, rows, cols, mix, seed, scale)
+       scale=st.sampled_from([0.0, 0.5, 3.0, 30.0]), loops=st.booleans(), bonus=st.sampled_from([0.0, 1.25, -2.0]),
+       groups=st.sampled_from([1, 2]))
+def test_compiled_walk_equals_the_reference(rows, cols, mix, seed, scale, loops, bonus, groups):
+    arrays = _scores(30, rows, cols, mix, seed, scale, groups)
     ours = raster_walk(*arrays, loops=loops, loop_bonus=bonus, backend="c")
     reference = raster_walk(*arrays, loops=loops, loop_bonus=bonus, backend="numpy")
     np.testing.assert_array_equal(ours, reference)

@@ -2,11 +2,12 @@
 // A port of daedalus.maze.raster_walk (the numpy reference) for one level at a time.
 
 export const OPTIONS = 4; // right + 2 * down
-export const CONTEXTS = 1 << 14;
+export const CONTEXTS = 1 << 14; // per context group
 
 /**
  * Walk one level.
- * @param {object} out  cellLogits Float32Array [R*C*4], contextMix [M], contextBasis [16384*M*4], uniforms [R*C]
+ * @param {object} out  cellLogits Float32Array [R*C*4], contextMix [M], contextBasis [16384*G*M*4] (G = 1 or 2
+ *   context groups), uniforms [R*C]
  * @param {number} rows R, @param {number} cols C
  * @param {boolean} loops braid mode (links that close a loop allowed)
  * @param {number} loopBonus added to the options that close a loop (braid mode only)
@@ -15,6 +16,8 @@ export const CONTEXTS = 1 << 14;
 export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
   const { cellLogits, contextMix, contextBasis, uniforms } = out;
   const mix = contextMix.length;
+  const groups = contextBasis.length / (CONTEXTS * mix * OPTIONS);
+  if (groups !== 1 && groups !== 2) throw new Error(`contextBasis holds ${contextBasis.length} numbers, not 1 or 2 context groups of ${CONTEXTS} x ${mix} x ${OPTIONS}`);
   const right = new Uint8Array(rows * cols);
   const down = new Uint8Array(rows * cols);
   let label = new Int32Array(cols);
@@ -49,6 +52,13 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
         (link(right, r - 1, c) << 7) | (later << 8) | (link(right, r - 1, c - 1) << 9) |
         (link(down, r, c - 1) << 10) | (link(down, r - 1, c - 1) << 11) | (link(down, r - 1, c + 2) << 12) |
         (link(right, r - 1, c + 1) << 13);
+      // The second group (WIDE_CONTEXT_BITS): links further out and five of the bits above.
+      const wide = groups < 2 ? 0 :
+        link(right, r, c - 3) | (link(down, r, c - 2) << 1) | (link(down, r - 2, c - 1) << 2) |
+        (link(down, r - 2, c + 1) << 3) | (link(right, r - 2, c) << 4) | (link(right, r - 2, c - 1) << 5) |
+        (link(right, r - 1, c + 2) << 6) | (link(down, r - 1, c - 2) << 7) | (link(down, r - 3, c) << 8) |
+        (link(down, r - 1, c) << 9) | (link(right, r, c - 1) << 10) | (same << 11) | (setHasDown << 12) |
+        (later << 13);
       // 3. Allowed options.
       if (!hasRight && !hasBelow) {
         allowed[0] = true; allowed[1] = allowed[2] = allowed[3] = false;
@@ -62,9 +72,11 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
       // 4. Scores, in float64.
       const cell = (r * cols + c) * OPTIONS;
       const base = context * mix * OPTIONS;
+      const wideBase = (CONTEXTS + wide) * mix * OPTIONS;
       for (let o = 0; o < OPTIONS; o++) {
         let s = 0;
         for (let j = 0; j < mix; j++) s += contextMix[j] * contextBasis[base + j * OPTIONS + o];
+        if (groups === 2) for (let j = 0; j < mix; j++) s += contextMix[j] * contextBasis[wideBase + j * OPTIONS + o];
         scores[o] = cellLogits[cell + o] + s;
         if (loops && loopBonus && same && (o & 1)) scores[o] += loopBonus;
       }

@@ -1,9 +1,9 @@
 /* The raster walk (daedalus.maze.raster_walk) compiled: the same choices, bit for bit, as the numpy reference.
  *
  * One function, walk(), over a batch: cell_logits (count, rows, cols, 4), context_mix (count, mix), context_basis
- * (16384, mix, 4), all float32 (what a decoder returns), uniforms float64 (count, rows * cols), and an output buffer uint8
+ * (16384 * groups, mix, 4) for one or two context groups, all float32 (what a decoder returns), uniforms float64 (count, rows * cols), and an output buffer uint8
  * (count, 2 * rows, 2 * cols). The arithmetic follows docs/formats.md ("The raster walk") in float64: a score is
- * cell_logit + (sum over j in order of mix_j * basis_j); weights exp(score - max) over the allowed options; the first
+ * cell_logit + (sum over groups g, then j, in order of mix_j * basis_gj); weights exp(score - max) over the allowed options; the first
  * option whose running sum exceeds u * total, else the last allowed one. A non-finite score stops the walk and is
  * reported (the decoder is broken; the wrapper raises). The GIL is released while it walks, so a
  * decode on another thread overlaps it. The Python wrapper checks shapes and dtypes; this file re-checks buffer sizes.
@@ -21,7 +21,7 @@
 #define OPTIONS 4
 #define CONTEXT_BITS 14
 #define CONTEXTS (1 << CONTEXT_BITS)
-#define TOP 2
+#define TOP 3
 #define LEFT 3
 #define RIGHT 2
 #define MAX_SIDE 512
@@ -53,31 +53,38 @@ static void start_row(Walk *w, int r) {
     }
 }
 
-/* score[o] = sum over j, in order, of (double)weights[j] * (double)basis[j * 4 + o]: two options per SSE2 register
- * where there is SSE2 (every x86-64), the same operations one by one elsewhere -- the same bits either way. */
-static inline void mix_scores(const float *weights, const float *basis, int mix, double *score) {
+/* score[o] = sum over the groups' rows g, then j, in order, of (double)weights[j] * (double)rows[g][j * 4 + o]:
+ * two options per SSE2 register where there is SSE2 (every x86-64), the same operations one by one elsewhere -- the
+ * same bits either way. */
+static inline void mix_scores(const float *weights, const float *const *rows, int groups, int mix, double *score) {
 #if defined(__SSE2__) || defined(_M_X64)
     __m128d low = _mm_setzero_pd(), high = _mm_setzero_pd();
-    for (int j = 0; j < mix; j++) {
-        __m128d weight = _mm_set1_pd((double)weights[j]);
-        __m128 row = _mm_loadu_ps(basis + j * OPTIONS);
-        low = _mm_add_pd(low, _mm_mul_pd(weight, _mm_cvtps_pd(row)));
-        high = _mm_add_pd(high, _mm_mul_pd(weight, _mm_cvtps_pd(_mm_movehl_ps(row, row))));
+    for (int g = 0; g < groups; g++) {
+        const float *basis = rows[g];
+        for (int j = 0; j < mix; j++) {
+            __m128d weight = _mm_set1_pd((double)weights[j]);
+            __m128 row = _mm_loadu_ps(basis + j * OPTIONS);
+            low = _mm_add_pd(low, _mm_mul_pd(weight, _mm_cvtps_pd(row)));
+            high = _mm_add_pd(high, _mm_mul_pd(weight, _mm_cvtps_pd(_mm_movehl_ps(row, row))));
+        }
     }
     _mm_storeu_pd(score, low);
     _mm_storeu_pd(score + 2, high);
 #else
     score[0] = score[1] = score[2] = score[3] = 0.0;
-    for (int j = 0; j < mix; j++) {
-        double weight = (double)weights[j];
-        for (int o = 0; o < OPTIONS; o++) score[o] += weight * (double)basis[j * OPTIONS + o];
+    for (int g = 0; g < groups; g++) {
+        const float *basis = rows[g];
+        for (int j = 0; j < mix; j++) {
+            double weight = (double)weights[j];
+            for (int o = 0; o < OPTIONS; o++) score[o] += weight * (double)basis[j * OPTIONS + o];
+        }
     }
 #endif
 }
 
 static void walk_batch(const float *cell_logits, const float *context_mix, const float *context_basis,
                        const double *uniforms, unsigned char *out, Py_ssize_t count, int rows, int cols, int mix,
-                 int loops, double loop_bonus, unsigned char *scratch, Py_ssize_t *bad) {
+                       int groups, int loops, double loop_bonus, unsigned char *scratch, Py_ssize_t *bad) {
     Walk w;
     w.rows = rows; w.cols = cols; w.loops = loops; w.stride = cols + LEFT + RIGHT;
     size_t links = (size_t)(rows + TOP) * w.stride;
@@ -120,9 +127,27 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
                     allowed[3] = right_ok && has_below;
                 }
                 const float *cell = cells + ((size_t)r * cols + c) * OPTIONS;
-                const float *basis = context_basis + (size_t)context * mix * OPTIONS;
+                const float *basis[2];
+                basis[0] = context_basis + (size_t)context * mix * OPTIONS;
+                if (groups > 1) { /* docs/formats.md step 2, the second group (WIDE_CONTEXT_BITS) */
+                    int wide = link_at(w.right, &w, r, c - 3)
+                        | link_at(w.down, &w, r, c - 2) << 1
+                        | link_at(w.down, &w, r - 2, c - 1) << 2
+                        | link_at(w.down, &w, r - 2, c + 1) << 3
+                        | link_at(w.right, &w, r - 2, c) << 4
+                        | link_at(w.right, &w, r - 2, c - 1) << 5
+                        | link_at(w.right, &w, r - 1, c + 2) << 6
+                        | link_at(w.down, &w, r - 1, c - 2) << 7
+                        | link_at(w.down, &w, r - 3, c) << 8
+                        | link_at(w.down, &w, r - 1, c) << 9
+                        | link_at(w.right, &w, r, c - 1) << 10
+                        | same << 11
+                        | set_has_down << 12
+                        | later << 13;
+                    basis[1] = context_basis + ((size_t)CONTEXTS + wide) * mix * OPTIONS;
+                }
                 double score[OPTIONS], top = -INFINITY;
-                mix_scores(weights, basis, mix, score);
+                mix_scores(weights, basis, groups, mix, score);
                 for (int o = 0; o < OPTIONS; o++) {
                     score[o] = (double)cell[o] + score[o];
                     if (loops && same && (o & 1)) score[o] += loop_bonus;
@@ -173,22 +198,23 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
 static PyObject *walk(PyObject *self, PyObject *args) {
     Py_buffer cell_logits, context_mix, context_basis, uniforms, out;
     Py_ssize_t count;
-    int rows, cols, mix, loops;
+    int rows, cols, mix, groups, loops;
     double loop_bonus;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiipd", &cell_logits, &context_mix, &context_basis, &uniforms, &out,
-                          &count, &rows, &cols, &mix, &loops, &loop_bonus))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipd", &cell_logits, &context_mix, &context_basis, &uniforms, &out,
+                          &count, &rows, &cols, &mix, &groups, &loops, &loop_bonus))
         return NULL;
     PyObject *result = NULL;
     size_t real = sizeof(float);
     unsigned char *scratch = NULL;
-    if (count < 0 || rows < 1 || cols < 1 || rows > MAX_SIDE || cols > MAX_SIDE || mix < 1) {
-        PyErr_Format(PyExc_ValueError, "walk: bad dimensions count=%zd rows=%d cols=%d mix=%d", count, rows, cols,
-                     mix);
+    if (count < 0 || rows < 1 || cols < 1 || rows > MAX_SIDE || cols > MAX_SIDE || mix < 1 || groups < 1
+        || groups > 2) {
+        PyErr_Format(PyExc_ValueError, "walk: bad dimensions count=%zd rows=%d cols=%d mix=%d groups=%d", count, rows,
+                     cols, mix, groups);
         goto done;
     }
     size_t cells = (size_t)count * rows * cols;
     if ((size_t)cell_logits.len != cells * OPTIONS * real || (size_t)context_mix.len != (size_t)count * mix * real
-        || (size_t)context_basis.len != (size_t)CONTEXTS * mix * OPTIONS * real
+        || (size_t)context_basis.len != (size_t)groups * CONTEXTS * mix * OPTIONS * real
         || (size_t)uniforms.len != cells * sizeof(double) || (size_t)out.len != cells * 4) {
         PyErr_SetString(PyExc_ValueError, "walk: buffer sizes do not match the dimensions");
         goto done;
@@ -201,7 +227,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     walk_batch(cell_logits.buf, context_mix.buf, context_basis.buf, uniforms.buf, out.buf, count, rows,
-               cols, mix, loops, loop_bonus, scratch, &bad);
+               cols, mix, groups, loops, loop_bonus, scratch, &bad);
     Py_END_ALLOW_THREADS
     result = PyLong_FromSsize_t(bad);
 done:
@@ -216,7 +242,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
-     "walk(cell_logits, context_mix, context_basis, uniforms, out, count, rows, cols, mix, loops, "
+     "walk(cell_logits, context_mix, context_basis, uniforms, out, count, rows, cols, mix, groups, loops, "
      "loop_bonus) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
      "The raster walk into out; use daedalus.maze.raster_walk.raster_walk."},
     {NULL, NULL, 0, NULL},

@@ -8,10 +8,11 @@ cell below. Everything above and to the left is decided already, so a choice can
 1. The *context* of the cell is fourteen bits of what is decided around it (``CONTEXT_BITS``): eleven links of the
    two rows above and of the cells to the left, whether the right neighbour is already in the same set (opening right
    would close a loop), whether the cell's set already has a link down in this row, and whether it has another cell
-   further right in the row.
-2. The score of each option is ``cell_logits[r, c, option] + Σ_j context_mix[j] · context_basis[context, j,
-   option]``: ``cell_logits`` and ``context_mix`` come from the latent code, ``context_basis`` is a fixed set of
-   learned tables over the 16,384 contexts.
+   further right in the row. A decoder with two *context groups* reads a second fourteen-bit context as well
+   (``WIDE_CONTEXT_BITS``): nine links further out (three rows up, three columns left) and five of the first bits.
+2. The score of each option is ``cell_logits[r, c, option] + Σ_g Σ_j context_mix[j] · context_basis[g · 16384 +
+   context_g, j, option]``: ``cell_logits`` and ``context_mix`` come from the latent code, ``context_basis`` is a
+   fixed set of learned tables over the 16,384 contexts of each group (its first axis is 16,384 × groups).
 3. Options that would break the maze are masked (``allowed``): no link across the border; no loop in ``perfect``
    mode (opening right when the neighbour is in the same set); never a set cut off for good (closing both links
    when the cell's set has no link down in this row and no cell further right in the row).
@@ -56,13 +57,33 @@ CONTEXT_BITS = (
     ("down", -1, 2),    # the up link of the cell two to the right
     ("right", -1, 1),   # the right link of the cell above-right
 )
-CONTEXTS = 1 << len(CONTEXT_BITS)
+# The second context group (decoders with context_basis of 2 x 16,384 rows): the links further out, with the bits
+# of the first group that say most about a choice, so that its table can tell them apart. Sums of two tables see a
+# 23-bit neighbourhood (EXPERIMENTS.md "Two context groups") for twice the table of one.
+WIDE_CONTEXT_BITS = (
+    ("right", 0, -3),   # the left link three cells left
+    ("down", 0, -2),    # the down link of the cell two to the left
+    ("down", -2, -1),   # the up link of the cell above-left
+    ("down", -2, 1),    # the up link of the cell above-right
+    ("right", -2, 0),   # the right link two rows up
+    ("right", -2, -1),  # the left link two rows up
+    ("right", -1, 2),   # the right link of the cell above, two to the right
+    ("down", -1, -2),   # the up link of the cell two to the left
+    ("down", -3, 0),    # the up link two rows up
+    ("down", -1, 0),    # up (as in the first group)
+    ("right", 0, -1),   # left
+    ("same_set_right",),
+    ("set_has_down",),
+    ("set_has_later",),
+)
+CONTEXT_GROUPS = (CONTEXT_BITS, WIDE_CONTEXT_BITS)
+CONTEXTS = 1 << len(CONTEXT_BITS)  # contexts per group
 BACKENDS = ("c", "numpy")
 # The walk raster_walk uses by default: the compiled one where it is installed. DAEDALUS_COMPILED=0 runs the numpy
 # reference of every compiled part (for comparisons); both give the same mazes.
 BACKEND = "numpy" if os.environ.get("DAEDALUS_COMPILED") == "0" or _native is None else "c"
-# Link arrays are padded so that every offset above reads inside them: 2 rows above, 3 columns left, 2 right.
-_TOP, _LEFT, _RIGHT = 2, 3, 2
+# Link arrays are padded so that every offset above reads inside them: 3 rows above, 3 columns left, 2 right.
+_TOP, _LEFT, _RIGHT = 3, 3, 2
 
 
 class _Sets:
@@ -90,7 +111,8 @@ class _Sets:
         self.label = np.argmax(same, axis=2)
         self.has_down[:] = False
 
-    def context_and_allowed(self, r: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    def context_and_allowed(self, r: int, c: int, groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(count, groups)`` rows of the context basis (``g · CONTEXTS + context_g``) and ``(count, 4)`` allowed."""
         cols, idx = self.cols, self._index
         count = len(idx)
         zero = np.zeros(count, dtype=bool)
@@ -100,14 +122,16 @@ class _Sets:
         set_has_down = self.has_down[idx, own]
         later = (self.label[:, c + 1 :] == own[:, None]).any(axis=1) if has_right else zero
         special = {"same_set_right": same, "set_has_down": set_has_down, "set_has_later": later}
-        context = np.zeros(count, dtype=np.int64)
-        for shift, bit in enumerate(CONTEXT_BITS):
-            if len(bit) == 1:
-                value = special[bit[0]]
-            else:
-                links = self.right if bit[0] == "right" else self.down
-                value = links[:, r + bit[1] + _TOP, c + bit[2] + _LEFT]
-            context |= value.astype(np.int64) << shift
+        context = np.zeros((count, groups), dtype=np.int64)
+        for g in range(groups):
+            context[:, g] = g * CONTEXTS
+            for shift, bit in enumerate(CONTEXT_GROUPS[g]):
+                if len(bit) == 1:
+                    value = special[bit[0]]
+                else:
+                    links = self.right if bit[0] == "right" else self.down
+                    value = links[:, r + bit[1] + _TOP, c + bit[2] + _LEFT]
+                context[:, g] |= value.astype(np.int64) << shift
 
         allowed = np.zeros((count, OPTIONS), dtype=bool)
         if not has_right and not has_below:  # the last cell: nothing left to decide
@@ -152,8 +176,10 @@ def _check_inputs(cell_logits, context_mix, context_basis, uniforms) -> tuple[in
     if cell_logits.ndim != 4 or cell_logits.shape[-1] != OPTIONS:
         raise ValueError(f"cell_logits must be (count, rows, cols, {OPTIONS}), got {cell_logits.shape}")
     count, rows, cols, _ = cell_logits.shape
-    if context_basis.ndim != 3 or context_basis.shape[0] != CONTEXTS or context_basis.shape[2] != OPTIONS:
-        raise ValueError(f"context_basis must be ({CONTEXTS}, mix, {OPTIONS}), got {context_basis.shape}")
+    if (context_basis.ndim != 3 or context_basis.shape[0] not in (CONTEXTS, 2 * CONTEXTS)
+            or context_basis.shape[2] != OPTIONS):
+        raise ValueError(f"context_basis must be ({CONTEXTS} x groups, mix, {OPTIONS}) with 1 or 2 context groups, "
+                         f"got {context_basis.shape}")
     if context_mix.shape != (count, context_basis.shape[1]):
         raise ValueError(f"context_mix must be ({count}, {context_basis.shape[1]}), got {context_mix.shape}")
     if np.shape(uniforms) != (count, rows * cols):
@@ -196,15 +222,22 @@ def choose(scores: np.ndarray, allowed: np.ndarray, uniforms: np.ndarray) -> np.
     return np.minimum(option, last).astype(np.int64)
 
 
+def context_groups(context_basis: np.ndarray) -> int:
+    """How many context groups a ``context_basis`` holds (1 or 2: its first axis over ``CONTEXTS``)."""
+    return int(np.shape(context_basis)[0]) // CONTEXTS
+
+
 def option_scores(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray,
                   context: np.ndarray) -> np.ndarray:
-    """``(count, 4)`` scores of one cell's options: ``cell_logits + Σ_j context_mix[j] · context_basis[context, j]``,
-    the sum taken in order of ``j`` in float64 (the order docs/formats.md fixes, so that every implementation agrees
-    to the last bit)."""
-    rows = context_basis[context]
+    """``(count, 4)`` scores of one cell's options: ``cell_logits + Σ_g Σ_j context_mix[j] · context_basis[context_g,
+    j]`` for the ``(count, groups)`` basis rows ``context``, the sum taken in order of ``g`` then ``j`` in float64
+    (the order docs/formats.md fixes, so that every implementation agrees to the last bit)."""
+    context = np.asarray(context).reshape(len(cell_logits), -1)
     acc = np.zeros(cell_logits.shape, dtype=np.float64)
-    for j in range(context_mix.shape[1]):
-        acc += context_mix[:, j, None] * rows[:, j]
+    for g in range(context.shape[1]):
+        rows = context_basis[context[:, g]]
+        for j in range(context_mix.shape[1]):
+            acc += context_mix[:, j, None] * rows[:, j]
     return cell_logits + acc
 
 
@@ -215,7 +248,8 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
     Args:
         cell_logits: ``(count, rows, cols, 4)`` scores per cell and option.
         context_mix: ``(count, mix)`` weights of the context tables for each maze.
-        context_basis: ``(CONTEXTS, mix, 4)`` context tables: a cell's context score is their mix.
+        context_basis: ``(CONTEXTS * groups, mix, 4)`` context tables of one or two context groups: a cell's context
+            score is their mix.
         uniforms: ``(count, rows * cols)`` numbers in [0, 1], one per cell in row-major order.
         loops: allow links that close a loop (braid mazes); False gives spanning trees.
         loop_bonus: added to the score of an option that closes a loop (braid mode of a model whose corpus had none).
@@ -245,7 +279,8 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
 def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus) -> np.ndarray:
     arrays = [np.ascontiguousarray(a) for a in (cell_logits, context_mix, context_basis)]
     out = np.empty((count, 2 * rows, 2 * cols), dtype=np.uint8)
-    bad = _native.walk(*arrays, uniforms, out, count, rows, cols, arrays[1].shape[1], bool(loops), loop_bonus)
+    bad = _native.walk(*arrays, uniforms, out, count, rows, cols, arrays[1].shape[1], context_groups(arrays[2]),
+                       bool(loops), loop_bonus)
     if bad >= 0:
         raise _non_finite(*divmod(bad, rows * cols), cols)
     return out
@@ -256,16 +291,17 @@ def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, 
     context_mix = np.asarray(context_mix, dtype=np.float64)
     context_basis = np.asarray(context_basis, dtype=np.float64)
     sets = _Sets(count, rows, cols, loops)
+    groups = context_groups(context_basis)
     closes_loop = np.array([False, True, False, True])
     same_bit = 1 << [b[0] for b in CONTEXT_BITS].index("same_set_right")
     for r in range(rows):
         sets.start_row(r)
         for c in range(cols):
-            context, allowed = sets.context_and_allowed(r, c)
+            context, allowed = sets.context_and_allowed(r, c, groups)
             with np.errstate(invalid="ignore", over="ignore"):  # refused just below, with a better message
                 scores = option_scores(cell_logits[:, r, c], context_mix, context_basis, context)
             if loops and loop_bonus:
-                scores = scores + loop_bonus * (((context & same_bit) > 0)[:, None] & closes_loop)
+                scores = scores + loop_bonus * (((context[:, 0] & same_bit) > 0)[:, None] & closes_loop)
             finite = np.isfinite(scores).all(axis=1)
             if not finite.all():
                 raise _non_finite(int(np.argmin(finite)), r * cols + c, cols)
@@ -279,16 +315,18 @@ def maze_links(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grids[:, ::2, 1::2], grids[:, 1::2, ::2]
 
 
-def raster_events(grids: np.ndarray, loops: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def raster_events(grids: np.ndarray, loops: bool = True,
+                  groups: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The raster walk's choices for given mazes, for teacher-forced likelihoods.
 
     Args:
         grids: ``(count, H, W)`` lattice mazes with every cell open and all cells connected.
         loops: whether the walk may close loops (True for a corpus of braid mazes; harmless for perfect ones).
+        groups: how many context groups to read (1 or 2).
 
     Returns:
-        ``contexts`` ``(count, cells)`` int64, ``allowed`` ``(count, cells, 4)`` bool, ``options`` ``(count, cells)``
-        int64, in row-major cell order.
+        ``contexts`` ``(count, cells, groups)`` int64 rows of the context basis (``g · CONTEXTS + context_g``),
+        ``allowed`` ``(count, cells, 4)`` bool, ``options`` ``(count, cells)`` int64, in row-major cell order.
 
     Raises:
         ValueError: naming the first maze and cell whose choice the walk could not make (a closed cell, a piece
@@ -305,7 +343,9 @@ def raster_events(grids: np.ndarray, loops: bool = True) -> tuple[np.ndarray, np
         raise ValueError(f"maze {i}: cell ({2 * r}, {2 * c}) is wall; the raster walk draws mazes whose cells are "
                          "all open")
     right, down = maze_links(grids)
-    contexts = np.zeros((count, rows * cols), dtype=np.int64)
+    if groups not in (1, 2):
+        raise ValueError(f"groups must be 1 or 2, got {groups!r}")
+    contexts = np.zeros((count, rows * cols, groups), dtype=np.int64)
     allowed = np.zeros((count, rows * cols, OPTIONS), dtype=bool)
     options = np.zeros((count, rows * cols), dtype=np.int64)
     sets = _Sets(count, rows, cols, loops)
@@ -313,7 +353,7 @@ def raster_events(grids: np.ndarray, loops: bool = True) -> tuple[np.ndarray, np
         sets.start_row(r)
         for c in range(cols):
             k = r * cols + c
-            contexts[:, k], allowed[:, k] = sets.context_and_allowed(r, c)
+            contexts[:, k], allowed[:, k] = sets.context_and_allowed(r, c, groups)
             options[:, k] = right[:, r, c] + 2 * down[:, r, c]
             bad = ~allowed[np.arange(count), k, options[:, k]]
             if bad.any():

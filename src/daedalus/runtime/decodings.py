@@ -164,6 +164,11 @@ class RasterDecoding(Decoding):
         except (KeyError, ValueError):
             raise ModelError(f"model {source}: a raster decoder needs the integer metadata context_mix "
                              f"(got {info.metadata.get('context_mix')!r})") from None
+        groups = info.metadata.get("context_groups", "1")
+        if groups not in ("1", "2"):
+            raise ModelError(f"model {source}: metadata context_groups must be 1 or 2 (how many context groups "
+                             f"context_basis holds), got {groups!r}")
+        self.groups = int(groups)
 
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
@@ -179,7 +184,8 @@ class RasterDecoding(Decoding):
     def shapes(self):
         rows, cols = self.info.height // 2, self.info.width // 2
         mix = self.mix
-        return [(None, rows, cols, OPTIONS), (None, mix), (CONTEXTS, mix, OPTIONS), (None, rows * cols)]
+        return [(None, rows, cols, OPTIONS), (None, mix), (CONTEXTS * self.groups, mix, OPTIONS),
+                (None, rows * cols)]
 
     def loop_bonus_for(self, outputs) -> float:
         """The smallest bonus (bisection) with which braid levels of these outputs keep ``BRAID_LOOPS`` loops on

@@ -1,13 +1,13 @@
 """The raster VAE: a decoder whose samples are raster walks (``daedalus.maze.raster_walk``). Nothing happens on import.
 
 The decoder maps the latent code to ``cell_logits`` ``[R, C, 4]`` (what each position prefers) and ``context_mix``
-``[mix]``, the weights of ``mix`` learned context tables ``context_basis`` ``[16384, mix, 4]`` (how a choice
-depends on what is already carved around the cell; the tables are an MLP over the context's bits, evaluated on
-every context at export). A level is the constrained raster walk over their sum, so every sample is a connected
-maze with every cell open — a spanning tree in ``perfect`` mode — and every such maze has a positive likelihood,
-which is computed exactly: the walk's choices on a data maze are known (``raster_events``), so the reconstruction
-term is the sum over cells of ``-log softmax`` of the chosen option among the allowed ones. No repair, no
-per-position loss.
+``[mix]``, the weights of ``mix`` learned context tables ``context_basis`` ``[16384 × groups, mix, 4]`` (how a choice
+depends on what is already carved around the cell, over one or two context groups; each group's tables are an MLP over
+its context's bits, evaluated on every context at export, and a cell's score adds the two). A level is the constrained
+raster walk over their sum, so every sample is a connected maze with every cell open — a spanning tree in ``perfect``
+mode — and every such maze has a positive likelihood, which is computed exactly: the walk's choices on a data maze are
+known (``raster_events``), so the reconstruction term is the sum over cells of ``-log softmax`` of the chosen option
+among the allowed ones. No repair, no per-position loss.
 
 The exported graph takes ``z = [code (latent_dim) | noise (R*C)]``, all ``N(0, I)``, and returns ``cell_logits``,
 ``context_mix``, ``context_basis`` and ``uniforms = Φ(noise)`` (``[B, R*C]``), the numbers the walk draws its
@@ -23,7 +23,7 @@ from torch import nn
 
 from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, link_positions
-from daedalus.maze.raster_walk import CONTEXT_BITS, CONTEXTS, OPTIONS, raster_events, raster_walk
+from daedalus.maze.raster_walk import CONTEXT_GROUPS, CONTEXTS, OPTIONS, raster_events, raster_walk
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
@@ -41,6 +41,8 @@ class RasterVAE(nn.Module):
             corpus it learns that none are made).
         mix: how many context tables the code mixes.
         context_hidden: width of the MLP that maps a context's bits to its table entries.
+        context_groups: 1 (the fourteen bits around the cell) or 2 (plus ``WIDE_CONTEXT_BITS``, further out: the
+            recommended configuration; EXPERIMENTS.md "Two context groups"). 1 is what runs from before it had.
     """
 
     OUTPUT = "raster"
@@ -50,7 +52,7 @@ class RasterVAE(nn.Module):
 
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
-                 context_hidden: int = 128):
+                 context_hidden: int = 128, context_groups: int = 1):
         super().__init__()
         if kind != "vae":
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
@@ -70,18 +72,28 @@ class RasterVAE(nn.Module):
         self.mix, self.context_hidden = int(mix), int(context_hidden)
         self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
                                      nn.Linear(hidden[0], self.cells * OPTIONS + self.mix))
-        bits = (np.arange(CONTEXTS)[:, None] >> np.arange(len(CONTEXT_BITS))[None, :]) & 1
+        if context_groups not in (1, 2):
+            raise UsageError(f"context_groups must be 1 or 2, got {context_groups!r}")
+        self.context_groups = int(context_groups)
+        width = len(CONTEXT_GROUPS[0])  # every group has as many bits (CONTEXTS contexts)
+        bits = (np.arange(CONTEXTS)[:, None] >> np.arange(width)[None, :]) & 1
         self.register_buffer("context_bits", torch.tensor(bits, dtype=torch.float32), persistent=False)
-        self.context_net = nn.Sequential(*_mlp([len(CONTEXT_BITS), self.context_hidden, self.context_hidden]),
-                                         nn.Linear(self.context_hidden, self.mix * OPTIONS))
+        self.context_net = self._context_mlp(width)
+        # The second group's tables (the attribute exists only then, so one-group runs keep their weight names).
+        if self.context_groups == 2:
+            self.wide_context_net = self._context_mlp(width)
         self.noise_dim = self.cells
         self._frozen_basis = None
+
+    def _context_mlp(self, width: int) -> nn.Module:
+        return nn.Sequential(*_mlp([width, self.context_hidden, self.context_hidden]),
+                             nn.Linear(self.context_hidden, self.mix * OPTIONS))
 
     def config(self) -> dict:
         """Every constructor argument, JSON-ready."""
         return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
                 "height": self.height, "width": self.width, "output": self.output, "loops": self.loops,
-                "mix": self.mix, "context_hidden": self.context_hidden}
+                "mix": self.mix, "context_hidden": self.context_hidden, "context_groups": self.context_groups}
 
     @property
     def input_dim(self) -> int:
@@ -101,14 +113,24 @@ class RasterVAE(nn.Module):
         split = self.cells * OPTIONS
         return out[:, :split].reshape(-1, self.rows, self.cols, OPTIONS), out[:, split:]
 
-    def context_basis(self, bits: torch.Tensor | None = None) -> torch.Tensor:
-        """The context tables ``[contexts, mix, 4]`` (every context, or the rows of ``bits``). In eval mode the full
-        table is computed once and kept as a plain tensor, so the exported graph holds it as a constant instead of
-        running the MLP over 16,384 contexts on every call."""
-        if bits is None and self._frozen_basis is not None:
+    def context_basis(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The context tables ``[CONTEXTS × groups, mix, 4]`` (every row, or the basis rows ``rows``, int64
+        ``g · CONTEXTS + context``). In eval mode the full table is computed once and kept as a plain tensor, so the
+        exported graph holds it as a constant instead of running the MLPs over every context on every call."""
+        if rows is None and self._frozen_basis is not None:
             return self._frozen_basis
-        bits = self.context_bits if bits is None else bits
-        return self.context_net(bits).reshape(-1, self.mix, OPTIONS)
+        if rows is None:
+            rows = torch.arange(CONTEXTS * self.context_groups, device=self.context_bits.device)
+        group, context = rows // CONTEXTS, rows % CONTEXTS
+        bits = self.context_bits[context]
+        if self.context_groups == 1:
+            tables = self.context_net(bits)
+        else:  # each group's MLP on its own rows, put back in the order asked
+            wide = group == 1
+            first, second = torch.nonzero(~wide).squeeze(1), torch.nonzero(wide).squeeze(1)
+            tables = torch.cat([self.context_net(bits[first]), self.wide_context_net(bits[second])])
+            tables = tables[torch.argsort(torch.cat([first, second]))]
+        return tables.reshape(-1, self.mix, OPTIONS)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -119,19 +141,22 @@ class RasterVAE(nn.Module):
         return self
 
     def target(self, grids: torch.Tensor) -> torch.Tensor:
-        """int64 ``[B, cells, 6]``: per cell the walk's context, chosen option and the four allowed flags."""
-        contexts, allowed, options = raster_events(grids.detach().cpu().numpy(), loops=self.loops)
-        target = np.concatenate([contexts[..., None], options[..., None], allowed.astype(np.int64)], axis=-1)
+        """int64 ``[B, cells, groups + 5]``: per cell the walk's basis rows (one per context group), chosen option and
+        the four allowed flags."""
+        contexts, allowed, options = raster_events(grids.detach().cpu().numpy(), loops=self.loops,
+                                                   groups=self.context_groups)
+        target = np.concatenate([contexts, options[..., None], allowed.astype(np.int64)], axis=-1)
         return torch.from_numpy(target).to(grids.device)
 
     def reconstruction(self, logits: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor,
                        loss: str | None = None) -> torch.Tensor:
         """Per-sample NLL of the walk: ``-log softmax`` of each chosen option over the allowed ones, summed."""
         cell_logits, mix = logits
-        context, option, allowed = target[..., 0], target[..., 1], target[..., 2:].bool()
-        # The MLP runs on the contexts this batch visits only (a few thousand of the 16,384).
+        groups = self.context_groups
+        context, option, allowed = target[..., :groups], target[..., groups], target[..., groups + 1:].bool()
+        # The MLPs run on the contexts this batch visits only (a few thousand of the 16,384 of each group).
         seen, inverse = torch.unique(context, return_inverse=True)
-        basis = self.context_basis(self.context_bits[seen])[inverse]  # [B, cells, mix, 4]
+        basis = self.context_basis(seen)[inverse].sum(dim=2)  # [B, cells, mix, 4]: the groups' tables added
         scores = cell_logits.reshape(len(cell_logits), -1, OPTIONS) + torch.einsum("bm,bkmo->bko", mix, basis)
         lse = torch.logsumexp(scores.masked_fill(~allowed, float("-inf")), dim=-1)
         chosen = scores.gather(2, option.unsqueeze(-1)).squeeze(-1)
@@ -155,7 +180,8 @@ class RasterVAE(nn.Module):
 
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
-                "loops": "learned" if self.loops else "none", "context_mix": str(self.mix)}
+                "loops": "learned" if self.loops else "none", "context_mix": str(self.mix),
+                "context_groups": str(self.context_groups)}
 
     def preview(self, code: torch.Tensor) -> torch.Tensor:
         """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
