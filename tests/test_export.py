@@ -145,3 +145,29 @@ def test_a_digits_run_is_not_exported_as_a_maze_decoder(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "trained on 'digits', not mazes" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "d.onnx").exists()
+
+
+def test_compact_constants_halves_tables_that_are_float16_and_keeps_every_value():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from daedalus.export.onnx_export import compact_constants
+
+    rng = np.random.default_rng(0)
+    exact = rng.normal(size=(300, 256)).astype(np.float16).astype(np.float32)  # every value a float16
+    inexact = rng.normal(size=(300, 256)).astype(np.float32)  # most values are not
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["z", "exact"], ["a"]), helper.make_node("Add", ["z", "inexact"], ["b"])], "g",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [300, 256])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [300, 256]) for n in ("a", "b")],
+        [numpy_helper.from_array(exact, "exact"), numpy_helper.from_array(inexact, "inexact")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    before = proto.SerializeToString()
+    assert compact_constants(proto) == exact.nbytes // 2
+    onnx.checker.check_model(proto, full_check=True)
+    kinds = {i.name: i.data_type for i in proto.graph.initializer}
+    assert kinds == {"exact_float16": TensorProto.FLOAT16, "inexact": TensorProto.FLOAT}
+    z = rng.normal(size=(300, 256)).astype(np.float32)
+    ours = ort.InferenceSession(proto.SerializeToString()).run(None, {"z": z})
+    theirs = ort.InferenceSession(before).run(None, {"z": z})
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)

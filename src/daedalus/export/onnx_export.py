@@ -117,6 +117,32 @@ def _torch_export(model, opset: int) -> bytes:
     return buffer.getvalue()
 
 
+def compact_constants(proto, min_size: int = 65536) -> int:
+    """Store each large float32 constant whose every value is exactly a float16 as float16, widened back by a Cast
+    at the start of the graph: the same numbers in half the bytes (a raster decoder's context tables, which its
+    model rounds to float16 precision). Returns the bytes saved."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph, casts, saved = proto.graph, [], 0
+    taken = {name for node in graph.node for name in (*node.input, *node.output)}
+    for initializer in graph.initializer:
+        if initializer.data_type != TensorProto.FLOAT or np.prod(initializer.dims) < min_size:
+            continue
+        values = numpy_helper.to_array(initializer)
+        half = values.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), values):
+            continue
+        name, stored = initializer.name, initializer.name + "_float16"
+        if stored in taken:
+            continue
+        initializer.CopyFrom(numpy_helper.from_array(half, stored))
+        casts.append(helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT, name=f"widen_{name}"))
+        saved += values.nbytes - half.nbytes
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    return saved
+
+
 def check_against_torch(onnx_bytes: bytes, model, decoding, seed: int = 0, batches=(1, 37)) -> float:
     """Largest absolute difference between torch and both onnxruntime and the ONNX reference evaluator on random z;
     the levels ``decoding`` (the runtime's class for this kind) draws from each must be identical.
@@ -265,6 +291,8 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     with torch.no_grad():
         raw = _torch_export(model, opset)
     proto = onnx.load_from_string(raw)
+    compact_constants(proto)
+    raw = proto.SerializeToString()
     if proto.opset_import[0].version != opset:
         raise ExportError(f"the exporter wrote opset {proto.opset_import[0].version}, asked for {opset}")
 

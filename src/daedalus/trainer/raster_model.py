@@ -137,7 +137,12 @@ class RasterVAE(nn.Module):
         self._frozen_basis = None
         if not mode:
             with torch.no_grad():
-                self._frozen_basis = self.context_basis().detach().clone()
+                basis = self.context_basis().detach().clone()
+                # Rounded to float16 precision (far below what a score needs), so that the export can store the
+                # tables at half the size (daedalus.export.onnx_export.compact_constants) and torch, the ONNX
+                # file and the walk still read the very same numbers.
+                half = basis.half()
+                self._frozen_basis = half.float() if torch.isfinite(half).all() else basis
         return self
 
     def target(self, grids: torch.Tensor) -> torch.Tensor:
