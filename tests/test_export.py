@@ -156,16 +156,21 @@ def test_compact_constants_halves_tables_that_are_float16_and_keeps_every_value(
     exact = rng.normal(size=(300, 256)).astype(np.float16).astype(np.float32)  # every value a float16
     inexact = rng.normal(size=(300, 256)).astype(np.float32)  # most values are not
     graph = helper.make_graph(
-        [helper.make_node("Add", ["z", "exact"], ["a"]), helper.make_node("Add", ["z", "inexact"], ["b"])], "g",
+        [helper.make_node("Constant", [], ["node"], value=numpy_helper.from_array(exact[::-1].copy())),
+         helper.make_node("Add", ["z", "exact"], ["a"]), helper.make_node("Add", ["z", "inexact"], ["b"]),
+         helper.make_node("Add", ["z", "node"], ["c"])], "g",
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [300, 256])],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [300, 256]) for n in ("a", "b")],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [300, 256]) for n in ("a", "b", "c")],
         [numpy_helper.from_array(exact, "exact"), numpy_helper.from_array(inexact, "inexact")])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
     before = proto.SerializeToString()
-    assert compact_constants(proto) == exact.nbytes // 2
+    assert compact_constants(proto) == exact.nbytes  # two tables of float16 values, half of each saved
     onnx.checker.check_model(proto, full_check=True)
     kinds = {i.name: i.data_type for i in proto.graph.initializer}
     assert kinds == {"exact_float16": TensorProto.FLOAT16, "inexact": TensorProto.FLOAT}
+    constant = next(n for n in proto.graph.node if n.op_type == "Constant")
+    assert constant.attribute[0].t.data_type == TensorProto.FLOAT16
+    assert len(proto.SerializeToString()) < len(before) - exact.nbytes * 0.9
     z = rng.normal(size=(300, 256)).astype(np.float32)
     ours = ort.InferenceSession(proto.SerializeToString()).run(None, {"z": z})
     theirs = ort.InferenceSession(before).run(None, {"z": z})

@@ -288,8 +288,9 @@ def test_shipped_default_model_keeps_the_contract():
     assert [i.name for i in proto.graph.input] == ["z"]
     assert [o.name for o in proto.graph.output] == ["cell_logits", "context_mix", "context_basis", "uniforms"]
     assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim[1:]] == [14, 14, 4]
-    assert [d.dim_value for d in proto.graph.output[2].type.tensor_type.shape.dim] == [16384, 8, 4]
+    assert [d.dim_value for d in proto.graph.output[2].type.tensor_type.shape.dim] == [2 * 16384, 8, 4]
     meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["context_groups"] == "2"  # the recommended configuration's two context groups
     assert meta["decoding"] == "raster" and meta["model_name"] == "raster"
     # The many-style default (issue 11): at least six styles, one of them braided, each with its Gaussian.
     styles = json.loads(meta["styles"])

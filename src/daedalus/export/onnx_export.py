@@ -118,28 +118,47 @@ def _torch_export(model, opset: int) -> bytes:
 
 
 def compact_constants(proto, min_size: int = 65536) -> int:
-    """Store each large float32 constant whose every value is exactly a float16 as float16, widened back by a Cast
-    at the start of the graph: the same numbers in half the bytes (a raster decoder's context tables, which its
-    model rounds to float16 precision). Returns the bytes saved."""
+    """Store each large float32 constant (an initializer or a Constant node) whose every value is exactly a float16
+    as float16, widened back by a Cast: the same numbers in half the bytes (a raster decoder's context tables, which
+    its model rounds to float16 precision). Returns the bytes saved."""
     from onnx import TensorProto, helper, numpy_helper
 
-    graph, casts, saved = proto.graph, [], 0
+    graph = proto.graph
     taken = {name for node in graph.node for name in (*node.input, *node.output)}
-    for initializer in graph.initializer:
-        if initializer.data_type != TensorProto.FLOAT or np.prod(initializer.dims) < min_size:
-            continue
-        values = numpy_helper.to_array(initializer)
+    taken |= {i.name for i in graph.initializer}
+
+    def halved(tensor):
+        if tensor.data_type != TensorProto.FLOAT or np.prod(tensor.dims) < min_size:
+            return None
+        values = numpy_helper.to_array(tensor)
         half = values.astype(np.float16)
-        if not np.array_equal(half.astype(np.float32), values):
+        return half if np.array_equal(half.astype(np.float32), values) else None
+
+    def widen(stored: str, name: str):
+        return helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT, name=f"widen_{name}")
+
+    saved, nodes, casts = 0, [], []
+    for initializer in graph.initializer:
+        half, stored = halved(initializer), initializer.name + "_float16"
+        if half is None or stored in taken:
             continue
-        name, stored = initializer.name, initializer.name + "_float16"
-        if stored in taken:
-            continue
+        saved += half.nbytes
+        casts.append(widen(stored, initializer.name))
         initializer.CopyFrom(numpy_helper.from_array(half, stored))
-        casts.append(helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT, name=f"widen_{name}"))
-        saved += values.nbytes - half.nbytes
-    for node in reversed(casts):
-        graph.node.insert(0, node)
+    for node in graph.node:
+        nodes.append(node)
+        if node.op_type != "Constant" or len(node.attribute) != 1 or node.attribute[0].name != "value":
+            continue
+        name = node.output[0]
+        half, stored = halved(node.attribute[0].t), name + "_float16"
+        if half is None or stored in taken:
+            continue
+        saved += half.nbytes
+        node.attribute[0].t.CopyFrom(numpy_helper.from_array(half, stored))
+        node.output[0] = stored
+        nodes.append(widen(stored, name))
+    del graph.node[:]
+    graph.node.extend([*casts, *nodes])
     return saved
 
 
