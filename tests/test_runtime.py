@@ -372,3 +372,20 @@ def test_overlapped_slices_give_the_same_levels_as_one_pass(decoder_path):
     assert np.array_equal(np.stack([lv.z for lv in levels]), z)
     assert np.array_equal(np.stack([lv.grid for lv in levels]), one_pass)
     assert [batch["first"] for batch in generator.batches(1200, seed=5)] == [0, 300, 600, 900]
+
+
+@pytest.mark.parametrize("groups, message", [
+    ("3", r"metadata context_groups must be 1 or 2 .* got '3'"),
+    ("1", r"output context_basis is tensor\(float\) \[32768, 8, 4\], expected tensor\(float\) \[16384, 8, 4\]"),
+])
+def test_a_raster_decoder_whose_context_groups_disagree_with_its_tables_is_refused(tmp_path, groups, message):
+    import onnx
+
+    from daedalus.runtime.generator import DEFAULT_MODEL
+
+    proto = onnx.load(str(DEFAULT_MODEL))
+    next(p for p in proto.metadata_props if p.key == "context_groups").value = groups
+    path = tmp_path / "groups.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelError, match=message):
+        MazeGenerator.load(path).generate(2, seed=0)
