@@ -82,3 +82,14 @@ def test_a_bad_level_in_the_corpus_stops_training_before_anything_is_written(tmp
     assert main(["train", "--data", str(tmp_path / "bad.npz"), "--out", str(out), "--epochs", "1"]) == 2
     assert "bad.npz level 0" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_context_groups_is_an_option_of_the_raster_model_only():
+    from daedalus.trainer.config import resolve_config
+
+    assert resolve_config({})["model"]["context_groups"] == 2
+    assert resolve_config({"context_groups": 1})["model"]["context_groups"] == 1
+    with pytest.raises(UsageError, match="context_groups must be 1 or 2, got 3"):
+        resolve_config({"context_groups": 3})
+    with pytest.raises(UsageError, match="option context_groups does not apply to model 'carve'"):
+        resolve_config({"model": "carve", "context_groups": 1})

@@ -49,6 +49,9 @@ def register(subparsers) -> None:
     add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
     add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
     add("--temperature", type=float, help="carve: walk temperature (default 1; below 1 sharpens)")
+    add("--context-groups", dest="context_groups", type=int,
+        help="raster: context groups the walk reads, 1 (fourteen bits around a cell: a faster walk) or 2 (and "
+             "fourteen further out: closer styles; default 2)")
     add("--free-bits", dest="free_bits", type=float,
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
@@ -63,7 +66,8 @@ def register(subparsers) -> None:
 
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
-                "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior")
+                "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
+                "context_groups")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -42,6 +42,7 @@ OPTIONS: dict[str, object] = {
     "threshold": 0.5,
     "figures": True,
     "temperature": None,
+    "context_groups": None,
     "free_bits": 0.0,
     "prior": "normal",
 }
@@ -152,8 +153,12 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         value = options[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise UsageError(f"{key} must be a number, got {value!r}")
+    groups = options["context_groups"]
+    if groups is not None and (isinstance(groups, bool) or groups not in (1, 2)):
+        raise UsageError(f"context_groups must be 1 or 2, got {groups!r}")
     model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
-                         temperature=None if options["temperature"] is None else float(options["temperature"]))
+                         temperature=None if options["temperature"] is None else float(options["temperature"]),
+                         context_groups=groups)
 
     from daedalus.trainer.data import is_maze_data
     from daedalus.trainer.models import model_class
