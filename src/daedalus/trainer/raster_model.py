@@ -123,13 +123,11 @@ class RasterVAE(nn.Module):
             rows = torch.arange(CONTEXTS * self.context_groups, device=self.context_bits.device)
         group, context = rows // CONTEXTS, rows % CONTEXTS
         bits = self.context_bits[context]
-        if self.context_groups == 1:
-            tables = self.context_net(bits)
-        else:  # each group's MLP on its own rows, put back in the order asked
-            wide = group == 1
-            first, second = torch.nonzero(~wide).squeeze(1), torch.nonzero(wide).squeeze(1)
-            tables = torch.cat([self.context_net(bits[first]), self.wide_context_net(bits[second])])
-            tables = tables[torch.argsort(torch.cat([first, second]))]
+        nets = (self.context_net, self.wide_context_net) if self.context_groups == 2 else (self.context_net,)
+        tables = bits.new_zeros(len(rows), self.mix * OPTIONS)
+        for g, net in enumerate(nets):  # each group's MLP on its own rows only
+            here = group == g
+            tables[here] = net(bits[here])
         return tables.reshape(-1, self.mix, OPTIONS)
 
     def train(self, mode: bool = True):
