@@ -4,6 +4,7 @@ levels of the same generator, beside the same decoder untrained. Prints one mark
 
     python experiments/styles.py --corpora backtracker prim:0.5 --count 5000 --out runs/styles
     python experiments/styles.py --corpora kruskal --size 48 --nproc 2 --out runs/styles-48   # issue 15
+    python experiments/styles.py --corpora prim --train-args "--cell-decoder shared" --out runs/styles-shared
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def run(*args: str) -> str:
     return done.stdout
 
 
-def study(spec: str, count: int, out: Path, samples: int, threads: int, size: str = "28", nproc: int = 1) -> dict:
+def study(spec: str, count: int, out: Path, samples: int, threads: int, size: str = "28", nproc: int = 1,
+          train_args: tuple[str, ...] = ()) -> dict:
     generator, _, braid = spec.partition(":")
     braid = braid or "0"
     name = generator + ("" if braid == "0" else f"-braid{braid}")
@@ -39,7 +41,7 @@ def study(spec: str, count: int, out: Path, samples: int, threads: int, size: st
         "--size", size, "--out", str(held_out))
     started = time.perf_counter()
     run("train", "--data", str(train_data), "--out", str(folder / "run"), "--quiet", "--no-figures",
-        "--threads", str(threads), *(["--nproc", str(nproc)] if nproc > 1 else []))
+        "--threads", str(threads), *(["--nproc", str(nproc)] if nproc > 1 else []), *train_args)
     seconds = time.perf_counter() - started
     run("export", str(folder / "run"), "--out", str(folder / "model.onnx"), "--quality-samples", "200")
     mode = "perfect" if braid == "0" else "braid"
@@ -68,12 +70,14 @@ def main() -> int:
     parser.add_argument("--size", default="28", help="level size N or HxW (default 28)")
     parser.add_argument("--nproc", type=int, default=1, help="train on torchrun with N processes (default 1)")
     parser.add_argument("--out", default="runs/styles")
+    parser.add_argument("--train-args", default="", help="more options for daedalus train, e.g. '--epochs 80'")
     args = parser.parse_args()
     header = ["corpus", "levels", *COLUMNS]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header), flush=True)
     for spec in args.corpora:
-        row = study(spec, args.count, Path(args.out), args.samples, args.threads, args.size, args.nproc)
+        row = study(spec, args.count, Path(args.out), args.samples, args.threads, args.size, args.nproc,
+                    tuple(args.train_args.split()))
         cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in header]
         print("| " + " | ".join(cells) + " |", flush=True)
     return 0

@@ -180,7 +180,8 @@ def test_the_training_likelihood_adds_both_groups_tables_as_the_walk_does():
     np.testing.assert_allclose(nll, expected, rtol=1e-4)
 
 
-def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everywhere(tmp_path):
+@pytest.mark.parametrize("cell_decoder", ["dense", "shared"])
+def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everywhere(tmp_path, cell_decoder):
     from daedalus.export.onnx_export import export_decoder
     from daedalus.runtime import MazeGenerator
     from daedalus.trainer.checkpoint import load_model
@@ -191,7 +192,8 @@ def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everyw
     grids = generators.generate_batch("binary-tree", 300, 12, 12, np.random.default_rng(4))
     np.savez(corpus, grids=grids)
     config = resolve_config({"data": str(corpus), "epochs": 3, "hidden": "32", "latent": 4, "eval_samples": 0,
-                             "figures": False, "batch_size": 32, "lr": 3e-3})
+                             "figures": False, "batch_size": 32, "lr": 3e-3, "cell_decoder": cell_decoder})
+    assert config["model"]["cell_decoder"] == cell_decoder
     record = train(config, tmp_path / "run", progress=False)
     model, _ = load_model(tmp_path / "run")
     untrained_nll = float(np.log(raster_events(grids)[1].sum(axis=2)).sum(axis=1).mean())
@@ -220,3 +222,49 @@ def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everyw
     assert top_row_open > untrained_top + 0.2
     assert noise.shape[1] == 36
     assert generator.decoding.groups == 2  # the recommended configuration reads two context groups
+
+
+def test_position_features_say_how_far_each_border_is_the_same_way_at_every_size():
+    from daedalus.trainer.raster_model import BORDER_REACH, position_features
+
+    small, large = position_features(6, 9), position_features(20, 13)
+    assert small.shape == (54, large.shape[1]) and np.isfinite(small).all()
+    width = BORDER_REACH + 1
+    borders = slice(2, 2 + 4 * width)
+
+    def cell(features, rows, cols, r, c):
+        return features[r * cols + c]
+
+    # The corner cell is at distance 0 from the top and left borders at both sizes; a cell far inside is at the cap.
+    for features, rows, cols in ((small, 6, 9), (large, 20, 13)):
+        corner = cell(features, rows, cols, 0, 0)[borders].reshape(4, width)
+        assert corner[0, 0] == 1 and corner[2, 0] == 1 and corner.sum() == 4
+        assert cell(features, rows, cols, rows - 1, cols - 1)[0:2].tolist() == [1.0, 1.0]
+    inside = cell(large, 20, 13, 10, 6)[borders].reshape(4, width)
+    assert (inside[:, BORDER_REACH] == 1).all() and inside.sum() == 4
+    # The border features of the second row are the same at both sizes (what carries a border rule over).
+    np.testing.assert_array_equal(cell(small, 6, 9, 1, 4)[borders][:2 * width],
+                                  cell(large, 20, 13, 1, 6)[borders][:2 * width])
+    # Every cell's features differ from every other cell's.
+    assert len(np.unique(large, axis=0)) == len(large)
+
+
+def test_a_shared_cell_decoder_scores_every_cell_with_one_network_of_few_weights():
+    from daedalus.errors import UsageError
+    from daedalus.trainer.raster_model import RasterVAE
+
+    torch.manual_seed(0)
+    dense = RasterVAE(latent_dim=8, hidden=[64], height=28, width=28, mix=2, context_hidden=8)
+    shared = RasterVAE(latent_dim=8, hidden=[64], height=28, width=28, mix=2, context_hidden=8,
+                       cell_decoder="shared", cell_hidden=16)
+    assert shared.config()["cell_decoder"] == "shared" and dense.config()["cell_decoder"] == "dense"
+    cell, mix = shared.tables(torch.randn(3, 8))
+    assert cell.shape == (3, 14, 14, 4) and mix.shape == (3, 2)
+    # Different cells get different scores (the position features reach them), different codes too.
+    assert not torch.allclose(cell[0, 0, 0], cell[0, 5, 5]) and not torch.allclose(cell[0], cell[1])
+    count = lambda m: sum(p.numel() for p in m.decoder.parameters())  # noqa: E731
+    assert count(shared) < count(dense) / 10
+    with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, got 'conv'"):
+        RasterVAE(cell_decoder="conv")
+    with pytest.raises(UsageError, match="cell_hidden must be a positive integer, got 0"):
+        RasterVAE(cell_decoder="shared", cell_hidden=0)

@@ -52,6 +52,9 @@ def register(subparsers) -> None:
     add("--context-groups", dest="context_groups", type=int,
         help="raster: context groups the walk reads, 1 (fourteen bits around a cell: a faster walk) or 2 (and "
              "fourteen further out: closer styles; default 2)")
+    add("--cell-decoder", dest="cell_decoder",
+        help="raster: how the code becomes each cell's scores, dense (one output per cell) or shared (one small "
+             "network for every cell, reading its position)")
     add("--free-bits", dest="free_bits", type=float,
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
@@ -67,7 +70,7 @@ def register(subparsers) -> None:
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups")
+                "context_groups", "cell_decoder")
 
 
 def run_train(args: argparse.Namespace) -> int:

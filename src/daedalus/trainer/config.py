@@ -43,6 +43,7 @@ OPTIONS: dict[str, object] = {
     "figures": True,
     "temperature": None,
     "context_groups": None,
+    "cell_decoder": None,
     "free_bits": 0.0,
     "prior": "normal",
 }
@@ -158,7 +159,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         raise UsageError(f"context_groups must be 1 or 2, got {groups!r}")
     model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
                          temperature=None if options["temperature"] is None else float(options["temperature"]),
-                         context_groups=groups)
+                         context_groups=groups, cell_decoder=options["cell_decoder"])
 
     from daedalus.trainer.data import is_maze_data
     from daedalus.trainer.models import model_class

@@ -28,6 +28,26 @@ from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
 
+CELL_DECODERS = ("dense", "shared")
+# Position features of a cell (position_features): the distance to each border in cells, one-hot up to this.
+BORDER_REACH = 3
+FREQUENCIES = (1, 2, 4, 8)
+
+
+def position_features(rows: int, cols: int) -> np.ndarray:
+    """float ``[rows * cols, 2 + 4 · (BORDER_REACH + 1) + 4 · len(FREQUENCIES)]``: what the shared cell network
+    knows of a cell's place, row-major. Coordinates scaled to [0, 1], the distance in cells to each of the four
+    borders one-hot up to ``BORDER_REACH`` (so border rules carry over between sizes), and sines and cosines of the
+    scaled coordinates (so the network can draw finer positional patterns than a smooth function of two numbers)."""
+    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    r, c = r.ravel(), c.ravel()
+    y, x = r / max(rows - 1, 1), c / max(cols - 1, 1)
+    reach = np.arange(BORDER_REACH + 1)
+    borders = [np.minimum(d, BORDER_REACH)[:, None] == reach for d in (r, rows - 1 - r, c, cols - 1 - c)]
+    waves = [f(np.pi * k * v)[:, None] for k in FREQUENCIES for v in (y, x) for f in (np.sin, np.cos)]
+    return np.concatenate([y[:, None], x[:, None], *borders, *waves], axis=1).astype(np.float32)
+
+
 class RasterVAE(nn.Module):
     """A VAE over mazes whose decoder scores the raster walk.
 
@@ -43,6 +63,11 @@ class RasterVAE(nn.Module):
         context_hidden: width of the MLP that maps a context's bits to its table entries.
         context_groups: 1 (the fourteen bits around the cell) or 2 (plus ``WIDE_CONTEXT_BITS``, further out: the
             recommended configuration; EXPERIMENTS.md "Two context groups"). 1 is what runs from before it had.
+        cell_decoder: how the code becomes ``cell_logits``: ``"dense"`` (one output of the last layer per cell and
+            option, what runs from before it had) or ``"shared"`` (one small network for every cell, reading the
+            code's features and the cell's position features, ``position_features``: a fraction of the weights,
+            and the same for every level size).
+        cell_hidden: width of the shared cell network (``cell_decoder = "shared"`` only).
     """
 
     OUTPUT = "raster"
@@ -52,7 +77,8 @@ class RasterVAE(nn.Module):
 
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
-                 context_hidden: int = 128, context_groups: int = 1):
+                 context_hidden: int = 128, context_groups: int = 1, cell_decoder: str = "dense",
+                 cell_hidden: int = 64):
         super().__init__()
         if kind != "vae":
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
@@ -70,8 +96,23 @@ class RasterVAE(nn.Module):
         self.fc_mu = nn.Linear(hidden[-1], latent_dim)
         self.fc_logvar = nn.Linear(hidden[-1], latent_dim)
         self.mix, self.context_hidden = int(mix), int(context_hidden)
+        if cell_decoder not in CELL_DECODERS:
+            raise UsageError(f"cell_decoder must be one of {', '.join(CELL_DECODERS)}, got {cell_decoder!r}")
+        if isinstance(cell_hidden, bool) or not isinstance(cell_hidden, int) or cell_hidden < 1:
+            raise UsageError(f"cell_hidden must be a positive integer, got {cell_hidden!r}")
+        self.cell_decoder, self.cell_hidden = cell_decoder, int(cell_hidden)
+        # What the last layer writes per level: every cell's four scores (dense), or the code's features that the
+        # shared cell network reads beside each cell's position (shared); then the context mix.
+        self.level_width = self.cells * OPTIONS if cell_decoder == "dense" else self.cell_hidden
         self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
-                                     nn.Linear(hidden[0], self.cells * OPTIONS + self.mix))
+                                     nn.Linear(hidden[0], self.level_width + self.mix))
+        if cell_decoder == "shared":
+            features = torch.tensor(position_features(self.rows, self.cols), dtype=torch.float32)
+            self.register_buffer("cell_positions", features, persistent=False)
+            self.position_net = nn.Sequential(*_mlp([features.shape[1], self.cell_hidden]),
+                                              nn.Linear(self.cell_hidden, self.cell_hidden))
+            self.cell_net = nn.Sequential(nn.ReLU(), *_mlp([self.cell_hidden, self.cell_hidden]),
+                                          nn.Linear(self.cell_hidden, OPTIONS))
         if context_groups not in (1, 2):
             raise UsageError(f"context_groups must be 1 or 2, got {context_groups!r}")
         self.context_groups = int(context_groups)
@@ -93,7 +134,8 @@ class RasterVAE(nn.Module):
         """Every constructor argument, JSON-ready."""
         return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
                 "height": self.height, "width": self.width, "output": self.output, "loops": self.loops,
-                "mix": self.mix, "context_hidden": self.context_hidden, "context_groups": self.context_groups}
+                "mix": self.mix, "context_hidden": self.context_hidden, "context_groups": self.context_groups,
+                "cell_decoder": self.cell_decoder, "cell_hidden": self.cell_hidden}
 
     @property
     def input_dim(self) -> int:
@@ -110,8 +152,10 @@ class RasterVAE(nn.Module):
     def tables(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, latent_dim]`` → ``cell_logits`` ``[B, R, C, 4]`` and ``context_mix`` ``[B, mix]``."""
         out = self.decoder(code)
-        split = self.cells * OPTIONS
-        return out[:, :split].reshape(-1, self.rows, self.cols, OPTIONS), out[:, split:]
+        level, mix = out[:, : self.level_width], out[:, self.level_width :]
+        if self.cell_decoder == "shared":  # [B, 1, H] + [cells, H] -> every cell's scores by one network
+            level = self.cell_net(level.unsqueeze(1) + self.position_net(self.cell_positions))
+        return level.reshape(-1, self.rows, self.cols, OPTIONS), mix
 
     def context_basis(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         """The context tables ``[CONTEXTS × groups, mix, 4]`` (every row, or the basis rows ``rows``, int64
