@@ -27,7 +27,6 @@ from daedalus.maze.raster_walk import CONTEXT_GROUPS, CONTEXTS, OPTIONS, raster_
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
-
 CELL_DECODERS = ("dense", "shared")
 # Position features of a cell (position_features): the distance to each border in cells, one-hot up to this.
 BORDER_REACH = 3
