@@ -58,3 +58,23 @@ def test_eval_writes_no_file_unless_asked(decoder_path, tmp_path, monkeypatch, c
     assert main(["eval", "--model", str(decoder_path), "--samples", "32", "--json"]) == 0
     assert json.loads(capsys.readouterr().out).get("plot") is None
     assert not list(tmp_path.iterdir())  # no expressive_range.png dropped into the current folder
+
+
+def test_the_reference_of_a_decoder_exported_at_another_size_is_drawn_at_its_size(tmp_path):
+    from daedalus.errors import UsageError
+    from daedalus.maze.generators import generate_batch
+    from daedalus.runtime.eval_cli import reference_corpus
+
+    corpus = tmp_path / "kruskal.npz"
+    np.savez(corpus, grids=generate_batch("kruskal", 30, 12, 12, np.random.default_rng(0)))
+    data = {"kind": "corpus", "height": 12, "width": 12, "path": str(corpus), "generator": "kruskal"}
+    meta = {"training_data": json.dumps(data), "height": "16", "width": "20"}
+    grids, described = reference_corpus(meta, None, 8, seed=0)
+    assert grids.shape == (8, 16, 20) and described == "fresh kruskal mazes"
+    assert all(maze.stats.is_perfect(g) for g in grids)
+    # A corpus of another size than the model's is refused, naming both sizes.
+    with pytest.raises(UsageError, match=r"holds 12x12 levels but the model draws 16x20"):
+        reference_corpus(meta, str(corpus), 8, seed=0)
+    no_generator = {"training_data": json.dumps({**data, "generator": None}), "height": "16", "width": "20"}
+    with pytest.raises(UsageError, match=r"the training corpus .* holds 12x12 levels but the model draws 16x20"):
+        reference_corpus(no_generator, None, 8, seed=0)

@@ -128,6 +128,9 @@ def test_not_a_decoder_is_refused_with_one_line(runs, tmp_path, capsys):
     # Checked before the export runs (the run is good; only a probe file can tell /proc refuses writes).
     (["RUN", "--out", "/proc/d.onnx"], "--out '/proc/d.onnx': folder '/proc' is not writable"),
     (["/nonexistent/run", "--out", "/proc/d.onnx"], "--out '/proc/d.onnx': folder '/proc' is not writable"),
+    (["RUN", "--out", "OUT/d.onnx", "--size", "20x24"], "one output per position of its 28x28 levels; only a raster "
+     "decoder with a shared cell decoder (train --cell-decoder shared) draws other sizes"),
+    (["RUN", "--out", "OUT/d.onnx", "--size", "7"], "--size 7: maze height must be an even integer >= 4, got 7"),
 ])
 def test_bad_export_arguments(runs, tmp_path, capsys, argv, message):
     argv = [a.replace("RUN", str(runs["seed-ae"])).replace("OUT", str(tmp_path)) for a in argv]

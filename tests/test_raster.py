@@ -222,6 +222,26 @@ def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everyw
     assert top_row_open > untrained_top + 0.2
     assert noise.shape[1] == 36
     assert generator.decoding.groups == 2  # the recommended configuration reads two context groups
+    if cell_decoder == "shared":  # one set of weights draws every size
+        other = tmp_path / "other-size.onnx"
+        meta = export_decoder(tmp_path / "run", other, quality_samples=50, size=(16, 10))
+        assert (meta["height"], meta["width"], meta["trained_size"]) == ("16", "10", "12x12")
+        wide = MazeGenerator.load(other)
+        levels = wide.generate(32, seed=1)
+        assert all(level.grid.shape == (16, 10) and is_perfect(level.grid) for level in levels)
+        resized = model.resized(16, 10).eval()
+        np.testing.assert_array_equal(resized.context_basis().numpy(), model.eval().context_basis().numpy())
+        z = torch.from_numpy(np.stack([level.z for level in levels]))
+        with torch.no_grad():
+            outputs = [t.numpy() for t in resized.export_outputs(z)]
+        assert np.array_equal(wide.decoding.raw(outputs, "perfect"), np.stack([level.grid for level in levels]))
+        # The style carries over: binary-tree's top row stays one corridor at the other size.
+        assert np.mean([level.grid[0, 1:-2:2].all() for level in levels]) > untrained_top + 0.2
+    else:
+        from daedalus.errors import UsageError
+
+        with pytest.raises(UsageError, match="cell_decoder 'dense'"):
+            model.resized(16, 10)
 
 
 def test_position_features_say_how_far_each_border_is_the_same_way_at_every_size():

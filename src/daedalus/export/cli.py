@@ -26,6 +26,8 @@ def register(subparsers) -> None:
                         "codes); default: the run's --prior (normal for a VAE; an AE is always fitted)")
     parser.add_argument("--temperature", type=float,
                         help="carve decoders: walk temperature to write (default: the run's)")
+    parser.add_argument("--size", help="N or HxW: levels of another size than the training size (a raster decoder "
+                        "trained with --cell-decoder shared draws any size)")
     parser.set_defaults(func=run_export)
 
 
@@ -41,8 +43,13 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError("daedalus export needs torch and onnx: pip install 'daedalus[export]'") from None
     from daedalus.export.onnx_export import export_decoder
 
+    size = None
+    if args.size is not None:
+        from daedalus.maze.cli import parse_size
+
+        size = parse_size(args.size)
     meta = export_decoder(args.run, args.out, opset=args.opset, quality_samples=args.quality_samples,
-                          prior=args.prior, temperature=args.temperature)
+                          prior=args.prior, temperature=args.temperature, size=size)
     quality = json.loads(meta["quality"])
     print(f"wrote {args.out}: {meta.get('decoding', 'threshold')} decoder, opset {args.opset}, z [batch, "
           f"{meta['latent_dim']}], {meta['height']}x{meta['width']} levels, max |onnx - torch| "

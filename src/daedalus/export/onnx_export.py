@@ -254,7 +254,7 @@ def style_metadata(model, config: dict) -> list[dict]:
 
 def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET,
                    quality_samples: int = 1000, seed: int = 0, prior: str | None = None,
-                   temperature: float | None = None) -> dict:
+                   temperature: float | None = None, size: tuple[int, int] | None = None) -> dict:
     """Export the decoder of a run folder to ONNX with the full metadata contract.
 
     Args:
@@ -265,6 +265,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         seed: seed of the check and quality samples.
         prior: ``normal`` or ``aggregate`` (see :func:`latent_prior`); default: the run's ``prior`` option.
         temperature: walk temperature of a ``carve`` decoder (default: the run's); recorded in ``model_config``.
+        size: ``(height, width)`` of the levels to draw, when not the training size: a decoder whose weights do
+            not depend on the size (``model.resized``; a raster decoder with ``cell_decoder = "shared"``) is exported
+            for that size, and ``trained_size`` records the size it learned at.
 
     Returns:
         The ``metadata_props`` written, as a dict of strings.
@@ -304,9 +307,15 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
             raise UsageError(f"--temperature must be a number > 0, got {temperature!r}")
         model.temperature = float(temperature)
         config["model"] = {**config["model"], "temperature": float(temperature)}
-    height, width = model.height, model.width
     threshold = float(config.get("threshold", 0.5))
+    # The prior and the styles read the training levels with the encoder, at the training size.
     prior = latent_prior(model, config, prior)
+    styles = style_metadata(model, config)
+    trained = (model.height, model.width)
+    if size is not None and tuple(size) != trained:
+        model = model.resized(*size)
+        config["model"] = {**config["model"], "height": model.height, "width": model.width}
+    height, width = model.height, model.width
     with torch.no_grad():
         raw = _torch_export(model, opset)
     proto = onnx.load_from_string(raw)
@@ -335,7 +344,8 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         "daedalus_version": __version__,
         **model.export_metadata(),
     }
-    styles = style_metadata(model, config)
+    if trained != (height, width):
+        metadata["trained_size"] = f"{trained[0]}x{trained[1]}"
     if styles:
         metadata["styles"] = json.dumps(styles)
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")

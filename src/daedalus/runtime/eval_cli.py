@@ -145,8 +145,13 @@ def reference_corpus(metadata: dict, data_path: str | None, count: int, seed: in
     from daedalus.maze.corpus import read_corpus
 
     rng = np.random.default_rng([seed, 7])
+    shape = (int(metadata["height"]), int(metadata["width"]))
+    given = data_path is not None
     if data_path is None:
         data = _training_data(metadata)
+        if data.get("generator") and (data.get("height"), data.get("width")) != shape:
+            # A decoder exported at another size than it learned at (export --size): its generator at its size.
+            data = {**data, "kind": "mazes", "height": shape[0], "width": shape[1]}
         fresh = generated_corpus(data, count, rng)
         if fresh is not None:
             return fresh, f"fresh {data.get('generator', 'backtracker')} mazes"
@@ -158,6 +163,10 @@ def reference_corpus(metadata: dict, data_path: str | None, count: int, seed: in
             data_path = str(Path(data_path) / f"{style}.npz")
     corpus = read_corpus(data_path)
     grids = corpus.grids
+    if grids.shape[1:] != shape:
+        where = "--data" if given else "the training corpus"
+        raise UsageError(f"{where} {data_path!r} holds {grids.shape[1]}x{grids.shape[2]} levels but the model draws "
+                         f"{shape[0]}x{shape[1]}; pass a corpus of its size as --data PATH")
     if len(grids) > count:
         grids = grids[np.sort(rng.choice(len(grids), count, replace=False))]
     return grids, f"corpus {data_path} ({len(grids)} levels)"
@@ -208,6 +217,8 @@ def evaluate_model(generator, samples: int, seed: int, mode: str = "perfect", da
     edits = np.concatenate(edits)
     reference, described = reference_corpus(generator.metadata, data, samples, seed, style)
     training = training_grids(generator.metadata)
+    if training is not None and training.shape[1:] != (height, width):
+        training = None  # exported at another size than it learned at: no level can repeat a training level
     figures = evaluate_grids(raw, repaired, edits, reference, training, generator.threshold)
     figures["training_set"] = None if training is None else int(len(training))
     figures["corpus"] = described

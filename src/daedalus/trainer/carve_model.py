@@ -204,6 +204,12 @@ class CarveVAE(nn.Module):
         """The exported graph, in ``contract.OUTPUTS["carve"]`` order: ``(p_open, carve_scores)``."""
         return self.decode(z), self.carve_scores(z)
 
+    def resized(self, height: int, width: int) -> "CarveVAE":
+        """Refused: this decoder's last layer has one output per position of its own size."""
+        raise UsageError(f"this decoder has one output per position of its {self.height}x{self.width} levels; "
+                         f"only a raster decoder with a shared cell decoder (train --cell-decoder shared) draws "
+                         f"other sizes")
+
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim)}
 

@@ -172,6 +172,12 @@ class MazeAutoencoder(nn.Module):
         """The exported graph, in ``contract.OUTPUTS["threshold"]`` order: ``(p_open,)``."""
         return (self.decode(z),)
 
+    def resized(self, height: int, width: int) -> "MazeAutoencoder":
+        """Refused: this decoder's last layer has one output per position of its own size."""
+        raise UsageError(f"this decoder has one output per position of its {self.height}x{self.width} levels; "
+                         f"only a raster decoder with a shared cell decoder (train --cell-decoder shared) draws "
+                         f"other sizes")
+
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING}
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from daedalus.errors import UsageError
-from daedalus.maze.grid import cell_shape, link_positions
+from daedalus.maze.grid import cell_shape, check_shape, link_positions
 from daedalus.maze.raster_walk import CONTEXT_GROUPS, CONTEXTS, OPTIONS, raster_events, raster_walk
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
@@ -223,6 +223,29 @@ class RasterVAE(nn.Module):
         # output (in eval mode they are one constant, not the MLP).
         basis = self.context_basis() + 0.0 * code[:1, :1].reshape(1, 1, 1)
         return cell_logits, mix, basis, uniforms
+
+    def resized(self, height: int, width: int) -> "RasterVAE":
+        """The same decoder for levels of another size: a shared cell decoder's weights do not depend on the size
+        (the code's features, the cells' position features and the context tables), so they draw any size. The
+        encoder's weights do (it reads every link) and stay untrained: the result is for export and sampling.
+
+        Raises:
+            UsageError: a dense cell decoder (one output per cell of its own size), or a size off the lattice rule.
+        """
+        if self.cell_decoder != "shared":
+            raise UsageError(f"this decoder has one output per cell of its {self.height}x{self.width} levels "
+                             f"(cell_decoder 'dense'); only a shared cell decoder (train --cell-decoder shared) "
+                             f"draws other sizes")
+        try:
+            height, width = check_shape(int(height), int(width))
+        except ValueError as error:
+            raise UsageError(f"size: {error}") from None
+        other = RasterVAE(**{**self.config(), "height": height, "width": width}).to(self.context_bits.device)
+        size_bound = ("encoder.", "fc_mu.", "fc_logvar.")
+        kept = {k: v for k, v in self.state_dict().items() if not k.startswith(size_bound)}
+        missing, unexpected = other.load_state_dict(kept, strict=False)
+        assert not unexpected and all(k.startswith(size_bound) for k in missing), (missing, unexpected)
+        return other.train(self.training)
 
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
