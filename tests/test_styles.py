@@ -93,3 +93,14 @@ def test_context_groups_is_an_option_of_the_raster_model_only():
         resolve_config({"context_groups": 3})
     with pytest.raises(UsageError, match="option context_groups does not apply to model 'carve'"):
         resolve_config({"model": "carve", "context_groups": 1})
+
+
+def test_cell_decoder_is_an_option_of_the_raster_model_only_and_shared_by_default():
+    from daedalus.trainer.config import resolve_config
+
+    assert resolve_config({})["model"]["cell_decoder"] == "shared"
+    assert resolve_config({"cell_decoder": "dense"})["model"]["cell_decoder"] == "dense"
+    with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, got 'conv'"):
+        resolve_config({"cell_decoder": "conv"})
+    with pytest.raises(UsageError, match="option cell_decoder does not apply to model 'link-vae'"):
+        resolve_config({"model": "link-vae", "cell_decoder": "shared"})

@@ -157,9 +157,15 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     groups = options["context_groups"]
     if groups is not None and (isinstance(groups, bool) or groups not in (1, 2)):
         raise UsageError(f"context_groups must be 1 or 2, got {groups!r}")
+    cell_decoder = options["cell_decoder"]
+    if cell_decoder is not None:
+        from daedalus.trainer.raster_model import CELL_DECODERS
+
+        if cell_decoder not in CELL_DECODERS:
+            raise UsageError(f"cell_decoder must be one of {', '.join(CELL_DECODERS)}, got {cell_decoder!r}")
     model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
                          temperature=None if options["temperature"] is None else float(options["temperature"]),
-                         context_groups=groups, cell_decoder=options["cell_decoder"])
+                         context_groups=groups, cell_decoder=cell_decoder)
 
     from daedalus.trainer.data import is_maze_data
     from daedalus.trainer.models import model_class
