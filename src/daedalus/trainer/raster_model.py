@@ -123,7 +123,7 @@ class RasterVAE(nn.Module):
         if self.context_groups == 2:
             self.wide_context_net = self._context_mlp(width)
         self.noise_dim = self.cells
-        self._frozen_basis = None
+        self._frozen_basis = self._frozen_positions = None
 
     def _context_mlp(self, width: int) -> nn.Module:
         return nn.Sequential(*_mlp([width, self.context_hidden, self.context_hidden]),
@@ -153,8 +153,15 @@ class RasterVAE(nn.Module):
         out = self.decoder(code)
         level, mix = out[:, : self.level_width], out[:, self.level_width :]
         if self.cell_decoder == "shared":  # [B, 1, H] + [cells, H] -> every cell's scores by one network
-            level = self.cell_net(level.unsqueeze(1) + self.position_net(self.cell_positions))
+            level = self.cell_net(level.unsqueeze(1) + self.positions())
         return level.reshape(-1, self.rows, self.cols, OPTIONS), mix
+
+    def positions(self) -> torch.Tensor:
+        """``[cells, cell_hidden]``: what the shared cell network adds to the code's features at each cell. In eval
+        mode it is computed once and kept (it depends on no input), so the exported graph holds it as a constant."""
+        if self._frozen_positions is not None:
+            return self._frozen_positions
+        return self.position_net(self.cell_positions)
 
     def context_basis(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         """The context tables ``[CONTEXTS × groups, mix, 4]`` (every row, or the basis rows ``rows``, int64
@@ -175,9 +182,11 @@ class RasterVAE(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self._frozen_basis = None
+        self._frozen_basis = self._frozen_positions = None
         if not mode:
             with torch.no_grad():
+                if self.cell_decoder == "shared":
+                    self._frozen_positions = self.position_net(self.cell_positions).detach().clone()
                 basis = self.context_basis().detach().clone()
                 # Rounded to float16 precision (far below what a score needs), so that the export can store the
                 # tables at half the size (daedalus.export.onnx_export.compact_constants) and torch, the ONNX
