@@ -95,11 +95,11 @@ def test_context_groups_is_an_option_of_the_raster_model_only():
         resolve_config({"model": "carve", "context_groups": 1})
 
 
-def test_cell_decoder_is_an_option_of_the_raster_model_only_and_shared_by_default():
+def test_cell_decoder_is_an_option_of_the_raster_model_only_and_dense_by_default():
     from daedalus.trainer.config import resolve_config
 
-    assert resolve_config({})["model"]["cell_decoder"] == "shared"
-    assert resolve_config({"cell_decoder": "dense"})["model"]["cell_decoder"] == "dense"
+    assert resolve_config({})["model"]["cell_decoder"] == "dense"
+    assert resolve_config({"cell_decoder": "shared"})["model"]["cell_decoder"] == "shared"
     with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, got 'conv'"):
         resolve_config({"cell_decoder": "conv"})
     with pytest.raises(UsageError, match="option cell_decoder does not apply to model 'link-vae'"):
