@@ -180,7 +180,7 @@ def test_the_training_likelihood_adds_both_groups_tables_as_the_walk_does():
     np.testing.assert_allclose(nll, expected, rtol=1e-4)
 
 
-@pytest.mark.parametrize("cell_decoder", ["dense", "shared"])
+@pytest.mark.parametrize("cell_decoder", ["dense", "shared", "modulated"])
 def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everywhere(tmp_path, cell_decoder):
     from daedalus.export.onnx_export import export_decoder
     from daedalus.runtime import MazeGenerator
@@ -222,7 +222,7 @@ def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everyw
     assert top_row_open > untrained_top + 0.2
     assert noise.shape[1] == 36
     assert generator.decoding.groups == 2  # the recommended configuration reads two context groups
-    if cell_decoder == "shared":  # one set of weights draws every size
+    if cell_decoder != "dense":  # one set of weights draws every size
         other = tmp_path / "other-size.onnx"
         meta = export_decoder(tmp_path / "run", other, quality_samples=50, size=(16, 10))
         assert (meta["height"], meta["width"], meta["trained_size"]) == ("16", "10", "12x12")
@@ -269,22 +269,23 @@ def test_position_features_say_how_far_each_border_is_the_same_way_at_every_size
     assert len(np.unique(large, axis=0)) == len(large)
 
 
-def test_a_shared_cell_decoder_scores_every_cell_with_one_network_of_few_weights():
+@pytest.mark.parametrize("kind", ["shared", "modulated"])
+def test_a_shared_cell_decoder_scores_every_cell_with_one_network_of_few_weights(kind):
     from daedalus.errors import UsageError
     from daedalus.trainer.raster_model import RasterVAE
 
     torch.manual_seed(0)
     dense = RasterVAE(latent_dim=8, hidden=[64], height=28, width=28, mix=2, context_hidden=8)
     shared = RasterVAE(latent_dim=8, hidden=[64], height=28, width=28, mix=2, context_hidden=8,
-                       cell_decoder="shared", cell_hidden=16)
-    assert shared.config()["cell_decoder"] == "shared" and dense.config()["cell_decoder"] == "dense"
+                       cell_decoder=kind, cell_hidden=16)
+    assert shared.config()["cell_decoder"] == kind and dense.config()["cell_decoder"] == "dense"
     cell, mix = shared.tables(torch.randn(3, 8))
     assert cell.shape == (3, 14, 14, 4) and mix.shape == (3, 2)
     # Different cells get different scores (the position features reach them), different codes too.
     assert not torch.allclose(cell[0, 0, 0], cell[0, 5, 5]) and not torch.allclose(cell[0], cell[1])
     count = lambda m: sum(p.numel() for p in m.decoder.parameters())  # noqa: E731
     assert count(shared) < count(dense) / 10
-    with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, got 'conv'"):
+    with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, modulated, got 'conv'"):
         RasterVAE(cell_decoder="conv")
     with pytest.raises(UsageError, match="cell_hidden must be a positive integer, got 0"):
         RasterVAE(cell_decoder="shared", cell_hidden=0)

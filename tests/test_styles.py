@@ -100,7 +100,7 @@ def test_cell_decoder_is_an_option_of_the_raster_model_only_and_dense_by_default
 
     assert resolve_config({})["model"]["cell_decoder"] == "dense"
     assert resolve_config({"cell_decoder": "shared"})["model"]["cell_decoder"] == "shared"
-    with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, got 'conv'"):
+    with pytest.raises(UsageError, match="cell_decoder must be one of dense, shared, modulated, got 'conv'"):
         resolve_config({"cell_decoder": "conv"})
     with pytest.raises(UsageError, match="option cell_decoder does not apply to model 'link-vae'"):
         resolve_config({"model": "link-vae", "cell_decoder": "shared"})

@@ -53,8 +53,9 @@ def register(subparsers) -> None:
         help="raster: context groups the walk reads, 1 (fourteen bits around a cell: a faster walk) or 2 (and "
              "fourteen further out: closer styles; default 2)")
     add("--cell-decoder", dest="cell_decoder",
-        help="raster: how the code becomes each cell's scores, dense (one output per cell) or shared (one small "
-             "network for every cell, reading its position)")
+        help="raster: how the code becomes each cell's scores, dense (one output per cell; default), shared (one "
+             "small network for every cell, reading its position) or modulated (the same, the code also scaling "
+             "the position term); shared and modulated export at any size")
     add("--free-bits", dest="free_bits", type=float,
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "

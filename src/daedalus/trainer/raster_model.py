@@ -27,7 +27,7 @@ from daedalus.maze.raster_walk import CONTEXT_GROUPS, CONTEXTS, OPTIONS, raster_
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
-CELL_DECODERS = ("dense", "shared")
+CELL_DECODERS = ("dense", "shared", "modulated")
 # Position features of a cell (position_features): the distance to each border in cells, one-hot up to this.
 BORDER_REACH = 3
 FREQUENCIES = (1, 2, 4, 8)
@@ -65,8 +65,9 @@ class RasterVAE(nn.Module):
         cell_decoder: how the code becomes ``cell_logits``: ``"dense"`` (one output of the last layer per cell and
             option, what runs from before it had) or ``"shared"`` (one small network for every cell, reading the
             code's features and the cell's position features, ``position_features``: a fraction of the weights,
-            and the same for every level size).
-        cell_hidden: width of the shared cell network (``cell_decoder = "shared"`` only).
+            and the same for every level size), or ``"modulated"`` (the same network, the code scaling the position
+            term as well as shifting it).
+        cell_hidden: width of the shared cell network (``shared`` and ``modulated`` only).
     """
 
     OUTPUT = "raster"
@@ -102,10 +103,11 @@ class RasterVAE(nn.Module):
         self.cell_decoder, self.cell_hidden = cell_decoder, int(cell_hidden)
         # What the last layer writes per level: every cell's four scores (dense), or the code's features that the
         # shared cell network reads beside each cell's position (shared); then the context mix.
-        self.level_width = self.cells * OPTIONS if cell_decoder == "dense" else self.cell_hidden
+        self.level_width = {"dense": self.cells * OPTIONS, "shared": self.cell_hidden,
+                            "modulated": 2 * self.cell_hidden}[cell_decoder]
         self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
                                      nn.Linear(hidden[0], self.level_width + self.mix))
-        if cell_decoder == "shared":
+        if cell_decoder != "dense":
             features = torch.tensor(position_features(self.rows, self.cols), dtype=torch.float32)
             self.register_buffer("cell_positions", features, persistent=False)
             self.position_net = nn.Sequential(*_mlp([features.shape[1], self.cell_hidden]),
@@ -154,6 +156,9 @@ class RasterVAE(nn.Module):
         level, mix = out[:, : self.level_width], out[:, self.level_width :]
         if self.cell_decoder == "shared":  # [B, 1, H] + [cells, H] -> every cell's scores by one network
             level = self.cell_net(level.unsqueeze(1) + self.positions())
+        elif self.cell_decoder == "modulated":  # the code scales and shifts the position term
+            scale, shift = level[:, : self.cell_hidden], level[:, self.cell_hidden :]
+            level = self.cell_net(self.positions() * (1.0 + scale.unsqueeze(1)) + shift.unsqueeze(1))
         return level.reshape(-1, self.rows, self.cols, OPTIONS), mix
 
     def positions(self) -> torch.Tensor:
@@ -185,7 +190,7 @@ class RasterVAE(nn.Module):
         self._frozen_basis = self._frozen_positions = None
         if not mode:
             with torch.no_grad():
-                if self.cell_decoder == "shared":
+                if self.cell_decoder != "dense":
                     self._frozen_positions = self.position_net(self.cell_positions).detach().clone()
                 basis = self.context_basis().detach().clone()
                 # Rounded to float16 precision (far below what a score needs), so that the export can store the
@@ -241,7 +246,7 @@ class RasterVAE(nn.Module):
         Raises:
             UsageError: a dense cell decoder (one output per cell of its own size), or a size off the lattice rule.
         """
-        if self.cell_decoder != "shared":
+        if self.cell_decoder == "dense":
             raise UsageError(f"this decoder has one output per cell of its {self.height}x{self.width} levels "
                              f"(cell_decoder 'dense'); only a shared cell decoder (train --cell-decoder shared) "
                              f"draws other sizes")
