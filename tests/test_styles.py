@@ -104,3 +104,14 @@ def test_cell_decoder_is_an_option_of_the_raster_model_only_and_dense_by_default
         resolve_config({"cell_decoder": "conv"})
     with pytest.raises(UsageError, match="option cell_decoder does not apply to model 'link-vae'"):
         resolve_config({"model": "link-vae", "cell_decoder": "shared"})
+
+
+def test_context_hidden_sets_the_width_of_the_context_tables_mlps():
+    from daedalus.trainer.config import resolve_config
+
+    assert resolve_config({})["model"]["context_hidden"] == 128
+    assert resolve_config({"context_hidden": 256})["model"]["context_hidden"] == 256
+    with pytest.raises(UsageError, match="context_hidden must be an integer >= 1, got 0"):
+        resolve_config({"context_hidden": 0})
+    with pytest.raises(UsageError, match="option context_hidden does not apply to model 'carve'"):
+        resolve_config({"model": "carve", "context_hidden": 64})

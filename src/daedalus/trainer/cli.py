@@ -52,6 +52,9 @@ def register(subparsers) -> None:
     add("--context-groups", dest="context_groups", type=int,
         help="raster: context groups the walk reads, 1 (fourteen bits around a cell: a faster walk) or 2 (and "
              "fourteen further out: closer styles; default 2)")
+    add("--context-hidden", dest="context_hidden", type=int,
+        help="raster: width of the MLPs that map a context's bits to its tables (default 128; the tables shipped "
+             "are the same size whatever it is)")
     add("--cell-decoder", dest="cell_decoder",
         help="raster: how the code becomes each cell's scores, dense (one output per cell; default), shared (one "
              "small network for every cell, reading its position) or modulated (the same, the code also scaling "
@@ -71,7 +74,7 @@ def register(subparsers) -> None:
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups", "cell_decoder")
+                "context_groups", "cell_decoder", "context_hidden")
 
 
 def run_train(args: argparse.Namespace) -> int:

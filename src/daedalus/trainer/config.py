@@ -44,6 +44,7 @@ OPTIONS: dict[str, object] = {
     "temperature": None,
     "context_groups": None,
     "cell_decoder": None,
+    "context_hidden": None,
     "free_bits": 0.0,
     "prior": "normal",
 }
@@ -163,9 +164,12 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
 
         if cell_decoder not in CELL_DECODERS:
             raise UsageError(f"cell_decoder must be one of {', '.join(CELL_DECODERS)}, got {cell_decoder!r}")
+    if options["context_hidden"] is not None:
+        _int("context_hidden", options["context_hidden"], 1)
     model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
                          temperature=None if options["temperature"] is None else float(options["temperature"]),
-                         context_groups=groups, cell_decoder=cell_decoder)
+                         context_groups=groups, cell_decoder=cell_decoder,
+                         context_hidden=options["context_hidden"])
 
     from daedalus.trainer.data import is_maze_data
     from daedalus.trainer.models import model_class
