@@ -78,3 +78,22 @@ def test_the_reference_of_a_decoder_exported_at_another_size_is_drawn_at_its_siz
     no_generator = {"training_data": json.dumps({**data, "generator": None}), "height": "16", "width": "20"}
     with pytest.raises(UsageError, match=r"the training corpus .* holds 12x12 levels but the model draws 16x20"):
         reference_corpus(no_generator, None, 8, seed=0)
+
+
+def test_eval_compares_in_braid_mode_with_a_corpus_of_loops_unless_told(decoder_path, tmp_path, capsys):
+    from daedalus.maze.generators import generate_batch
+    from daedalus.runtime.eval_cli import corpus_mode
+
+    braided = generate_batch("backtracker", 40, 28, 28, np.random.default_rng(0), 0.5)
+    perfect = generate_batch("backtracker", 40, 28, 28, np.random.default_rng(0))
+    assert (corpus_mode(braided), corpus_mode(perfect)) == ("braid", "perfect")
+    corpus = tmp_path / "braided.npz"
+    np.savez(corpus, grids=braided)
+    common = ["eval", "--model", str(decoder_path), "--samples", "64", "--data", str(corpus), "--json",
+              "--no-untrained", "--no-two-sample"]
+    assert main(common) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mode"] == "braid" and report["repaired"]["loops"] > 0
+    assert main([*common, "--mode", "perfect"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mode"] == "perfect" and report["repaired"]["loops"] == 0

@@ -84,7 +84,9 @@ def register(subparsers) -> None:
     parser.add_argument("--model", help="decoder .onnx file (default: the shipped model)")
     parser.add_argument("--samples", type=int, default=10000, help="levels to sample (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents and the reference mazes")
-    parser.add_argument("--mode", default="perfect", choices=("perfect", "braid"), help="repair mode")
+    parser.add_argument("--mode", choices=("perfect", "braid"),
+                        help="perfect (spanning trees) or braid (the decoder's loops); default: braid when most "
+                             "levels of the corpus compared with have a loop, else perfect")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="execution device")
     parser.add_argument("--plot", help="expressive-range PNG to draw (needs matplotlib; default: no plot)")
     parser.add_argument("--no-plot", action="store_true", help="do not draw the expressive-range plot (default)")
@@ -195,14 +197,26 @@ def untrained_levels(generator, z: np.ndarray, mode: str) -> np.ndarray | None:
     return generator.decoding.raw(outputs, mode)
 
 
-def evaluate_model(generator, samples: int, seed: int, mode: str = "perfect", data: str | None = None,
+def corpus_mode(grids: np.ndarray) -> str:
+    """The mode to compare a model with a corpus in: ``"braid"`` when more than half of its levels have a loop (the
+    model's own loops are what the comparison is about), ``"perfect"`` otherwise."""
+    from daedalus.maze.stats import loops
+
+    return "braid" if len(grids) and float(np.mean(loops(grids) > 0)) > 0.5 else "perfect"
+
+
+def evaluate_model(generator, samples: int, seed: int, mode: str | None = "perfect", data: str | None = None,
                    style: str | None = None, untrained: bool = True, two_sample: bool = True):
-    """Sample ``samples`` levels; return ``(figures dict, raw grids, repaired grids, reference grids)``."""
+    """Sample ``samples`` levels; return ``(figures dict, raw grids, repaired grids, reference grids)``. ``mode``
+    None picks it from the reference corpus (``corpus_mode``); ``figures["mode"]`` says which was used."""
     from tqdm import tqdm
 
     from daedalus.maze.evaluation import corpus_figures, evaluate_grids
 
     height, width = generator.shape
+    reference, described = reference_corpus(generator.metadata, data, samples, seed, style)
+    if mode is None:
+        mode = corpus_mode(reference)
     rng = np.random.default_rng(seed)
     latents, raw, repaired, edits = [], [], [], []
     chunk = 1024
@@ -215,11 +229,11 @@ def evaluate_model(generator, samples: int, seed: int, mode: str = "perfect", da
         edits.append(changed / (height * width))
     latents, raw, repaired = np.concatenate(latents), np.concatenate(raw), np.concatenate(repaired)
     edits = np.concatenate(edits)
-    reference, described = reference_corpus(generator.metadata, data, samples, seed, style)
     training = training_grids(generator.metadata)
     if training is not None and training.shape[1:] != (height, width):
         training = None  # exported at another size than it learned at: no level can repeat a training level
     figures = evaluate_grids(raw, repaired, edits, reference, training, generator.threshold)
+    figures["mode"] = mode
     figures["training_set"] = None if training is None else int(len(training))
     figures["corpus"] = described
     figures["style"] = corpus_figures(repaired, reference, generator.info.start, generator.info.exit)
@@ -257,7 +271,8 @@ def format_report(figures: dict, samples: int, model: str) -> str:
     columns = [("raw", "model raw"), ("repaired", "model"), ("untrained", "untrained"), ("reference", "corpus"),
                ("baseline", "mean maze")]
     lines = [f"model: {model}", f"corpus: {figures.get('corpus')}",
-             f"{samples} samples; edits = positions repair changed; two-sample 0.5 = indistinguishable", ""]
+             f"{samples} samples in {figures.get('mode')} mode; edits = positions repair changed; two-sample 0.5 = "
+             "indistinguishable", ""]
     lines.append("| figure | " + " | ".join(title for _, title in columns) + " |")
     lines.append("|---|" + "---|" * len(columns))
     for key, label, fmt in ROWS:
@@ -314,7 +329,6 @@ def run_eval(args: argparse.Namespace) -> int:
                              "'daedalus[train]' (or pass --no-untrained --no-two-sample)") from None
     figures, raw, repaired, reference = evaluate_model(generator, args.samples, args.seed, args.mode, args.data,
                                                        args.style, args.untrained, args.two_sample)
-    figures["mode"] = args.mode
     figures["goals"] = {name: _goal(check, figures) for name, check in GOALS.items()}
     figures["model_path"] = str(generator.path)
     figures["samples"] = args.samples
