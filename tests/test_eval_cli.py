@@ -81,8 +81,8 @@ def test_the_reference_of_a_decoder_exported_at_another_size_is_drawn_at_its_siz
 
 
 def test_eval_compares_in_braid_mode_with_a_corpus_of_loops_unless_told(decoder_path, tmp_path, capsys):
+    from daedalus.maze.evaluation import corpus_mode
     from daedalus.maze.generators import generate_batch
-    from daedalus.runtime.eval_cli import corpus_mode
 
     braided = generate_batch("backtracker", 40, 28, 28, np.random.default_rng(0), 0.5)
     perfect = generate_batch("backtracker", 40, 28, 28, np.random.default_rng(0))

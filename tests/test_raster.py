@@ -222,6 +222,7 @@ def test_a_short_run_learns_a_corpus_and_its_export_walks_the_same_levels_everyw
     assert top_row_open > untrained_top + 0.2
     assert noise.shape[1] == 36
     assert generator.decoding.groups == 2  # the recommended configuration reads two context groups
+    assert generator.metadata["default_mode"] == "perfect" and generator.mode_for() == "perfect"
     if cell_decoder != "dense":  # one set of weights draws every size
         other = tmp_path / "other-size.onnx"
         meta = export_decoder(tmp_path / "run", other, quality_samples=50, size=(16, 10))
@@ -289,3 +290,31 @@ def test_a_shared_cell_decoder_scores_every_cell_with_one_network_of_few_weights
         RasterVAE(cell_decoder="conv")
     with pytest.raises(UsageError, match="cell_hidden must be a positive integer, got 0"):
         RasterVAE(cell_decoder="shared", cell_hidden=0)
+
+
+def test_a_model_of_levels_with_loops_draws_them_when_not_told_the_mode(tmp_path, capsys):
+    from daedalus.cli import main
+    from daedalus.export.onnx_export import export_decoder
+    from daedalus.runtime import MazeGenerator
+    from daedalus.trainer.config import resolve_config
+    from daedalus.trainer.train import train
+
+    corpus = tmp_path / "braided.npz"
+    np.savez(corpus, grids=generators.generate_batch("backtracker", 200, 12, 12, np.random.default_rng(2), 0.5))
+    config = resolve_config({"data": str(corpus), "epochs": 2, "hidden": "32", "latent": 4, "eval_samples": 0,
+                             "figures": False, "batch_size": 32, "lr": 3e-3})
+    train(config, tmp_path / "run", progress=False)
+    path = tmp_path / "braided.onnx"
+    assert export_decoder(tmp_path / "run", path, quality_samples=50)["default_mode"] == "braid"
+    assert MazeGenerator.load(path).mode_for() == "braid"
+    out = tmp_path / "levels.npz"
+    assert main(["generate", "--model", str(path), "--count", "32", "--seed", "1", "--format", "npz",
+                 "--out", str(out)]) == 0
+    assert "32 braid levels" in capsys.readouterr().out
+    written = np.load(out)
+    assert str(written["mode"]) == "braid" and loops(written["grids"]).mean() > 0
+    # Told otherwise, it draws spanning trees; the shipped decoder (no default_mode) stays perfect.
+    assert main(["generate", "--model", str(path), "--count", "8", "--seed", "1", "--mode", "perfect",
+                 "--format", "npz", "--out", str(out)]) == 0
+    assert (loops(np.load(out)["grids"]) == 0).all()
+    assert MazeGenerator.load().mode_for() == "perfect"

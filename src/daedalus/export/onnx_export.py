@@ -28,6 +28,7 @@ from daedalus.contract import (
 )
 from daedalus.errors import DaedalusError, UsageError
 from daedalus.files import atomic_write
+from daedalus.maze.evaluation import corpus_mode
 from daedalus.maze.grid import LATTICE_RULE, default_exit, default_start
 from daedalus.runtime.decodings import decoding_for
 from daedalus.trainer.checkpoint import load_model
@@ -248,8 +249,19 @@ def style_metadata(model, config: dict) -> list[dict]:
         if len(grids) < 2:
             continue
         mean, tril = code_gaussian(model, grids)
-        entries.append(style_entry(name, mean, tril, {"levels": int(len(grids))}))
+        entries.append(style_entry(name, mean, tril, {"levels": int(len(grids)), "mode": corpus_mode(grids)}))
     return entries
+
+
+def training_mode(config: dict) -> str | None:
+    """``"braid"`` when most training levels have loops, ``"perfect"`` otherwise (``corpus_mode``): the mode the
+    runtime draws this decoder's levels in when not told. None when the training data can no longer be read."""
+    from daedalus.trainer.data import load_dataset
+
+    try:
+        return corpus_mode(load_dataset(config["data"]).train)
+    except (DaedalusError, OSError, ValueError):
+        return None
 
 
 def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET,
@@ -311,6 +323,7 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     # The prior and the styles read the training levels with the encoder, at the training size.
     prior = latent_prior(model, config, prior)
     styles = style_metadata(model, config)
+    mode = training_mode(config)
     trained = (model.height, model.width)
     if size is not None and tuple(size) != trained:
         model = model.resized(*size)
@@ -346,6 +359,8 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     }
     if trained != (height, width):
         metadata["trained_size"] = f"{trained[0]}x{trained[1]}"
+    if mode is not None:
+        metadata["default_mode"] = mode
     if styles:
         metadata["styles"] = json.dumps(styles)
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")

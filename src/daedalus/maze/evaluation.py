@@ -217,3 +217,12 @@ def evaluate_grids(raw: np.ndarray, repaired: np.ndarray, edits, reference: np.n
     if training is not None:
         result["baseline"] = set_figures(mean_maze_baseline(training, threshold)[None], reference_stats, training)
     return result
+
+
+def corpus_mode(grids: np.ndarray) -> str:
+    """The mode a corpus's style is drawn in: ``"braid"`` when more than half of its levels have a loop (the loops
+    are part of the style), ``"perfect"`` otherwise (an empty corpus too)."""
+    from daedalus.maze.stats import loops
+
+    batch, _ = as_batch(grids)
+    return "braid" if len(batch) and float(np.mean(loops(batch) > 0)) > 0.5 else "perfect"

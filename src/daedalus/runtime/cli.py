@@ -47,8 +47,9 @@ def register(subparsers) -> None:
     )
     gen.add_argument("--count", type=non_negative_int, required=True, help="number of levels")
     gen.add_argument("--seed", type=seed_int, default=None, help="random seed (default: fresh, printed)")
-    gen.add_argument("--mode", default="perfect", choices=("perfect", "braid"),
-                     help="perfect: spanning-tree mazes; braid: keep the loops the decoder drew")
+    gen.add_argument("--mode", choices=("perfect", "braid"),
+                     help="perfect: spanning-tree mazes; braid: keep the loops the decoder drew (default: the "
+                          "model's, braid when most of its training levels had loops, else perfect)")
     gen.add_argument("--model", help="decoder .onnx file (default: the shipped model)")
     gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="execution device")
     gen.add_argument("--format", required=True, choices=FORMATS, help="output format")
@@ -145,6 +146,8 @@ def run_generate(args: argparse.Namespace) -> int:
         check_file_count(args.count)
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
     generator = MazeGenerator.load(args.model, device=args.device)
+    if args.mode is None:
+        args.mode = generator.mode_for(getattr(args, "style", None))
     seed = args.seed if args.seed is not None else fresh_seed()
     height, width = generator.shape
     if args.format == "npz":  # grids, latents, edits, starts and exits, and the npz buffer

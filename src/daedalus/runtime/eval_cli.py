@@ -197,21 +197,13 @@ def untrained_levels(generator, z: np.ndarray, mode: str) -> np.ndarray | None:
     return generator.decoding.raw(outputs, mode)
 
 
-def corpus_mode(grids: np.ndarray) -> str:
-    """The mode to compare a model with a corpus in: ``"braid"`` when more than half of its levels have a loop (the
-    model's own loops are what the comparison is about), ``"perfect"`` otherwise."""
-    from daedalus.maze.stats import loops
-
-    return "braid" if len(grids) and float(np.mean(loops(grids) > 0)) > 0.5 else "perfect"
-
-
 def evaluate_model(generator, samples: int, seed: int, mode: str | None = "perfect", data: str | None = None,
                    style: str | None = None, untrained: bool = True, two_sample: bool = True):
     """Sample ``samples`` levels; return ``(figures dict, raw grids, repaired grids, reference grids)``. ``mode``
     None picks it from the reference corpus (``corpus_mode``); ``figures["mode"]`` says which was used."""
     from tqdm import tqdm
 
-    from daedalus.maze.evaluation import corpus_figures, evaluate_grids
+    from daedalus.maze.evaluation import corpus_figures, corpus_mode, evaluate_grids
 
     height, width = generator.shape
     reference, described = reference_corpus(generator.metadata, data, samples, seed, style)

@@ -171,6 +171,21 @@ class MazeGenerator:
             mean, tril = chosen.mean, chosen.scale_tril
         return levelcode.latents(first, count, self.latent_dim, mean, tril)
 
+    def mode_for(self, style: str | None = None) -> str:
+        """The mode this decoder's levels (or one style's) are drawn in when the caller names none: metadata
+        ``default_mode`` (``"braid"`` when most training levels had loops; the style's own ``corpus.mode`` for a
+        style), ``"perfect"`` when the metadata says nothing. ``generate`` on the command line uses it.
+
+        Raises:
+            UsageError: an unknown style. ModelError: a mode in the metadata that is neither perfect nor braid.
+        """
+        chosen = self._style(style)
+        mode = (chosen.corpus.get("mode") if chosen is not None else None) or self.metadata.get("default_mode")
+        mode = mode or "perfect"
+        if mode not in ("perfect", "braid"):
+            raise ModelError(f"model {str(self.path)!r}: metadata default_mode must be perfect or braid, got {mode!r}")
+        return mode
+
     def _style(self, name: str | None):
         """The ``contract.Style`` of a name (None for None). Raises UsageError naming the styles."""
         if name is None:
