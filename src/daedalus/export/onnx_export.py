@@ -258,9 +258,14 @@ def training_mode(config: dict) -> str | None:
     runtime draws this decoder's levels in when not told. None when the training data can no longer be read."""
     from daedalus.trainer.data import load_dataset
 
+    data = config["data"]
     try:
-        return corpus_mode(load_dataset(config["data"]).train)
-    except (DaedalusError, OSError, ValueError):
+        if data.get("kind") == "mazes":  # generated: 256 of the same generator's mazes tell as well as all of them
+            from daedalus.runtime.eval_cli import generated_corpus
+
+            return corpus_mode(generated_corpus(data, min(int(data.get("count") or 256), 256), int(data["seed"])))
+        return corpus_mode(load_dataset(data).train)
+    except (DaedalusError, OSError, ValueError, KeyError, TypeError):
         return None
 
 
