@@ -5,6 +5,7 @@ Each torchrun start costs a few seconds (two Python processes importing torch), 
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def torchrun(*argv, processes=2, attempts=1, **popen):
         done = subprocess.run(command, env=ENV, capture_output=True, text=True)
         if done.returncode == 0:
             return done
+        if "--resume" not in argv:  # a fresh run starts again from nothing, not from what the failed try left
+            shutil.rmtree(argv[argv.index("--out") + 1], ignore_errors=True)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
@@ -66,7 +69,9 @@ def test_two_processes_end_with_the_same_weights_as_one_at_twice_the_batch(tmp_p
     1e-6 (measured 5e-6). An Adam step moves a weight by up to lr = 1e-3, so a run that took other data, another
     batch or another weighting misses by far more than 1e-4: the one process at batch 8 below is the control."""
     torch.set_num_threads(1)
-    torchrun(*AE, "--batch-size", "8", "--epochs", "3", "--out", str(tmp_path / "two"))
+    # A second try: once in CI, under the full suite's load, a rank aborted in gloo (SIGABRT) before any record was
+    # written; not reproduced alone or in five other full runs.
+    torchrun(*AE, "--batch-size", "8", "--epochs", "3", "--out", str(tmp_path / "two"), attempts=2)
     train(ae_config(16), tmp_path / "one", progress=False)
     train(ae_config(8), tmp_path / "control", progress=False)
 
