@@ -58,7 +58,7 @@ def output_names(model) -> list[str]:
     return list(OUTPUTS[model.DECODING])
 
 
-def latent_prior(model, config: dict, prior: str | None = None) -> dict:
+def latent_prior(model, config: dict, prior: str | None = None, dataset=None) -> dict:
     """The latent distribution a runtime should sample.
 
     ``normal`` (a VAE's default): ``N(0, I)``. ``aggregate`` (an AE's only choice, or asked for by ``prior`` or the
@@ -74,7 +74,7 @@ def latent_prior(model, config: dict, prior: str | None = None) -> dict:
         return {"kind": "normal"}
     from daedalus.trainer.data import load_dataset
 
-    mean, tril = code_gaussian(model, load_dataset(config["data"]).train)
+    mean, tril = code_gaussian(model, (dataset if dataset is not None else load_dataset(config["data"])).train)
     # Over the code only: a walk decoder's noise dimensions stay N(0, 1).
     return {"kind": "gaussian", "mean": mean.tolist(), "scale_tril": tril.tolist()}
 
@@ -234,15 +234,16 @@ def training_description(data: dict) -> dict:
     return {k: data[k] for k in keys if k in data}
 
 
-def style_metadata(model, config: dict) -> list[dict]:
-    """One ``styles`` entry per style of a many-style corpus: a Gaussian fitted to that style's codes."""
+def style_metadata(model, config: dict, dataset=None) -> list[dict]:
+    """One ``styles`` entry per style of a many-style corpus: a Gaussian fitted to that style's codes (``dataset``:
+    the training data already read, or None to read it)."""
     from daedalus.contract import style_entry
     from daedalus.trainer.data import load_dataset
 
     names = config["data"].get("styles") or []
     if not names:
         return []
-    data = load_dataset(config["data"])
+    data = dataset if dataset is not None else load_dataset(config["data"])
     entries = []
     for index, name in enumerate(names):
         grids = data.train[data.train_labels == index]
@@ -253,11 +254,13 @@ def style_metadata(model, config: dict) -> list[dict]:
     return entries
 
 
-def training_mode(config: dict) -> str | None:
+def training_mode(config: dict, dataset=None) -> str | None:
     """``"braid"`` when most training levels have loops, ``"perfect"`` otherwise (``corpus_mode``): the mode the
     runtime draws this decoder's levels in when not told. None when the training data can no longer be read."""
     from daedalus.trainer.data import load_dataset
 
+    if dataset is not None:
+        return corpus_mode(dataset.train)
     data = config["data"]
     try:
         if data.get("kind") == "mazes":  # generated: 256 of the same generator's mazes tell as well as all of them
@@ -266,6 +269,19 @@ def training_mode(config: dict) -> str | None:
             return corpus_mode(generated_corpus(data, min(int(data.get("count") or 256), 256), int(data["seed"])))
         return corpus_mode(load_dataset(data).train)
     except (DaedalusError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _readable_corpus(config: dict):
+    """The training data of a run trained on a corpus, read (a ``Dataset``); None for generated mazes (drawn on
+    demand) or a corpus that can no longer be read (whatever needs it then says why)."""
+    from daedalus.trainer.data import load_dataset
+
+    if config["data"].get("kind") != "corpus":
+        return None
+    try:
+        return load_dataset(config["data"])
+    except (DaedalusError, OSError, ValueError):
         return None
 
 
@@ -326,9 +342,11 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         config["model"] = {**config["model"], "temperature": float(temperature)}
     threshold = float(config.get("threshold", 0.5))
     # The prior and the styles read the training levels with the encoder, at the training size.
-    prior = latent_prior(model, config, prior)
-    styles = style_metadata(model, config)
-    mode = training_mode(config)
+    # A corpus is read once here: the prior, the styles and the mode all look at its training levels.
+    dataset = _readable_corpus(config)
+    prior = latent_prior(model, config, prior, dataset)
+    styles = style_metadata(model, config, dataset)
+    mode = training_mode(config, dataset)
     trained = (model.height, model.width)
     if size is not None and tuple(size) != trained:
         model = model.resized(*size)

@@ -147,7 +147,7 @@ def run_generate(args: argparse.Namespace) -> int:
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
     generator = MazeGenerator.load(args.model, device=args.device)
     if args.mode is None:
-        args.mode = generator.mode_for(getattr(args, "style", None))
+        args.mode = generator.mode_for(args.style)
     seed = args.seed if args.seed is not None else fresh_seed()
     height, width = generator.shape
     if args.format == "npz":  # grids, latents, edits, starts and exits, and the npz buffer

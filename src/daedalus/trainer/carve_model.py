@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from daedalus.errors import UsageError
 from daedalus.trainer.losses import reparameterize
-from daedalus.trainer.models import _lattice_layout, _mlp, check_sizes
+from daedalus.trainer.models import _lattice_layout, _mlp, check_sizes, refuse_resize
 
 # Logit of an off-grid direction: exp(-30) is 1e-13, nothing at float32.
 IMPOSSIBLE = -30.0
@@ -206,9 +206,7 @@ class CarveVAE(nn.Module):
 
     def resized(self, height: int, width: int) -> "CarveVAE":
         """Refused: this decoder's last layer has one output per position of its own size."""
-        raise UsageError(f"this decoder has one output per position of its {self.height}x{self.width} levels; "
-                         f"only a raster decoder with a shared cell decoder (train --cell-decoder shared) draws "
-                         f"other sizes")
+        refuse_resize(self)
 
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim)}

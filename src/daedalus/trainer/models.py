@@ -68,6 +68,12 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def refuse_resize(model: nn.Module):
+    """``resized`` of a decoder with one output per position of its own size: a UsageError naming the size."""
+    raise UsageError(f"this decoder has one output per position of its {model.height}x{model.width} levels; only a "
+                     f"raster decoder with a shared cell decoder (train --cell-decoder shared) draws other sizes")
+
+
 def _lattice_layout(height: int, width: int) -> tuple[torch.Tensor, ...]:
     """How links become a grid, per grid position (row-major): the link index to gather (0 where there is no
     link), a mask that is 1 at links, and the constant value elsewhere (1 at cells, 0 at fixed walls)."""
@@ -174,9 +180,7 @@ class MazeAutoencoder(nn.Module):
 
     def resized(self, height: int, width: int) -> "MazeAutoencoder":
         """Refused: this decoder's last layer has one output per position of its own size."""
-        raise UsageError(f"this decoder has one output per position of its {self.height}x{self.width} levels; "
-                         f"only a raster decoder with a shared cell decoder (train --cell-decoder shared) draws "
-                         f"other sizes")
+        refuse_resize(self)
 
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING}

@@ -191,7 +191,7 @@ class RasterVAE(nn.Module):
         if not mode:
             with torch.no_grad():
                 if self.cell_decoder != "dense":
-                    self._frozen_positions = self.position_net(self.cell_positions).detach().clone()
+                    self._frozen_positions = self.positions().detach().clone()
                 basis = self.context_basis().detach().clone()
                 # Rounded to float16 precision (far below what a score needs), so that the export can store the
                 # tables at half the size (daedalus.export.onnx_export.compact_constants) and torch, the ONNX
