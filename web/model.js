@@ -2,7 +2,7 @@
 // ONNX file itself (ModelProto.metadata_props), so the page needs nothing but the .onnx file.
 import * as ort from "./ort/ort.wasm.min.mjs";
 import { latents } from "./levelcode.js";
-import { levelText, rasterWalk } from "./walk.js";
+import { CARVE_BRAID_PREFERENCE, carveWalk, levelText, rasterWalk } from "./walk.js";
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
 ort.env.wasm.numThreads = 1; // no cross-origin isolation needed, and the same kernels every time
@@ -51,14 +51,33 @@ export function onnxMetadata(bytes) {
   return meta;
 }
 
+// How each kind of decoder's outputs (by name) become a level grid, as daedalus.runtime.decodings does it.
+const DECODINGS = {
+  raster(decoder, out, braid) {
+    const outputs = {
+      cellLogits: out.cell_logits.data, contextMix: out.context_mix.data,
+      contextBasis: out.context_basis.data, uniforms: out.uniforms.data,
+    };
+    return rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0);
+  },
+  carve(decoder, out, braid) {
+    const grid = carveWalk(out.carve_scores.data, decoder.height / 2, decoder.width / 2, decoder.start);
+    if (braid) {
+      const preference = out.p_open.data;
+      for (let i = 0; i < grid.length; i++) if (preference[i] >= CARVE_BRAID_PREFERENCE) grid[i] = 1;
+    }
+    return grid;
+  },
+};
+
 export class Decoder {
   static async load(url) {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`cannot fetch the model ${url}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
     const meta = onnxMetadata(bytes);
-    if (meta.decoding !== "raster") {
-      throw new Error(`the page walks raster decoders; this model's decoding is ${JSON.stringify(meta.decoding)}`);
+    if (!Object.hasOwn(DECODINGS, meta.decoding)) {
+      throw new Error(`the page walks ${Object.keys(DECODINGS).join(" and ")} decoders; this model's decoding is ${JSON.stringify(meta.decoding)}`);
     }
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
     return new Decoder(session, meta);
@@ -78,20 +97,15 @@ export class Decoder {
     this.scaleTril = prior.kind === "gaussian" ? prior.scale_tril : null;
   }
 
-  /** The graph's four outputs for one level code (BigInt). */
+  /** The graph's outputs for one level code (BigInt), by name. */
   async outputs(code) {
     const z = latents(code, this.latentDim, this.mean, this.scaleTril);
-    const r = await this.session.run({ z: new ort.Tensor("float32", z, [1, this.latentDim]) });
-    return {
-      cellLogits: r.cell_logits.data, contextMix: r.context_mix.data,
-      contextBasis: r.context_basis.data, uniforms: r.uniforms.data,
-    };
+    return this.session.run({ z: new ort.Tensor("float32", z, [1, this.latentDim]) });
   }
 
   /** The level of a code in a mode: {grid (Uint8Array H*W), text (Level.to_text)}. */
   walk(outputs, mode) {
-    const braid = mode === "braid";
-    const grid = rasterWalk(outputs, this.height / 2, this.width / 2, braid, braid ? this.loopBonus : 0);
+    const grid = DECODINGS[this.meta.decoding](this, outputs, mode === "braid");
     return { grid, text: levelText(grid, this.height, this.width, this.start, this.exit) };
   }
 

@@ -1,5 +1,5 @@
-// The raster walk (docs/formats.md "Raster decoders", steps 1-6): one level from the decoder's four outputs.
-// A port of daedalus.maze.raster_walk (the numpy reference) for one level at a time.
+// The walks (docs/formats.md "Raster decoders", steps 1-6, and "Carve decoders"): one level from a decoder's outputs.
+// Ports of daedalus.maze.raster_walk and daedalus.maze.scored_carve (the numpy references) for one level at a time.
 
 export const OPTIONS = 4; // right + 2 * down
 export const CONTEXTS = 1 << 14; // per context group
@@ -103,6 +103,11 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
       if (openDown) hasDown[label[c]] = 1;
     }
   }
+  return gridOf(right, down, rows, cols);
+}
+
+/** The (2R x 2C) grid of a level's right and down links: cells open, the last row and column wall. */
+function gridOf(right, down, rows, cols) {
   const height = 2 * rows, width = 2 * cols;
   const grid = new Uint8Array(height * width);
   for (let r = 0; r < rows; r++) {
@@ -115,6 +120,58 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
   for (let i = 0; i < height; i++) grid[i * width + width - 1] = 0;
   for (let j = 0; j < width; j++) grid[(height - 1) * width + j] = 0;
   return grid;
+}
+
+// Carve decoders' braid levels add every link whose p_open reaches this (daedalus.runtime.decodings).
+export const CARVE_BRAID_PREFERENCE = 0.75;
+
+/**
+ * The carve walk (docs/formats.md "Carve decoders"): depth-first from the start cell, always to the unvisited
+ * neighbour with the highest score (ties: up, right, down, left), back when there is none. A port of
+ * daedalus.maze.scored_carve.carve for one level.
+ * @param {Float32Array} scores carve_scores [R*C*4] (up, right, down, left)
+ * @param {number} rows R, @param {number} cols C
+ * @param {number[]} start the start cell's grid position [row, col] (both even)
+ * @returns {Uint8Array} the (2R x 2C) grid, row-major, 1 = open
+ */
+export function carveWalk(scores, rows, cols, start) {
+  const DR = [-1, 0, 1, 0], DC = [0, 1, 0, -1];
+  const cells = rows * cols;
+  if (scores.length !== cells * 4) throw new Error(`carve_scores holds ${scores.length} numbers, not ${rows} x ${cols} x 4`);
+  // Each cell's existing neighbours, best score first (a stable sort: ties in direction order).
+  const order = new Int8Array(cells * 4).fill(-1);
+  for (let cell = 0; cell < cells; cell++) {
+    const r = Math.floor(cell / cols), c = cell % cols;
+    const ways = [0, 1, 2, 3].filter((k) => r + DR[k] >= 0 && r + DR[k] < rows && c + DC[k] >= 0 && c + DC[k] < cols);
+    for (const k of ways) if (Number.isNaN(scores[cell * 4 + k])) throw new Error(`carve_scores hold NaN at cell ${cell}`);
+    ways.sort((a, b) => scores[cell * 4 + b] - scores[cell * 4 + a] || a - b);
+    ways.forEach((k, i) => { order[cell * 4 + i] = k; });
+  }
+  const right = new Uint8Array(cells), down = new Uint8Array(cells);
+  const visited = new Uint8Array(cells), next = new Uint8Array(cells);
+  const stack = new Int32Array(cells);
+  let top = 0;
+  stack[0] = (start[0] / 2) * cols + start[1] / 2;
+  visited[stack[0]] = 1;
+  while (top >= 0) {
+    const cell = stack[top];
+    let moved = false;
+    while (next[cell] < 4 && order[cell * 4 + next[cell]] >= 0) {
+      const k = order[cell * 4 + next[cell]++];
+      const to = cell + DR[k] * cols + DC[k];
+      if (visited[to]) continue;
+      visited[to] = 1;
+      if (k === 0) down[to] = 1;
+      else if (k === 1) right[cell] = 1;
+      else if (k === 2) down[cell] = 1;
+      else right[to] = 1;
+      stack[++top] = to;
+      moved = true;
+      break;
+    }
+    if (!moved) top--;
+  }
+  return gridOf(right, down, rows, cols);
 }
 
 /** The text form (Level.to_text): one line a row, '#' wall, '.' floor, 'S' start, 'E' exit. */

@@ -160,7 +160,16 @@ def carve(scores: np.ndarray, shape: tuple[int, int], start: Position | None = N
     return links_to_grid(parents_to_links(parent, shape), shape)
 
 
-def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = None):
+def depth_first_trees(grids: np.ndarray, start: Position | None = None) -> np.ndarray:
+    """Which of the ``(N, H, W)`` grids are perfect mazes that a depth-first walk from the start carves (bool
+    ``(N,)``): every cell reached through its links and no link joining two branches. The backtracker's mazes all
+    are; a spanning tree of another kind (Kruskal's, Prim's) almost never is."""
+    grids = np.asarray(grids)
+    rows, cols = cell_shape(check_shape(*grids.shape[-2:]))
+    return carve_events(grids, np.zeros((len(grids), rows, cols, 4)), start, check=False)
+
+
+def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = None, check: bool = True):
     """The choices a depth-first walk made to carve each perfect maze.
 
     A perfect maze is a depth-first tree from any cell (no link joins two branches), but the order in which a cell's
@@ -171,6 +180,8 @@ def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = N
         grids: perfect mazes ``(N, H, W)`` (nonzero = open).
         keys: float ``(N, R, C, 4)`` random keys ordering each cell's branches.
         start: the walk's start (default: the lattice's start).
+        check: raise on a grid that is not such a maze; with ``False``, return only which grids are
+            (:func:`depth_first_trees`).
 
     Returns:
         ``(parent, direction, available)``: int64 ``(N, R*C)`` the cell each cell was carved from (−1 at the
@@ -202,6 +213,8 @@ def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = N
                                                     np.maximum(direction, 0)[..., None], axis=-1)[..., 0]).any(1)
     n_links = links.sum(axis=1)
     bad = crossed | (n_links != rows * cols - 1)
+    if check is False:
+        return ~bad
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"grid {i} of the batch is not a perfect maze carved depth-first from the start "

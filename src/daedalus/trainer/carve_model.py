@@ -112,6 +112,19 @@ class CarveVAE(nn.Module):
         """Width of the exported input ``z``: the code, then one noise value per cell and direction."""
         return self.latent_dim + self.noise_dim
 
+    @staticmethod
+    def undrawable(grids: np.ndarray) -> tuple[int, str] | None:
+        """The first of the ``(N, H, W)`` levels this decoder cannot draw and why, or None: the walk carves
+        depth-first trees from the start, so a level with a loop, or a spanning tree with a link between two
+        branches (Kruskal's, Prim's), is out of its reach."""
+        from daedalus.maze.scored_carve import depth_first_trees
+
+        bad = ~depth_first_trees(grids)
+        if not bad.any():
+            return None
+        return int(np.argmax(bad)), ("is not a perfect maze carved depth-first from the start (a loop, or a link "
+                                     "joining two branches); the carve model draws only those")
+
     # -- the VAE ---------------------------------------------------------------------------------------------------
     def parents(self, grids: torch.Tensor) -> np.ndarray:
         """Parent directions of ``[B, H, W]`` mazes (int8 ``[B, R, C]``, −1 at the start), computed in numpy."""

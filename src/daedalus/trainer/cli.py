@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     add("--out", required=True, help="run folder to write (or to continue with --resume)")
     add("--config", help="TOML file of options (flat keys, same names as the options below)")
     add("--resume", action="store_true", help="continue a stopped run in --out from its state.pt")
-    add("--model", help="named model: raster (default: the shipped decoder's kind), carve, link-vae, seed-ae, seed-vae")
+    add("--model", help="named model: auto (default: every walk decoder that can draw the data trains, the one with "
+        "the fewest held-out nats is kept), raster, carve, link-vae, seed-ae, seed-vae")
     add("--latent", type=int, help="latent size (default: the model's)")
     add("--hidden", help="hidden widths, comma-separated, e.g. 512,512 (default: the model's)")
     add("--schedule", help="KL schedule: none, monotonic, cyclical (default cyclical for a VAE)")
@@ -63,6 +64,8 @@ def register(subparsers) -> None:
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
         "fitted to the training codes)")
+    add("--keep", choices=("best", "last"),
+        help="which epoch's weights the run keeps: best (the fewest held-out nats, rec + KL; default) or last")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
     add("--nproc", type=positive_int, help="data-parallel training in N processes on this machine: starts "
@@ -74,7 +77,7 @@ def register(subparsers) -> None:
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups", "cell_decoder", "context_hidden")
+                "context_groups", "cell_decoder", "context_hidden", "keep")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from daedalus.errors import UsageError
 # Every option with its default; None means "derived" (see resolve_config). The defaults are the one recommended
 # configuration, configs/styles.toml (a test keeps the two equal).
 OPTIONS: dict[str, object] = {
-    "model": "raster",
+    "model": "auto",
     "latent": None,
     "hidden": None,
     "schedule": None,
@@ -47,8 +47,11 @@ OPTIONS: dict[str, object] = {
     "context_hidden": None,
     "free_bits": 0.0,
     "prior": "normal",
+    "keep": "best",
 }
 PRIORS = ("normal", "aggregate")
+# Which epoch's weights a run keeps in model.safetensors: the one with the fewest held-out nats, or the last.
+KEEPS = ("best", "last")
 
 
 def read_toml(path: str | os.PathLike) -> dict:
@@ -119,9 +122,11 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         if value is not None:
             options[key] = value
 
+    from daedalus.trainer.selection import AUTO, CANDIDATES
+
     name = options["model"]
-    if name not in MODELS:
-        raise UsageError(f"unknown model {name!r}, expected one of {', '.join(MODELS)}")
+    if name != AUTO and name not in MODELS:
+        raise UsageError(f"unknown model {name!r}, expected {AUTO} or one of {', '.join(MODELS)}")
     if options["latent"] is not None:
         _int("latent", options["latent"], 1)
     hidden = options["hidden"]
@@ -135,7 +140,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
                 isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
             raise UsageError(f"hidden must be a non-empty list of positive widths, got {hidden!r}")
 
-    kind = MODELS[name]["kind"]
+    kind = MODELS[CANDIDATES[0] if name == AUTO else name]["kind"]
     schedule_kind = options["schedule"] or ("cyclical" if kind == "vae" else "none")
     schedule = check_schedule({"kind": schedule_kind, "beta_max": options["beta_max"],
                                "cycles": options["cycles"], "ratio": options["ratio"]})
@@ -166,10 +171,23 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
             raise UsageError(f"cell_decoder must be one of {', '.join(CELL_DECODERS)}, got {cell_decoder!r}")
     if options["context_hidden"] is not None:
         _int("context_hidden", options["context_hidden"], 1)
-    model = model_config(name, data["height"], data["width"], latent_dim=options["latent"], hidden=hidden,
-                         temperature=None if options["temperature"] is None else float(options["temperature"]),
-                         context_groups=groups, cell_decoder=cell_decoder,
-                         context_hidden=options["context_hidden"])
+    given = {"latent_dim": options["latent"], "hidden": hidden,
+             "temperature": None if options["temperature"] is None else float(options["temperature"]),
+             "context_groups": groups, "cell_decoder": cell_decoder, "context_hidden": options["context_hidden"]}
+    if name == AUTO:
+        # Every candidate that takes the options given; the trainer keeps those that can draw the data and, of
+        # several, the one with the best held-out likelihood (daedalus.trainer.selection).
+        candidates, errors = [], []
+        for candidate in CANDIDATES:
+            try:
+                candidates.append(model_config(candidate, data["height"], data["width"], **given))
+            except UsageError as error:
+                errors.append(str(error))
+        if not candidates:
+            raise UsageError(f"model auto: no candidate takes these options ({'; '.join(errors)})")
+        model, alternatives = candidates[0], candidates[1:]
+    else:
+        model, alternatives = model_config(name, data["height"], data["width"], **given), []
 
     from daedalus.trainer.data import is_maze_data
     from daedalus.trainer.models import model_class
@@ -190,6 +208,8 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         raise UsageError(f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}")
     if options["prior"] not in PRIORS:
         raise UsageError(f"prior must be one of {', '.join(PRIORS)}, got {options['prior']!r}")
+    if options["keep"] not in KEEPS:
+        raise UsageError(f"keep must be one of {', '.join(KEEPS)}, got {options['keep']!r}")
     lr = options["lr"]
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise UsageError(f"lr must be a positive finite number, got {lr!r}")
@@ -209,6 +229,8 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "eval_samples": _int("eval_samples", options["eval_samples"], 0),
         "figures": bool(options["figures"]),
         "free_bits": float(free_bits),
+        "keep": options["keep"],
     }
-    return {"model": model, "schedule": schedule, "data": data, "train": train, "threshold": threshold,
-            "prior": options["prior"], "daedalus_version": __version__}
+    return {"model": model, **({"alternatives": alternatives} if alternatives else {}), "schedule": schedule,
+            "data": data, "train": train, "threshold": threshold, "prior": options["prior"],
+            "daedalus_version": __version__}

@@ -34,6 +34,9 @@ class Dataset:
     holdout: np.ndarray
     train_labels: np.ndarray | None = None
     holdout_labels: np.ndarray | None = None
+    # Where each level came from, for messages ("file.npz#12"); None for generated mazes and digits.
+    train_sources: list[str] | None = None
+    holdout_sources: list[str] | None = None
 
 
 def check_data(config: dict) -> dict:
@@ -146,7 +149,8 @@ def corpus_set(config: dict) -> Dataset:
         rest = rest[: config["count"]]
     grids = corpus.grids.astype(np.float32)
     pick = (lambda idx: labels[idx]) if labels is not None else (lambda idx: None)
-    return Dataset(grids[rest], grids[order[:holdout]], pick(rest), pick(order[:holdout]))
+    return Dataset(grids[rest], grids[order[:holdout]], pick(rest), pick(order[:holdout]),
+                   [corpus.sources[i] for i in rest], [corpus.sources[i] for i in order[:holdout]])
 
 
 def generated_mazes(config: dict, count: int, rng) -> np.ndarray:

@@ -165,6 +165,11 @@ class MazeAutoencoder(nn.Module):
     # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
     OWN_LIKELIHOOD = False
 
+    def undrawable(self, grids: np.ndarray) -> tuple[int, str] | None:
+        """The first of the levels this decoder cannot draw and why, or None: a threshold decoder scores any grid
+        position by position."""
+        return None
+
     @property
     def input_dim(self) -> int:
         """Width of the exported ``z``: the latent code."""

@@ -200,6 +200,20 @@ class RasterVAE(nn.Module):
                 self._frozen_basis = half.float() if torch.isfinite(half).all() else basis
         return self
 
+    def undrawable(self, grids: np.ndarray) -> tuple[int, str] | None:
+        """The first of the ``(N, H, W)`` levels this decoder cannot draw and why, or None. Every connected level
+        with all cells open is some raster walk; without ``loops`` only those without a loop."""
+        if self.loops:
+            return None
+        grids = np.asarray(grids)
+        rows, cols = cell_shape(grids.shape[-2:])
+        positions = link_positions(grids.shape[-2:])
+        links = (grids[:, positions[:, 0], positions[:, 1]] != 0).sum(axis=1)
+        bad = links > rows * cols - 1
+        if not bad.any():
+            return None
+        return int(np.argmax(bad)), "has a loop; this raster model was built with loops=False (perfect mazes only)"
+
     def target(self, grids: torch.Tensor) -> torch.Tensor:
         """int64 ``[B, cells, groups + 5]``: per cell the walk's basis rows (one per context group), chosen option and
         the four allowed flags."""

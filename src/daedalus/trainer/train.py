@@ -129,6 +129,13 @@ def training_memory(config: dict) -> int:
     return 16 * params + 4 * count * positions + 4 * 16 * config["train"]["batch_size"] * widest
 
 
+def check_training_memory(config: dict) -> None:
+    """MemoryLimitError (one line, the size and what it needs) when a run of ``config`` would not fit."""
+    check_memory(training_memory(config), f"training {config['model'].get('name', 'the model')} on "
+                                          f"{config['model'].get('height', 28)}x{config['model'].get('width', 28)} "
+                                          f"levels")
+
+
 def train(config: dict, out_dir: str | Path, resume: bool = False, progress: bool = True,
           stop_after_epochs: int | None = None) -> dict:
     """Train the model ``config`` describes, writing a run folder.
@@ -152,7 +159,12 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     """
     from tqdm import tqdm
 
+    from daedalus.trainer import selection
+
     out_dir = Path(out_dir)
+    if resume and selection.is_selection(out_dir) or not resume and config.get("alternatives"):
+        # model "auto": several decoders to train and compare (daedalus.trainer.selection).
+        return selection.train_selected(config, out_dir, train, resume, progress, stop_after_epochs)
     world = world_from_env()
     if resume:
         config = ckpt.read_config(out_dir)
@@ -174,10 +186,12 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         raise UsageError(f"model {config['model'].get('name')!r} predicts maze links and trains on mazes only, "
                          f"got data {dcfg['kind']!r} (use seed-ae or seed-vae for digits)")
     device = pick_device(tcfg["device"])
-    check_memory(training_memory(config), f"training {config['model'].get('name', 'the model')} on "
-                                          f"{config['model'].get('height', 28)}x{config['model'].get('width', 28)} "
-                                          f"levels")
+    check_training_memory(config)
     data = load_dataset(dcfg)
+    if is_maze_data(dcfg):
+        why = selection.refusal(build_model(config["model"]), data)
+        if why is not None:
+            raise UsageError(f"model {config['model'].get('name')!r} cannot learn this data: {why}")
     device = join(world, device)
     try:
         return _train(config, out_dir, state, world, device, data, progress and world.main, stop_after_epochs,
@@ -329,10 +343,15 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
                 quality = prior_quality(model, tcfg["eval_samples"], np.random.default_rng([seed, 4, epoch]),
                                         config["threshold"])
                 record.update({f"prior_{k}": v for k, v in quality.items()})
+            # model.safetensors holds the weights a run keeps: the last epoch's, or with keep "best" those of the
+            # epoch with the fewest held-out nats so far (a small corpus is memorised long before the last epoch).
+            kept = tcfg.get("keep", "last") == "last" or "holdout_rec" not in record or held_out_nats(record) <= min(
+                (held_out_nats(r) for r in log if "holdout_rec" in r), default=math.inf)
+            record["kept"] = bool(kept)
             log.append(record)
             if progress:
                 tqdm.write(_summary(record))
-            _checkpoint(out_dir, model, optimizer, generator, step, epoch, history, log, noise_states)
+            _checkpoint(out_dir, model, optimizer, generator, step, epoch, history, log, noise_states, kept)
             if digests is not None and len(set(digests)) > 1:
                 raise DaedalusError(f"the processes' weights differ after epoch {epoch} (sha256 {digests}): "
                                     f"DistributedDataParallel lost sync")
@@ -341,6 +360,10 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
     if epoch >= tcfg["epochs"] and tcfg.get("figures", True) and stop_after_epochs is None and world.main:
         from daedalus.trainer.figures import run_figures
 
+        if not record.get("kept", True):
+            from safetensors.torch import load_file
+
+            model.load_state_dict(load_file(out_dir / ckpt.WEIGHTS_FILE, device=str(device)))
         run_figures(out_dir, model, config, data, history)
     world.barrier()
     return world.broadcast(record)
@@ -368,8 +391,19 @@ def _summary(record: dict) -> str:
     return text
 
 
+def held_out_nats(record: dict) -> float:
+    """An epoch's held-out bound: reconstruction + KL, nats per level (what keep "best" and model "auto" compare)."""
+    return float(record["holdout_rec"]) + float(record.get("holdout_kl", 0.0))
+
+
+def kept_record(log: list[dict]) -> dict:
+    """The log record of the epoch whose weights the run folder's model.safetensors holds."""
+    kept = [r for r in log if r.get("kept", True)]
+    return kept[-1] if kept else log[-1]
+
+
 def _checkpoint(out_dir: Path, model, optimizer, generator, step, epoch, history, log,
-                noise_states: list | None = None) -> None:
+                noise_states: list | None = None, kept: bool = True) -> None:
     import json
 
     from daedalus.files import atomic_write
@@ -382,7 +416,8 @@ def _checkpoint(out_dir: Path, model, optimizer, generator, step, epoch, history
         # with them; at another, each process seeds its own).
         **({"noise_generators": noise_states} if noise_states is not None else {}),
     })
-    ckpt.save_weights(out_dir, model, step)
+    if kept or not (out_dir / ckpt.WEIGHTS_FILE).exists():
+        ckpt.save_weights(out_dir, model, step)
     atomic_write(out_dir / LOG_FILE, "".join(json.dumps(_finite(r)) + "\n" for r in log).encode())
 
 
