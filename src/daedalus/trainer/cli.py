@@ -65,7 +65,8 @@ def register(subparsers) -> None:
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
         "fitted to the training codes)")
     add("--keep", choices=("best", "last"),
-        help="which epoch's weights the run keeps: best (the fewest held-out nats, rec + KL; default) or last")
+        help="which epoch's weights the run keeps: best (the lowest held-out loss, rec + beta_max * KL; default) or "
+             "last")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
     add("--nproc", type=positive_int, help="data-parallel training in N processes on this machine: starts "

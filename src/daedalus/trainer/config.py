@@ -50,7 +50,7 @@ OPTIONS: dict[str, object] = {
     "keep": "best",
 }
 PRIORS = ("normal", "aggregate")
-# Which epoch's weights a run keeps in model.safetensors: the one with the fewest held-out nats, or the last.
+# Which epoch's weights a run keeps in model.safetensors: the one with the lowest held-out loss, or the last.
 KEEPS = ("best", "last")
 
 

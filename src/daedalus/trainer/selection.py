@@ -110,7 +110,7 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
             if done.get("epoch", 0) < epochs:
                 return done  # stopped early, as a kill would stop it: --resume goes on from here
         records[name] = done
-    # Each candidate is judged by the epoch it keeps (keep "best": its fewest held-out nats).
+    # Each candidate is judged by the epoch it keeps (keep "best": its lowest held-out loss).
     nats = {name: held_out_nats(kept_record(_log(folder / name))) for name in records}
     chosen = min(nats, key=nats.get)
     if world.main:

@@ -344,9 +344,12 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
                                         config["threshold"])
                 record.update({f"prior_{k}": v for k, v in quality.items()})
             # model.safetensors holds the weights a run keeps: the last epoch's, or with keep "best" those of the
-            # epoch with the fewest held-out nats so far (a small corpus is memorised long before the last epoch).
-            kept = tcfg.get("keep", "last") == "last" or "holdout_rec" not in record or held_out_nats(record) <= min(
-                (held_out_nats(r) for r in log if "holdout_rec" in r), default=math.inf)
+            # epoch with the lowest held-out loss so far (a small corpus is memorised long before the last epoch).
+            # The loss is the one the run minimises at full β, not the ELBO: at β < 1 the ELBO's full KL prefers the
+            # first epochs, whose codes say little (EXPERIMENTS.md "The walk chosen by likelihood").
+            beta = scfg["beta_max"] if is_vae else 0.0
+            kept = tcfg.get("keep", "last") == "last" or "holdout_rec" not in record or held_out_loss(
+                record, beta) <= min((held_out_loss(r, beta) for r in log if "holdout_rec" in r), default=math.inf)
             record["kept"] = bool(kept)
             log.append(record)
             if progress:
@@ -392,8 +395,13 @@ def _summary(record: dict) -> str:
 
 
 def held_out_nats(record: dict) -> float:
-    """An epoch's held-out bound: reconstruction + KL, nats per level (what keep "best" and model "auto" compare)."""
+    """An epoch's held-out bound: reconstruction + KL, nats per level (what model "auto" compares)."""
     return float(record["holdout_rec"]) + float(record.get("holdout_kl", 0.0))
+
+
+def held_out_loss(record: dict, beta: float) -> float:
+    """An epoch's held-out training loss at weight ``beta``: reconstruction + β · KL (what keep "best" compares)."""
+    return float(record["holdout_rec"]) + beta * float(record.get("holdout_kl", 0.0))
 
 
 def kept_record(log: list[dict]) -> dict:
