@@ -32,6 +32,20 @@ def open_page(driver, url: str, query: str, state: str = "exported") -> None:
     assert driver.execute_script("return window.daedalus.error") is None
 
 
+def both_modes(driver, url: str, codes) -> dict:
+    """The page's level texts of ``codes``: {str(code): {"perfect": text, "braid": text}}."""
+    open_page(driver, url, "?code=0&export=1")
+    texts = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const out = {};
+          for (const code of arguments[0]) out[code] = await window.daedalus.exportBoth(code);
+          return out;
+        })().then(done, (e) => done({error: String(e)}));""", [str(code) for code in codes])
+    assert "error" not in texts, texts
+    return texts
+
+
 def test_the_page_loads_the_decoder_and_shows_a_level(page):
     url, driver = page
     open_page(driver, url, "?code=11&mode=braid", "playing")
@@ -55,15 +69,7 @@ def test_the_export_url_writes_what_daedalus_generate_writes(page, tmp_path):
 
 def test_twenty_codes_give_python_s_levels_in_both_modes(page):
     url, driver = page
-    open_page(driver, url, "?code=0&export=1")
-    texts = driver.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        (async () => {
-          const out = {};
-          for (const code of arguments[0]) out[code] = await window.daedalus.exportBoth(code);
-          return out;
-        })().then(done, (e) => done({error: String(e)}));""", [str(code) for code in CODES])
-    assert "error" not in texts, texts
+    texts = both_modes(driver, url, CODES)
     generator = MazeGenerator.load()
     for mode in ("perfect", "braid"):
         python = [generator.generate(1, seed=code, mode=mode)[0].to_text() for code in CODES]
@@ -162,15 +168,7 @@ def carve_model(tmp_path_factory):
 def test_a_carve_decoder_gives_python_s_levels_in_both_modes(carve_model):
     generator = MazeGenerator.load(carve_model, device="cpu")
     with served(carve_model) as url, chromium() as driver:
-        open_page(driver, url, "?code=0&export=1")
-        texts = driver.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            (async () => {
-              const out = {};
-              for (const code of arguments[0]) out[code] = await window.daedalus.exportBoth(code);
-              return out;
-            })().then(done, (e) => done({error: String(e)}));""", [str(code) for code in CODES])
-        assert "error" not in texts, texts
+        texts = both_modes(driver, url, CODES)
         open_page(driver, url, "?code=3&mode=braid&autopilot=1", "playing")
         assert severe(driver) == []
     loops = 0
