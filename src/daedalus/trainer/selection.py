@@ -2,12 +2,12 @@
 the training levels and keep the one whose held-out levels cost the fewest nats.
 
 Each walk decoder is a likelihood over levels (its walk, teacher-forced), so their held-out bounds — reconstruction
-plus KL at the last epoch, in nats per level, on the same held-out levels — compare directly: the lower one
-explains the corpus better. A decoder refuses the levels it cannot draw (``undrawable``: the carve walk draws only
-depth-first trees), so on most corpora one candidate is left and the run is exactly that model's run; where several
-are left (a depth-first corpus) each trains in ``candidates/NAME`` and the winner's files are copied to the run
-folder, whose ``config.json`` records the comparison under ``"selection"``. See docs/training.md "The one
-configuration".
+plus KL at the epoch each run keeps (``keep``), in nats per level, on the same held-out levels — compare directly:
+the lower one explains the corpus better. A decoder refuses the levels it cannot draw (``undrawable``: the carve
+walk draws only depth-first trees), so on most corpora one candidate is left and the run is exactly that model's
+run; where several are left (a depth-first corpus) each trains in ``candidates/NAME`` and the winner's files are
+copied to the run folder, whose ``config.json`` records the comparison under ``"selection"``. See docs/training.md
+"The one configuration chooses its walk".
 """
 
 from __future__ import annotations
@@ -45,12 +45,10 @@ def _log(run_dir: Path) -> list[dict]:
 
 def _finished(run_dir: Path, epochs: int) -> dict | None:
     """The last log record of a candidate that trained all its epochs, or None."""
-    try:
-        lines = (run_dir / LOG_FILE).read_text().splitlines()
-    except FileNotFoundError:
+    if not (run_dir / LOG_FILE).exists() or not (run_dir / ckpt.STATE_FILE).exists():
         return None
-    record = json.loads(lines[-1]) if lines else {}
-    return record if record.get("epoch", 0) >= epochs and (run_dir / ckpt.STATE_FILE).exists() else None
+    record = (_log(run_dir) or [{}])[-1]
+    return record if record.get("epoch", 0) >= epochs else None
 
 
 def is_selection(out_dir: str | Path) -> bool:

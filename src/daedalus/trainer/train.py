@@ -394,14 +394,14 @@ def _summary(record: dict) -> str:
     return text
 
 
-def held_out_nats(record: dict) -> float:
-    """An epoch's held-out bound: reconstruction + KL, nats per level (what model "auto" compares)."""
-    return float(record["holdout_rec"]) + float(record.get("holdout_kl", 0.0))
-
-
 def held_out_loss(record: dict, beta: float) -> float:
     """An epoch's held-out training loss at weight ``beta``: reconstruction + β · KL (what keep "best" compares)."""
     return float(record["holdout_rec"]) + beta * float(record.get("holdout_kl", 0.0))
+
+
+def held_out_nats(record: dict) -> float:
+    """An epoch's held-out bound: reconstruction + KL, nats per level (what model "auto" compares)."""
+    return held_out_loss(record, 1.0)
 
 
 def kept_record(log: list[dict]) -> dict:
