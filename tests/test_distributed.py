@@ -35,7 +35,7 @@ def torchrun(*argv, processes=2, attempts=1, **popen):
     if popen:
         return subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
     for _ in range(attempts):
-        done = subprocess.run(command, env=ENV, capture_output=True, text=True)
+        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
         if done.returncode == 0:
             return done
         if "--resume" not in argv:  # a fresh run starts again from nothing, not from what the failed try left
@@ -142,3 +142,21 @@ def test_nproc_under_torchrun_is_refused(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert "already runs under it (WORLD_SIZE=2)" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_auto_trains_both_walks_of_a_depth_first_corpus_in_one_process_group(tmp_path):
+    """model "auto" on backtracker levels trains the raster and the carve walk one after the other in the same two
+    processes (a second gloo group in the same processes can hang, so the candidates share one)."""
+    from daedalus.cli import main
+
+    data = tmp_path / "backtracker.npz"
+    assert main(["dataset", "--count", "48", "--size", "12", "--out", str(data)]) == 0
+    run = tmp_path / "auto"
+    torchrun("--data", str(data), "--latent", "4", "--hidden", "32", "--holdout", "8", "--batch-size", "8",
+             "--epochs", "2", "--cycles", "1", "--eval-samples", "0", "--no-figures", "--quiet", "--threads", "1",
+             "--out", str(run), attempts=2)
+    config = json.loads((run / "config.json").read_text())
+    assert set(config["selection"]["candidates"]) == {"raster", "carve"}
+    assert config["train"]["world_size"] == 2 and config["model"]["name"] == config["selection"]["chosen"]
+    for name in ("raster", "carve"):
+        assert log(run / "candidates" / name)[-1]["epoch"] == 2

@@ -104,6 +104,11 @@ def join(world: World, device: torch.device) -> torch.device:
     return device
 
 
+def joined() -> bool:
+    """Whether this process's group is open (a caller that opened it also closes it)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def leave(world: World) -> None:
     """Close the process group :func:`join` opened."""
     if world.distributed and dist.is_initialized():

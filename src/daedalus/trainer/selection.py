@@ -63,9 +63,9 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
     and keep the best; ``train`` is :func:`daedalus.trainer.train.train`. On resume the plan is read from the
     folder. Returns the winner's last log record (or, stopped early, the last record trained)."""
     from daedalus.trainer.data import load_dataset
-    from daedalus.trainer.distributed import world_from_env
+    from daedalus.trainer.distributed import join, leave, world_from_env
     from daedalus.trainer.models import build_model
-    from daedalus.trainer.train import check_training_memory, held_out_nats, kept_record
+    from daedalus.trainer.train import check_training_memory, pick_device
 
     out_dir = Path(out_dir)
     folder = out_dir / CANDIDATES_DIR
@@ -96,6 +96,18 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
     if world.main:
         folder.mkdir(parents=True, exist_ok=True)
         ckpt.write_json(folder / PLAN_FILE, config)
+    # One process group for every candidate (several processes only).
+    join(world, pick_device(base["train"]["device"]))
+    try:
+        return _train_candidates(base, tried, refused, folder, out_dir, world, train, resume, progress,
+                                 stop_after_epochs)
+    finally:
+        leave(world)
+
+
+def _train_candidates(base, tried, refused, folder, out_dir, world, train, resume, progress, stop_after_epochs):
+    from daedalus.trainer.train import held_out_nats, kept_record
+
     epochs = base["train"]["epochs"]
     records = {}
     for model in tried:
@@ -115,6 +127,7 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
         selection = {"chosen": chosen, "candidates": {k: {"holdout_nats": round(v, 3)} for k, v in nats.items()},
                      "refused": refused}
         _adopt(folder / chosen, out_dir, selection)
+    world.barrier()  # every process returns once the run folder is complete
     return records[chosen]
 
 

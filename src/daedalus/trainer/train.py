@@ -27,7 +27,7 @@ from daedalus.errors import DaedalusError, UsageError
 from daedalus.limits import check_memory
 from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
-from daedalus.trainer.distributed import World, join, leave, world_from_env
+from daedalus.trainer.distributed import World, join, joined, leave, world_from_env
 from daedalus.trainer.losses import kl_divergence
 from daedalus.trainer.models import MazeAutoencoder, build_model
 from daedalus.trainer.schedules import ScheduleWarning, kl_weight, schedule_warning
@@ -192,12 +192,16 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         why = selection.refusal(build_model(config["model"]), data)
         if why is not None:
             raise UsageError(f"model {config['model'].get('name')!r} cannot learn this data: {why}")
+    # A group opened by the caller (model "auto" trains its candidates in one) stays open for it: gloo does not
+    # always open a second group in the same processes.
+    opened = not joined()
     device = join(world, device)
     try:
         return _train(config, out_dir, state, world, device, data, progress and world.main, stop_after_epochs,
                       global_batch, tqdm)
     finally:
-        leave(world)
+        if opened:
+            leave(world)
 
 
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:
