@@ -141,3 +141,25 @@ def test_keep_best_keeps_the_weights_of_the_epoch_with_the_lowest_held_out_loss(
     best, last = json.loads((tmp_path / "best" / "config.json").read_text()), \
         json.loads((tmp_path / "last" / "config.json").read_text())
     assert best["train"]["keep"] == "best" and last["train"]["keep"] == "last"
+
+
+def test_a_carve_model_of_a_folder_of_styles_exports_and_draws_each_style(tmp_path):
+    """What auto gives a folder of depth-first styles: the export fits each style (the carve walk needs no braid
+    bonus of its own), and every style draws, in both modes, and blends."""
+    from daedalus.maze.stats import is_perfect
+    from daedalus.runtime import MazeGenerator
+
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    for name, seed in (("first", 1), ("second", 2)):
+        assert main(["dataset", "--count", "40", "--size", "12", "--seed", str(seed),
+                     "--out", str(folder / f"{name}.npz")]) == 0
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--model", "carve", *TINY, "--out", str(run)]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx"), "--quality-samples", "8"]) == 0
+    generator = MazeGenerator.load(tmp_path / "m.onnx", device="cpu")
+    assert generator.styles == ["first", "second"]
+    for style in generator.styles:
+        assert all(is_perfect(level.grid) for level in generator.generate(4, seed=5, style=style))
+        assert len(generator.generate(2, seed=5, style=style, mode="braid")) == 2
+    assert len(generator.interpolate("first", "second", steps=3, seed=1)) == 3

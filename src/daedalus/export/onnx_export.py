@@ -394,7 +394,7 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         style_prior = dataclasses.replace(info, prior_mean=np.asarray(entry["mean"]),
                                           prior_scale_tril=np.asarray(entry["scale_tril"]))
         outputs = prior_outputs(raw, style_prior, min(quality_samples, 300), seed)
-        entry["corpus"]["braid_loop_bonus"] = decoding.loop_bonus_for(outputs)
+        entry["corpus"].update(decoding.style_braid_metadata(outputs))
     if styles:
         metadata["styles"] = json.dumps(styles)
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")

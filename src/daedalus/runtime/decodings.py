@@ -82,6 +82,10 @@ class Decoding:
         """Metadata the export adds so that braid mode keeps enough loops (none for most kinds)."""
         return {}
 
+    def style_braid_metadata(self, outputs: list[np.ndarray]) -> dict[str, float]:
+        """The same for one style's latents, for its ``corpus`` entry (none for most kinds)."""
+        return {}
+
     # The target search (daedalus.runtime.targets) moves latents many times per level. Dimensions from
     # ``noise_start`` on only reach the outputs through ``with_noise``, so a move among them needs no graph run; None:
     # every dimension goes through the graph.
@@ -206,6 +210,10 @@ class RasterDecoding(Decoding):
     def braid_metadata(self, outputs):
         """``braid_loop_bonus`` for latents from the prior (a style's own is in its ``corpus`` entry)."""
         return {"braid_loop_bonus": repr(self.loop_bonus_for(outputs))}
+
+    def style_braid_metadata(self, outputs):
+        """A style's own ``braid_loop_bonus`` (0 for a braided style, whose loops are learned)."""
+        return {"braid_loop_bonus": self.loop_bonus_for(outputs)}
 
     def raw(self, outputs, mode, style=None):
         braid = mode == "braid"
