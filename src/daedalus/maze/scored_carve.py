@@ -166,32 +166,12 @@ def depth_first_trees(grids: np.ndarray, start: Position | None = None) -> np.nd
     are; a spanning tree of another kind (Kruskal's, Prim's) almost never is."""
     grids = np.asarray(grids)
     rows, cols = cell_shape(check_shape(*grids.shape[-2:]))
-    return carve_events(grids, np.zeros((len(grids), rows, cols, 4)), start, check=False)
+    return ~_walk_links(grids, np.zeros((len(grids), rows, cols, 4)), start)[3]
 
 
-def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = None, check: bool = True):
-    """The choices a depth-first walk made to carve each perfect maze.
-
-    A perfect maze is a depth-first tree from any cell (no link joins two branches), but the order in which a cell's
-    branches were taken is not in the maze; ``keys`` (uniform draws, ``(N, R, C, 4)``) pick it at random, as the
-    backtracker did.
-
-    Args:
-        grids: perfect mazes ``(N, H, W)`` (nonzero = open).
-        keys: float ``(N, R, C, 4)`` random keys ordering each cell's branches.
-        start: the walk's start (default: the lattice's start).
-        check: raise on a grid that is not such a maze; with ``False``, return only which grids are
-            (:func:`depth_first_trees`).
-
-    Returns:
-        ``(parent, direction, available)``: int64 ``(N, R*C)`` the cell each cell was carved from (−1 at the
-        start), int64 ``(N, R*C)`` the direction of that move from the parent (−1 at the start), and bool
-        ``(N, R*C, 4)`` which of the parent's neighbours were unvisited at the move (the chosen one included).
-
-    Raises:
-        ValueError: a grid is not a perfect maze (some cell is not reached through its links).
-    """
-    grids = np.asarray(grids)
+def _walk_links(grids: np.ndarray, keys: np.ndarray, start: Position | None):
+    """The depth-first walk along each grid's open links, branches ordered by ``keys``: ``(rank, parent,
+    direction, bad, n_links)``; ``bad`` (bool ``(N,)``) marks the grids that are not a tree the walk carves."""
     shape = check_shape(*grids.shape[-2:])
     rows, cols = cell_shape(shape)
     neighbour, valid = neighbour_table(rows, cols)
@@ -212,13 +192,38 @@ def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = N
     crossed = ((parent >= 0) & ~np.take_along_axis(open_dir[np.arange(len(grids))[:, None], safe_parent],
                                                     np.maximum(direction, 0)[..., None], axis=-1)[..., 0]).any(1)
     n_links = links.sum(axis=1)
-    bad = crossed | (n_links != rows * cols - 1)
-    if check is False:
-        return ~bad
+    return rank, parent, direction, crossed | (n_links != rows * cols - 1), n_links
+
+
+def carve_events(grids: np.ndarray, keys: np.ndarray, start: Position | None = None):
+    """The choices a depth-first walk made to carve each perfect maze.
+
+    A perfect maze is a depth-first tree from any cell (no link joins two branches), but the order in which a cell's
+    branches were taken is not in the maze; ``keys`` (uniform draws, ``(N, R, C, 4)``) pick it at random, as the
+    backtracker did.
+
+    Args:
+        grids: perfect mazes ``(N, H, W)`` (nonzero = open).
+        keys: float ``(N, R, C, 4)`` random keys ordering each cell's branches.
+        start: the walk's start (default: the lattice's start).
+
+    Returns:
+        ``(parent, direction, available)``: int64 ``(N, R*C)`` the cell each cell was carved from (−1 at the
+        start), int64 ``(N, R*C)`` the direction of that move from the parent (−1 at the start), and bool
+        ``(N, R*C, 4)`` which of the parent's neighbours were unvisited at the move (the chosen one included).
+
+    Raises:
+        ValueError: a grid is not a perfect maze (some cell is not reached through its links).
+    """
+    grids = np.asarray(grids)
+    rows, cols = cell_shape(check_shape(*grids.shape[-2:]))
+    neighbour, valid = neighbour_table(rows, cols)
+    rank, parent, direction, bad, n_links = _walk_links(grids, keys, start)
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"grid {i} of the batch is not a perfect maze carved depth-first from the start "
                          f"({int(n_links[i])} links, {rows * cols - 1} expected, none joining two branches)")
+    safe_parent = np.maximum(parent, 0)
     # At the move parent → child the unvisited cells are exactly those reached at or after the child.
     nbr_rank = np.take_along_axis(rank, neighbour[safe_parent].reshape(len(grids), -1).astype(np.int64),
                                   axis=1).reshape(len(grids), rows * cols, 4)

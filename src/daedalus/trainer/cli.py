@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from daedalus.maze.cli import positive_int
+from daedalus.trainer.config import KEEPS
 
 
 def register(subparsers) -> None:
@@ -64,7 +65,7 @@ def register(subparsers) -> None:
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
     add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
         "fitted to the training codes)")
-    add("--keep", choices=("best", "last"),
+    add("--keep", choices=KEEPS,
         help="which epoch's weights the run keeps: best (the lowest held-out loss, rec + beta_max * KL; default) or "
              "last")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")

@@ -205,11 +205,9 @@ class RasterVAE(nn.Module):
         with all cells open is some raster walk; without ``loops`` only those without a loop."""
         if self.loops:
             return None
-        grids = np.asarray(grids)
-        rows, cols = cell_shape(grids.shape[-2:])
-        positions = link_positions(grids.shape[-2:])
-        links = (grids[:, positions[:, 0], positions[:, 1]] != 0).sum(axis=1)
-        bad = links > rows * cols - 1
+        from daedalus.maze.stats import loops
+
+        bad = np.atleast_1d(loops(np.asarray(grids))) > 0
         if not bad.any():
             return None
         return int(np.argmax(bad)), "has a loop; this raster model was built with loops=False (perfect mazes only)"
