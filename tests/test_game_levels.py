@@ -111,3 +111,14 @@ def test_levels_from_a_real_onnx_decoder(tmp_path):
         assert level.board.dist(level.start, level.exit) > 0
         assert loops(level.grid) > 0  # braid mode keeps loops
     assert np.array_equal(source.level(3).grid, levels[0].grid)  # the level code replays the level
+
+
+def test_close_waits_for_the_levels_being_prepared():
+    """Quitting while a level is decoded on its daemon thread used to abort the process at shutdown ("terminate
+    called without an active exception", about half the headless runs): close lets the job finish first."""
+    source = LevelSource()
+    for seed in (3, 4, 5):
+        source.prefetch(seed)
+    source.close(timeout=60)
+    assert all(job.done.is_set() for job in source._jobs.values())
+    assert source.poll(4) is not None and source.message is None

@@ -94,6 +94,7 @@ class App:
         self.running = True
 
     def close(self) -> None:
+        self.source.close()
         if self.screen is not None:
             self.pg.quit()
             self.screen = None

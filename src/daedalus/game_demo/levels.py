@@ -9,6 +9,7 @@ prepare a level on a background thread, so the next stage is ready without stall
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,6 +207,13 @@ class LevelSource:
         if job.result is None:  # the thread died on something unexpected: build the fallback here
             return self.level(seed, targets)
         return job.result
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Let the levels still being prepared finish (up to ``timeout`` seconds in all): a daemon thread still
+        inside onnxruntime or the compiled walk when the interpreter shuts down aborts the process."""
+        deadline = time.monotonic() + timeout
+        for job in list(self._jobs.values()):
+            job.done.wait(max(0.0, deadline - time.monotonic()))
 
     def wait(self, seed: int, timeout: float | None = None, targets: dict | None = None) -> GameLevel | None:
         """``seed``'s level, waiting up to ``timeout`` seconds for it (None on timeout)."""
