@@ -181,3 +181,28 @@ def test_a_carve_decoder_gives_python_s_levels_in_both_modes(carve_model):
                         ((texts[str(c)]["perfect"], texts[str(c)]["braid"]) for c in CODES))
     assert len({texts[str(code)]["perfect"] for code in CODES}) == len(CODES), "every code its own level"
     assert loops > 0, "braid mode opened no link of p_open >= 0.75 in twenty levels: the braid path is untested"
+
+
+@pytest.fixture(scope="module")
+def closed_cells_model(tmp_path_factory):
+    """A raster decoder of levels with wall cells (closed_cells "learned"), 12 x 12, three epochs."""
+    from daedalus.cli import main
+    from test_closed_cells import TINY, sparse
+
+    tmp = tmp_path_factory.mktemp("closed")
+    np.savez(tmp / "sparse.npz", grids=sparse(200))
+    assert main(["train", "--data", str(tmp / "sparse.npz"), *TINY, "--out", str(tmp / "run")]) == 0
+    assert main(["export", str(tmp / "run"), "--out", str(tmp / "closed.onnx"), "--quality-samples", "8"]) == 0
+    return tmp / "closed.onnx"
+
+
+def test_a_decoder_that_closes_cells_gives_python_s_levels_in_both_modes(closed_cells_model):
+    generator = MazeGenerator.load(closed_cells_model, device="cpu")
+    assert generator.metadata["closed_cells"] == "learned"
+    with served(closed_cells_model) as url, chromium() as driver:
+        texts = both_modes(driver, url, CODES)
+    for mode in ("perfect", "braid"):
+        levels = [generator.generate(1, seed=code, mode=mode)[0] for code in CODES]
+        differ = [code for code, level in zip(CODES, levels) if texts[str(code)][mode] != level.to_text()]
+        assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"
+        assert any((level.grid[::2, ::2] == 0).any() for level in levels), f"{mode}: no level closed a cell"

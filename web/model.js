@@ -58,7 +58,8 @@ const DECODINGS = {
       cellLogits: out.cell_logits.data, contextMix: out.context_mix.data,
       contextBasis: out.context_basis.data, uniforms: out.uniforms.data,
     };
-    return rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0);
+    return rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0,
+      decoder.meta.closed_cells === "learned");
   },
   carve(decoder, out, braid) {
     const grid = carveWalk(out.carve_scores.data, decoder.height / 2, decoder.width / 2, decoder.start);

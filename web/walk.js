@@ -11,9 +11,11 @@ export const CONTEXTS = 1 << 14; // per context group
  * @param {number} rows R, @param {number} cols C
  * @param {boolean} loops braid mode (links that close a loop allowed)
  * @param {number} loopBonus added to the options that close a loop (braid mode only)
+ * @param {boolean} closedCells a cell joined from neither above nor the left may close (metadata closed_cells
+ *   "learned"): it becomes wall
  * @returns {Uint8Array} the (2R x 2C) grid, row-major, 1 = open
  */
-export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
+export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = false) {
   const { cellLogits, contextMix, contextBasis, uniforms } = out;
   const mix = contextMix.length;
   const groups = contextBasis.length / (CONTEXTS * mix * OPTIONS);
@@ -65,6 +67,8 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
       } else {
         const rightOk = hasRight && (!same || loops);
         allowed[0] = !!(setHasDown || later);
+        // A cell joined from neither above nor the left may close (closed cells): it becomes wall.
+        if (closedCells && (r || c) && !link(down, r - 1, c) && !link(right, r, c - 1)) allowed[0] = true;
         allowed[1] = rightOk;
         allowed[2] = hasBelow;
         allowed[3] = rightOk && hasBelow;
@@ -103,16 +107,21 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0) {
       if (openDown) hasDown[label[c]] = 1;
     }
   }
-  return gridOf(right, down, rows, cols);
+  return gridOf(right, down, rows, cols, closedCells);
 }
 
-/** The (2R x 2C) grid of a level's right and down links: cells open, the last row and column wall. */
-function gridOf(right, down, rows, cols) {
+/**
+ * The (2R x 2C) grid of a level's right and down links: cells open (with closedCells, those with an open link),
+ * the last row and column wall.
+ */
+function gridOf(right, down, rows, cols, closedCells = false) {
   const height = 2 * rows, width = 2 * cols;
   const grid = new Uint8Array(height * width);
+  const link = (arr, r, c) => (r >= 0 && c >= 0 ? arr[r * cols + c] : 0);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      grid[2 * r * width + 2 * c] = 1;
+      grid[2 * r * width + 2 * c] = !closedCells ||
+        link(right, r, c) || link(down, r, c) || link(right, r, c - 1) || link(down, r - 1, c) ? 1 : 0;
       grid[2 * r * width + 2 * c + 1] = right[r * cols + c];
       grid[(2 * r + 1) * width + 2 * c] = down[r * cols + c];
     }

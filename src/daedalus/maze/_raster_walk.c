@@ -84,7 +84,8 @@ static inline void mix_scores(const float *weights, const float *const *rows, in
 
 static void walk_batch(const float *cell_logits, const float *context_mix, const float *context_basis,
                        const double *uniforms, unsigned char *out, Py_ssize_t count, int rows, int cols, int mix,
-                       int groups, int loops, double loop_bonus, unsigned char *scratch, Py_ssize_t *bad) {
+                       int groups, int loops, double loop_bonus, int closed_cells, unsigned char *scratch,
+                       Py_ssize_t *bad) {
     Walk w;
     w.rows = rows; w.cols = cols; w.loops = loops; w.stride = cols + LEFT + RIGHT;
     size_t links = (size_t)(rows + TOP) * w.stride;
@@ -122,6 +123,9 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
                 } else {
                     int right_ok = has_right && (!same || loops);
                     allowed[0] = set_has_down || later;
+                    /* closed cells: a cell joined from neither above nor the left may close (it becomes wall) */
+                    if (closed_cells && (r || c) && !link_at(w.down, &w, r - 1, c) && !link_at(w.right, &w, r, c - 1))
+                        allowed[0] = 1;
                     allowed[1] = right_ok;
                     allowed[2] = has_below;
                     allowed[3] = right_ok && has_below;
@@ -186,7 +190,9 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
         memset(grid, 0, (size_t)height * width);
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < cols; c++) {
-                grid[(2 * r) * width + 2 * c] = 1;
+                /* closed cells: a cell is open when any of its four links is */
+                grid[(2 * r) * width + 2 * c] = !closed_cells || link_at(w.right, &w, r, c) || link_at(w.down, &w, r, c)
+                    || link_at(w.right, &w, r, c - 1) || link_at(w.down, &w, r - 1, c);
                 if (c < cols - 1) grid[(2 * r) * width + 2 * c + 1] = link_at(w.right, &w, r, c);
                 if (r < rows - 1) grid[(2 * r + 1) * width + 2 * c] = link_at(w.down, &w, r, c);
             }
@@ -198,10 +204,10 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
 static PyObject *walk(PyObject *self, PyObject *args) {
     Py_buffer cell_logits, context_mix, context_basis, uniforms, out;
     Py_ssize_t count;
-    int rows, cols, mix, groups, loops;
+    int rows, cols, mix, groups, loops, closed_cells;
     double loop_bonus;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipd", &cell_logits, &context_mix, &context_basis, &uniforms, &out,
-                          &count, &rows, &cols, &mix, &groups, &loops, &loop_bonus))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipdp", &cell_logits, &context_mix, &context_basis, &uniforms, &out,
+                          &count, &rows, &cols, &mix, &groups, &loops, &loop_bonus, &closed_cells))
         return NULL;
     PyObject *result = NULL;
     size_t real = sizeof(float);
@@ -227,7 +233,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     walk_batch(cell_logits.buf, context_mix.buf, context_basis.buf, uniforms.buf, out.buf, count, rows,
-               cols, mix, groups, loops, loop_bonus, scratch, &bad);
+               cols, mix, groups, loops, loop_bonus, closed_cells, scratch, &bad);
     Py_END_ALLOW_THREADS
     result = PyLong_FromSsize_t(bad);
 done:
@@ -243,7 +249,7 @@ done:
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
      "walk(cell_logits, context_mix, context_basis, uniforms, out, count, rows, cols, mix, groups, loops, "
-     "loop_bonus) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
+     "loop_bonus, closed_cells) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
      "The raster walk into out; use daedalus.maze.raster_walk.raster_walk."},
     {NULL, NULL, 0, NULL},
 };

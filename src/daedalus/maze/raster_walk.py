@@ -89,8 +89,8 @@ _TOP, _LEFT, _RIGHT = 3, 3, 2
 class _Sets:
     """The walk's state over a batch: links decided so far and the sets of the current row."""
 
-    def __init__(self, count: int, rows: int, cols: int, loops: bool):
-        self.rows, self.cols, self.loops = rows, cols, loops
+    def __init__(self, count: int, rows: int, cols: int, loops: bool, closed_cells: bool = False):
+        self.rows, self.cols, self.loops, self.closed_cells = rows, cols, loops, closed_cells
         padded = (count, rows + _TOP, cols + _LEFT + _RIGHT)
         self.right = np.zeros(padded, dtype=bool)
         self.down = np.zeros(padded, dtype=bool)
@@ -139,6 +139,12 @@ class _Sets:
             return context, allowed
         right_ok = (~same | self.loops) if has_right else zero
         allowed[:, 0] = set_has_down | later
+        if self.closed_cells and (r, c) != (0, 0):
+            # A cell joined from neither above nor the left is a set of its own: closing both links closes the cell
+            # (it becomes wall), and the set ends there without cutting off anything else.
+            up = self.down[:, r - 1 + _TOP, c + _LEFT]
+            left = self.right[:, r + _TOP, c - 1 + _LEFT]
+            allowed[:, 0] |= ~up & ~left
         allowed[:, 1] = right_ok
         allowed[:, 2] = has_below
         allowed[:, 3] = right_ok & has_below
@@ -162,9 +168,18 @@ class _Sets:
     def grids(self) -> np.ndarray:
         count, rows, cols = len(self._index), self.rows, self.cols
         out = np.zeros((count, 2 * rows, 2 * cols), dtype=np.uint8)
-        out[:, ::2, ::2] = 1
-        out[:, ::2, 1::2] = self.right[:, _TOP:, _LEFT : _LEFT + cols]
-        out[:, 1::2, ::2] = self.down[:, _TOP:, _LEFT : _LEFT + cols]
+        right = self.right[:, _TOP:, _LEFT : _LEFT + cols]
+        down = self.down[:, _TOP:, _LEFT : _LEFT + cols]
+        out[:, ::2, 1::2] = right
+        out[:, 1::2, ::2] = down
+        if self.closed_cells:  # a cell is open when any of its four links is (a closed cell has none)
+            up = np.zeros_like(down)
+            up[:, 1:] = down[:, :-1]
+            left = np.zeros_like(right)
+            left[:, :, 1:] = right[:, :, :-1]
+            out[:, ::2, ::2] = right | down | up | left
+        else:
+            out[:, ::2, ::2] = 1
         # The last column's right links and the last row's down links never open (they would be border).
         out[:, :, -1] = 0
         out[:, -1, :] = 0
@@ -242,7 +257,8 @@ def option_scores(cell_logits: np.ndarray, context_mix: np.ndarray, context_basi
 
 
 def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray, uniforms: np.ndarray,
-                loops: bool = False, loop_bonus: float = 0.0, backend: str | None = None) -> np.ndarray:
+                loops: bool = False, loop_bonus: float = 0.0, backend: str | None = None,
+                closed_cells: bool = False) -> np.ndarray:
     """Walk a batch of mazes over learned scores (the module docstring gives the steps).
 
     Args:
@@ -255,9 +271,12 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
         loop_bonus: added to the score of an option that closes a loop (braid mode of a model whose corpus had none).
         backend: ``"c"`` (the compiled walk, for float32 scores; other dtypes walk in numpy), ``"numpy"`` (the
             reference), or None for ``BACKEND``. Both give the same mazes bit for bit.
+        closed_cells: let a cell that neither the cell above nor the one on the left joins close both its links and
+            become wall (a decoder trained on levels with wall cells); the first and the last cell stay open.
 
     Returns:
-        ``(count, 2 * rows, 2 * cols)`` uint8 mazes: every cell open, all connected, the lattice rule kept.
+        ``(count, 2 * rows, 2 * cols)`` uint8 mazes: every open cell connected to every other, the lattice rule
+        kept; every cell open unless ``closed_cells``.
 
     Raises:
         ValueError: shapes that disagree, uniforms outside [0, 1], a non-finite score, or an unknown backend.
@@ -271,26 +290,31 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
     loop_bonus = float(loop_bonus) if loops else 0.0
     # The compiled walk reads float32, what decoders return; other dtypes (float64 scores from a script) walk in
     # numpy, which computes in float64 either way.
+    closed_cells = bool(closed_cells)
     if backend == "c" and all(np.asarray(a).dtype == np.float32 for a in (cell_logits, context_mix, context_basis)):
-        return _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus)
-    return _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus)
+        return _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
+                       closed_cells)
+    return _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
+                       closed_cells)
 
 
-def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus) -> np.ndarray:
+def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
+            closed_cells) -> np.ndarray:
     arrays = [np.ascontiguousarray(a) for a in (cell_logits, context_mix, context_basis)]
     out = np.empty((count, 2 * rows, 2 * cols), dtype=np.uint8)
     bad = _native.walk(*arrays, uniforms, out, count, rows, cols, arrays[1].shape[1], context_groups(arrays[2]),
-                       bool(loops), loop_bonus)
+                       bool(loops), loop_bonus, closed_cells)
     if bad >= 0:
         raise _non_finite(*divmod(bad, rows * cols), cols)
     return out
 
 
-def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus) -> np.ndarray:
+def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
+                closed_cells) -> np.ndarray:
     cell_logits = np.asarray(cell_logits, dtype=np.float64)
     context_mix = np.asarray(context_mix, dtype=np.float64)
     context_basis = np.asarray(context_basis, dtype=np.float64)
-    sets = _Sets(count, rows, cols, loops)
+    sets = _Sets(count, rows, cols, loops, closed_cells)
     groups = context_groups(context_basis)
     closes_loop = np.array([False, True, False, True])
     same_bit = 1 << [b[0] for b in CONTEXT_BITS].index("same_set_right")
@@ -315,14 +339,16 @@ def maze_links(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grids[:, ::2, 1::2], grids[:, 1::2, ::2]
 
 
-def raster_events(grids: np.ndarray, loops: bool = True,
-                  groups: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def raster_events(grids: np.ndarray, loops: bool = True, groups: int = 1,
+                  closed_cells: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The raster walk's choices for given mazes, for teacher-forced likelihoods.
 
     Args:
-        grids: ``(count, H, W)`` lattice mazes with every cell open and all cells connected.
+        grids: ``(count, H, W)`` lattice mazes whose open cells are all connected (every cell open unless
+            ``closed_cells``).
         loops: whether the walk may close loops (True for a corpus of braid mazes; harmless for perfect ones).
         groups: how many context groups to read (1 or 2).
+        closed_cells: whether cells may be wall (``raster_walk``'s option of the same name).
 
     Returns:
         ``contexts`` ``(count, cells, groups)`` int64 rows of the context basis (``g · CONTEXTS + context_g``),
@@ -337,18 +363,16 @@ def raster_events(grids: np.ndarray, loops: bool = True,
         raise ValueError(f"expected a batch of grids (count, H, W), got shape {grids.shape}")
     height, width = check_shape(*grids.shape[1:])
     count, rows, cols = len(grids), height // 2, width // 2
-    closed_cell = np.argwhere(grids[:, ::2, ::2] == 0)
-    if len(closed_cell):
-        i, r, c = closed_cell[0]
-        raise ValueError(f"maze {i}: cell ({2 * r}, {2 * c}) is wall; the raster walk draws mazes whose cells are "
-                         "all open")
+    problem = closed_cell_problem(grids, closed_cells)
+    if problem is not None:
+        raise ValueError(f"maze {problem[0]}: {problem[1]}")
     right, down = maze_links(grids)
     if groups not in (1, 2):
         raise ValueError(f"groups must be 1 or 2, got {groups!r}")
     contexts = np.zeros((count, rows * cols, groups), dtype=np.int64)
     allowed = np.zeros((count, rows * cols, OPTIONS), dtype=bool)
     options = np.zeros((count, rows * cols), dtype=np.int64)
-    sets = _Sets(count, rows, cols, loops)
+    sets = _Sets(count, rows, cols, loops, closed_cells)
     for r in range(rows):
         sets.start_row(r)
         for c in range(cols):
@@ -360,6 +384,43 @@ def raster_events(grids: np.ndarray, loops: bool = True,
                 i = int(np.argmax(bad))
                 what = "closes a loop" if options[i, k] & 1 and loops is False else "cuts a piece off from the rest"
                 raise ValueError(f"maze {i}: the links at cell ({2 * r}, {2 * c}) cannot come from the raster walk "
-                                 f"(the choice {what}; mazes must have every cell open and connected)")
+                                 f"(the choice {what}; the open cells of a maze must all be connected)")
             sets.apply(r, c, options[:, k])
     return contexts, allowed, options
+
+
+def closed_cell_problem(grids: np.ndarray, closed_cells: bool = True) -> tuple[int, str] | None:
+    """The first of the ``(count, H, W)`` lattice grids whose wall cells the raster walk cannot draw, and why, or
+    None. Without ``closed_cells`` every cell must be open. With it a wall cell must not be the first or the last
+    cell (the walk's start and exit) and no link beside it may be open, and every open cell needs a link (an open
+    cell on its own would come out as wall)."""
+    grids = np.asarray(grids) != 0
+    cells = grids[:, ::2, ::2]
+    right, down = maze_links(grids)
+    if not closed_cells:
+        closed = np.argwhere(~cells)
+        if len(closed):
+            i, r, c = closed[0]
+            return int(i), (f"cell ({2 * r}, {2 * c}) is wall; the raster walk draws mazes whose cells are all open "
+                            f"unless it learns closed cells")
+        return None
+    ends = ~cells[:, 0, 0] | ~cells[:, -1, -1]
+    if ends.any():
+        i = int(np.argmax(ends))
+        corner = (0, 0) if not cells[i, 0, 0] else (grids.shape[1] - 2, grids.shape[2] - 2)
+        return i, (f"cell {corner} is wall; the raster walk keeps its first and last cell open (the levels' start "
+                   f"and exit)")
+    up = np.zeros_like(down)
+    up[:, 1:] = down[:, :-1]
+    left = np.zeros_like(right)
+    left[:, :, 1:] = right[:, :, :-1]
+    linked = right | down | up | left
+    stub = np.argwhere(~cells & linked)
+    if len(stub):
+        i, r, c = stub[0]
+        return int(i), f"cell ({2 * r}, {2 * c}) is wall but a link beside it is open (the walk opens no such link)"
+    alone = np.argwhere(cells & ~linked)
+    if len(alone):
+        i, r, c = alone[0]
+        return int(i), f"cell ({2 * r}, {2 * c}) is open but has no open link (the walk connects every open cell)"
+    return None

@@ -156,7 +156,8 @@ class CarveDecoding(Decoding):
 class RasterDecoding(Decoding):
     """The raster walk over ``cell_logits``, ``context_mix`` and ``context_basis`` with the graph's ``uniforms``
     (docs/formats.md "Raster decoders"): spanning trees in perfect mode; in braid mode the walk may close loops,
-    with the decoder's learned preference plus the ``braid_loop_bonus`` metadata (0 unless its corpus had none)."""
+    with the decoder's learned preference plus the ``braid_loop_bonus`` metadata (0 unless its corpus had none).
+    With the ``closed_cells`` metadata ``learned`` the walk may close cells (a corpus with wall cells)."""
 
     kind = "raster"
 
@@ -173,6 +174,11 @@ class RasterDecoding(Decoding):
             raise ModelError(f"model {source}: metadata context_groups must be 1 or 2 (how many context groups "
                              f"context_basis holds), got {groups!r}")
         self.groups = int(groups)
+        closed = info.metadata.get("closed_cells", "none")
+        if closed not in ("none", "learned"):
+            raise ModelError(f"model {source}: metadata closed_cells must be none or learned (whether the walk may "
+                             f"close cells), got {closed!r}")
+        self.closed_cells = closed == "learned"
 
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
@@ -222,10 +228,10 @@ class RasterDecoding(Decoding):
             bonus = float(style.corpus["braid_loop_bonus"])
         return self._walk(outputs, braid, bonus if braid else 0.0)
 
-    @staticmethod
-    def _walk(outputs, loops: bool, bonus: float) -> np.ndarray:
+    def _walk(self, outputs, loops: bool, bonus: float) -> np.ndarray:
         cell_logits, context_mix, context_basis, uniforms = outputs
-        return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus)
+        return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus,
+                           closed_cells=self.closed_cells)
 
 
 DECODINGS: dict[str, type[Decoding]] = {cls.kind: cls for cls in (ThresholdDecoding, CarveDecoding, RasterDecoding)}

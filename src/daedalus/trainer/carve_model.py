@@ -113,6 +113,12 @@ class CarveVAE(nn.Module):
         return self.latent_dim + self.noise_dim
 
     @staticmethod
+    def options_for(*grids: np.ndarray) -> dict:
+        """Configuration the training levels call for (none: the carve walk is the same for any depth-first
+        trees)."""
+        return {}
+
+    @staticmethod
     def undrawable(grids: np.ndarray) -> tuple[int, str] | None:
         """The first of the ``(N, H, W)`` levels this decoder cannot draw and why, or None: the walk carves
         depth-first trees from the start, so a level with a loop, or a spanning tree with a link between two

@@ -170,6 +170,11 @@ class MazeAutoencoder(nn.Module):
         position by position."""
         return None
 
+    @staticmethod
+    def options_for(*grids: np.ndarray) -> dict:
+        """Configuration the training levels call for (none: a threshold decoder is the same for any grids)."""
+        return {}
+
     @property
     def input_dim(self) -> int:
         """Width of the exported ``z``: the latent code."""
@@ -239,6 +244,12 @@ def model_class(config: dict) -> type[nn.Module]:
         module, name = ARCHITECTURES[output]
         return getattr(importlib.import_module(module), name)
     return MazeAutoencoder
+
+
+def fit_to_data(config: dict, *grids: np.ndarray) -> dict:
+    """The model configuration with what its class derives from the training levels (``options_for``: a raster
+    walk learns closed cells only from levels that have wall cells)."""
+    return {**config, **model_class(config).options_for(*grids)}
 
 
 def build_model(config: dict) -> nn.Module:

@@ -68,6 +68,8 @@ class RasterVAE(nn.Module):
             and the same for every level size), or ``"modulated"`` (the same network, the code scaling the position
             term as well as shifting it).
         cell_hidden: width of the shared cell network (``shared`` and ``modulated`` only).
+        closed_cells: whether the walk may close cells (make them wall): set from the training levels
+            (``options_for``), True when any of them has a wall cell.
     """
 
     OUTPUT = "raster"
@@ -78,7 +80,7 @@ class RasterVAE(nn.Module):
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
                  context_hidden: int = 128, context_groups: int = 1, cell_decoder: str = "dense",
-                 cell_hidden: int = 64):
+                 cell_hidden: int = 64, closed_cells: bool = False):
         super().__init__()
         if kind != "vae":
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
@@ -87,6 +89,9 @@ class RasterVAE(nn.Module):
         hidden = check_sizes(latent_dim, hidden)
         self.kind, self.latent_dim, self.hidden = kind, latent_dim, hidden
         self.height, self.width, self.output, self.loops = int(height), int(width), self.OUTPUT, bool(loops)
+        if not isinstance(closed_cells, bool):
+            raise UsageError(f"closed_cells must be true or false, got {closed_cells!r}")
+        self.closed_cells = closed_cells
         self.rows, self.cols = cell_shape((self.height, self.width))
         self.cells = self.rows * self.cols
         positions = link_positions((self.height, self.width))
@@ -136,7 +141,7 @@ class RasterVAE(nn.Module):
         return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
                 "height": self.height, "width": self.width, "output": self.output, "loops": self.loops,
                 "mix": self.mix, "context_hidden": self.context_hidden, "context_groups": self.context_groups,
-                "cell_decoder": self.cell_decoder, "cell_hidden": self.cell_hidden}
+                "cell_decoder": self.cell_decoder, "cell_hidden": self.cell_hidden, "closed_cells": self.closed_cells}
 
     @property
     def input_dim(self) -> int:
@@ -200,14 +205,29 @@ class RasterVAE(nn.Module):
                 self._frozen_basis = half.float() if torch.isfinite(half).all() else basis
         return self
 
+    @staticmethod
+    def options_for(*grids: np.ndarray) -> dict:
+        """The configuration the training levels (arrays ``(N, H, W)``) call for: ``closed_cells`` when any has
+        a wall cell (otherwise the walk keeps every cell open, by construction)."""
+        return {"closed_cells": any(bool((np.asarray(g)[:, ::2, ::2] == 0).any()) for g in grids)}
+
     def undrawable(self, grids: np.ndarray) -> tuple[int, str] | None:
-        """The first of the ``(N, H, W)`` levels this decoder cannot draw and why, or None. Every connected level
-        with all cells open is some raster walk; without ``loops`` only those without a loop."""
+        """The first of the ``(N, H, W)`` levels this decoder cannot draw and why, or None. Every level whose open
+        cells are all connected, each by an open link, is some raster walk if its first and last cell are open
+        (wall cells only with ``closed_cells``); without ``loops`` only those without a loop."""
+        from daedalus.maze.raster_walk import closed_cell_problem
+        from daedalus.maze.stats import loops, pieces
+
+        grids = np.asarray(grids)
+        found = closed_cell_problem(grids, self.closed_cells)
+        if found is not None:
+            return found
+        apart = np.atleast_1d(pieces(grids)) > 1
+        if apart.any():
+            return int(np.argmax(apart)), "has open floor that is not connected to the rest (the walk connects it all)"
         if self.loops:
             return None
-        from daedalus.maze.stats import loops
-
-        bad = np.atleast_1d(loops(np.asarray(grids))) > 0
+        bad = np.atleast_1d(loops(grids)) > 0
         if not bad.any():
             return None
         return int(np.argmax(bad)), "has a loop; this raster model was built with loops=False (perfect mazes only)"
@@ -216,7 +236,7 @@ class RasterVAE(nn.Module):
         """int64 ``[B, cells, groups + 5]``: per cell the walk's basis rows (one per context group), chosen option and
         the four allowed flags."""
         contexts, allowed, options = raster_events(grids.detach().cpu().numpy(), loops=self.loops,
-                                                   groups=self.context_groups)
+                                                   groups=self.context_groups, closed_cells=self.closed_cells)
         target = np.concatenate([contexts, options[..., None], allowed.astype(np.int64)], axis=-1)
         return torch.from_numpy(target).to(grids.device)
 
@@ -276,13 +296,14 @@ class RasterVAE(nn.Module):
     def export_metadata(self) -> dict[str, str]:
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
                 "loops": "learned" if self.loops else "none", "context_mix": str(self.mix),
-                "context_groups": str(self.context_groups)}
+                "context_groups": str(self.context_groups),
+                **({"closed_cells": "learned"} if self.closed_cells else {})}
 
     def preview(self, code: torch.Tensor) -> torch.Tensor:
         """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
         cell, mix = (t.detach().cpu().numpy() for t in self.tables(code))
         basis = self.context_basis().detach().cpu().numpy()
-        grids = raster_walk(cell, mix, basis, np.full((len(cell), self.cells), 0.5))
+        grids = raster_walk(cell, mix, basis, np.full((len(cell), self.cells), 0.5), closed_cells=self.closed_cells)
         return torch.from_numpy(grids.astype(np.float32))
 
     @torch.no_grad()
@@ -296,4 +317,5 @@ class RasterVAE(nn.Module):
         code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
         cell, mix = (t.cpu().numpy() for t in self.tables(code))
         uniforms = (0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))).cpu().numpy()
-        return raster_walk(cell, mix, self.context_basis().cpu().numpy(), uniforms, loops=loops)
+        return raster_walk(cell, mix, self.context_basis().cpu().numpy(), uniforms, loops=loops,
+                           closed_cells=self.closed_cells)

@@ -64,7 +64,7 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
     folder. Returns the winner's last log record (or, stopped early, the last record trained)."""
     from daedalus.trainer.data import load_dataset
     from daedalus.trainer.distributed import join, leave, world_from_env
-    from daedalus.trainer.models import build_model
+    from daedalus.trainer.models import build_model, fit_to_data
     from daedalus.trainer.train import check_training_memory, pick_device
 
     out_dir = Path(out_dir)
@@ -81,6 +81,7 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
     data = load_dataset(base["data"])
     tried, refused = [], {}
     for model in (config["model"], *config.get("alternatives", [])):
+        model = fit_to_data(model, data.train, data.holdout)
         why = refusal(build_model(model), data)
         if why is None:
             tried.append(model)

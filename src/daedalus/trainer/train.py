@@ -29,7 +29,7 @@ from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
 from daedalus.trainer.distributed import World, join, joined, leave, world_from_env
 from daedalus.trainer.losses import kl_divergence
-from daedalus.trainer.models import MazeAutoencoder, build_model
+from daedalus.trainer.models import MazeAutoencoder, build_model, fit_to_data
 from daedalus.trainer.schedules import ScheduleWarning, kl_weight, schedule_warning
 
 LOG_FILE = "log.jsonl"
@@ -188,6 +188,8 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     device = pick_device(tcfg["device"])
     check_training_memory(config)
     data = load_dataset(dcfg)
+    if state is None:  # a resumed run's configuration was fitted to its data when it started
+        config = {**config, "model": fit_to_data(config["model"], data.train, data.holdout)}
     if is_maze_data(dcfg):
         why = selection.refusal(build_model(config["model"]), data)
         if why is not None:
