@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from daedalus.maze.cli import positive_int
-from daedalus.trainer.config import KEEPS
+from daedalus.trainer.config import AUGMENTS, KEEPS
 
 
 def register(subparsers) -> None:
@@ -68,6 +68,9 @@ def register(subparsers) -> None:
     add("--keep", choices=KEEPS,
         help="which epoch's weights the run keeps: best (the lowest held-out loss, rec + beta_max * KL; default) or "
              "last")
+    add("--augment", choices=AUGMENTS,
+        help="auto (default): also train on each level flipped and turned, under every symmetry the training "
+             "levels pass a test for and the model can draw (docs/training.md 'Symmetries'); none: only as given")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
     add("--nproc", type=positive_int, help="data-parallel training in N processes on this machine: starts "
@@ -79,7 +82,7 @@ def register(subparsers) -> None:
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups", "cell_decoder", "context_hidden", "keep")
+                "context_groups", "cell_decoder", "context_hidden", "keep", "augment")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -48,10 +48,14 @@ OPTIONS: dict[str, object] = {
     "free_bits": 0.0,
     "prior": "normal",
     "keep": "best",
+    "augment": "auto",
 }
 PRIORS = ("normal", "aggregate")
 # Which epoch's weights a run keeps in model.safetensors: the one with the lowest held-out loss, or the last.
 KEEPS = ("best", "last")
+# Whether training shows each level under the flips and quarter turns the corpus is invariant under
+# (daedalus.maze.symmetry, tested on the training levels), or only as it is.
+AUGMENTS = ("auto", "none")
 
 
 def read_toml(path: str | os.PathLike) -> dict:
@@ -210,6 +214,8 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         raise UsageError(f"prior must be one of {', '.join(PRIORS)}, got {options['prior']!r}")
     if options["keep"] not in KEEPS:
         raise UsageError(f"keep must be one of {', '.join(KEEPS)}, got {options['keep']!r}")
+    if options["augment"] not in AUGMENTS:
+        raise UsageError(f"augment must be one of {', '.join(AUGMENTS)}, got {options['augment']!r}")
     lr = options["lr"]
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise UsageError(f"lr must be a positive finite number, got {lr!r}")
@@ -230,6 +236,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "figures": bool(options["figures"]),
         "free_bits": float(free_bits),
         "keep": options["keep"],
+        "augment": options["augment"],
     }
     return {"model": model, **({"alternatives": alternatives} if alternatives else {}), "schedule": schedule,
             "data": data, "train": train, "threshold": threshold, "prior": options["prior"],

@@ -191,9 +191,12 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     if state is None:  # a resumed run's configuration was fitted to its data when it started
         config = {**config, "model": fit_to_data(config["model"], data.train, data.holdout)}
     if is_maze_data(dcfg):
-        why = selection.refusal(build_model(config["model"]), data)
+        model = build_model(config["model"])
+        why = selection.refusal(model, data)
         if why is not None:
             raise UsageError(f"model {config['model'].get('name')!r} cannot learn this data: {why}")
+        if state is None:
+            config = {**config, "train": {**config["train"], "symmetries": list(symmetries_for(model, data, config))}}
     # A group opened by the caller (model "auto" trains its candidates in one) stays open for it: gloo does not
     # always open a second group in the same processes.
     opened = not joined()
@@ -204,6 +207,35 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     finally:
         if opened:
             leave(world)
+
+
+def symmetries_for(model, data, config: dict) -> tuple[str, ...]:
+    """The transforms training shows the levels under (``augment`` ``"auto"``): the largest group the training levels
+    pass the symmetry test for (``daedalus.maze.symmetry.corpus_symmetries``) among the transforms under which the
+    model can still draw every training level; just the identity with ``augment`` ``"none"`` or generated mazes
+    that are fresh each epoch."""
+    from daedalus.maze.symmetry import TRANSFORMS, corpus_symmetries, largest_group, square_only, transform
+
+    if config["train"].get("augment", "none") != "auto" or config["data"].get("fresh"):
+        return ("identity",)
+    grids = data.train
+    square = grids.shape[1] == grids.shape[2]
+    candidates = [name for name in TRANSFORMS if square or not square_only(name)]
+    found = corpus_symmetries(grids, seed=config["train"]["seed"], allowed=candidates)
+    return largest_group(name for name in found
+                         if name == "identity" or model.undrawable(transform(grids, name)) is None)
+
+
+# With symmetries, a corpus smaller than this is shown under several of them each epoch (up to all of them).
+AUGMENTED_EPOCH = 1600
+
+
+def augmented_repeats(levels: int, symmetries: int) -> int:
+    """How many different symmetries each level is shown under per epoch: enough for about ``AUGMENTED_EPOCH``
+    levels an epoch, at most one per symmetry (1 without symmetries or for a corpus that large)."""
+    if symmetries <= 1 or levels == 0:
+        return 1
+    return max(1, min(symmetries, math.ceil(AUGMENTED_EPOCH / levels)))
 
 
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:
@@ -231,8 +263,13 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
     if world.main:
         out_dir.mkdir(parents=True, exist_ok=True)
     x_train = torch.from_numpy(data.train).to(device)
+    # The flips and turns each epoch shows the levels under (drawn from the epoch's generator, so every process
+    # draws the same); just the identity for many runs, which then draw nothing more. A small corpus is shown
+    # under several of them each epoch (``repeats`` different ones per level), so it gets the steps of a larger one.
+    symmetries = tuple(tcfg.get("symmetries", ("identity",)))
+    repeats = augmented_repeats(len(x_train), len(symmetries))
     x_hold = torch.from_numpy(data.holdout).to(device)
-    n = len(x_train)
+    n = len(x_train) * repeats
     steps_per_epoch = math.ceil(n / global_batch)
     total_steps = steps_per_epoch * tcfg["epochs"]
     step, epoch, history, log = 0, 0, [], []
@@ -284,7 +321,15 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
             x_train = torch.from_numpy(maze_set(dcfg, epoch, shard)).to(device)
             sharded = world.distributed
         started = time.perf_counter()
-        order = torch.randperm(len(x_train), generator=generator, device=device)
+        order = torch.randperm(len(x_train) * repeats, generator=generator, device=device)
+        x_epoch = x_train
+        if len(symmetries) > 1:
+            from daedalus.maze.symmetry import transform_each
+
+            first = torch.randint(len(symmetries), (len(x_train),), generator=generator, device=device).cpu().numpy()
+            levels = x_train.cpu().numpy()
+            x_epoch = torch.from_numpy(np.concatenate([
+                transform_each(levels, symmetries, (first + k) % len(symmetries)) for k in range(repeats)])).to(device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg['epochs']}", disable=not progress,
                    leave=False, unit="step")
         sums = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
@@ -300,7 +345,7 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
                 # The last global batch is smaller than the world: this process still joins the gradient
                 # average (with a weight of 0), or the others would wait for it.
                 index, weight = order[:1], 0.0
-            batch = x_train[index]
+            batch = x_epoch[index]
             parts = loss_parts(model, batch, beta, tcfg["loss"], noise, tcfg.get("free_bits", 0.0), forward)
             loss = parts["loss"]
             if world.distributed:
