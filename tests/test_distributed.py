@@ -22,8 +22,10 @@ from daedalus.trainer.config import resolve_config
 from daedalus.trainer.train import train, weights_digest
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# Without the symmetries (augment none): with them 64 mazes train eight times the steps, and the float32 difference
+# the first test bounds grows with the steps (it is about the data-parallel arithmetic, not the data).
 AE = ["--model", "seed-ae", "--count", "64", "--holdout", "16", "--eval-samples", "8", "--no-figures", "--quiet",
-      "--threads", "1"]
+      "--threads", "1", "--augment", "none"]
 # The default model (a raster walk VAE with its own noise) on fresh mazes: shards and noise generators per rank.
 RASTER = ["--model", "raster", "--latent", "4", "--hidden", "32", "--count", "64", "--holdout", "16",
           "--batch-size", "8", "--fresh", "--eval-samples", "8", "--no-figures", "--quiet", "--threads", "1"]
@@ -58,7 +60,7 @@ def max_difference(a, b):
 
 def ae_config(batch_size):
     return resolve_config({"model": "seed-ae", "count": 64, "holdout": 16, "eval_samples": 8, "figures": False,
-                           "batch_size": batch_size, "epochs": 3})
+                           "batch_size": batch_size, "epochs": 3, "augment": "none"})
 
 
 def test_two_processes_end_with_the_same_weights_as_one_at_twice_the_batch(tmp_path):

@@ -16,7 +16,8 @@ from daedalus.trainer.config import resolve_config
 from daedalus.trainer.data import mnist, sklearn_digits
 from daedalus.trainer.train import TrainingDiverged, train
 
-TINY = {"count": 64, "holdout": 16, "batch_size": 16, "eval_samples": 32, "figures": False}
+# augment none: these tests count steps and epochs of 64 mazes, which the symmetries would multiply (test_symmetry).
+TINY = {"count": 64, "holdout": 16, "batch_size": 16, "eval_samples": 32, "figures": False, "augment": "none"}
 
 
 def tiny_config(**options):
@@ -216,7 +217,8 @@ def test_a_vae_run_too_short_for_its_kl_cycles_says_so(tmp_path, capsys):
     torch.set_num_threads(1)
     # 32 mazes in batches of 32 for 2 epochs: 2 optimizer steps for 4 cycles, so β would stay 0 throughout.
     argv = ["train", "--model", "seed-vae", "--count", "32", "--holdout", "8", "--batch-size", "32", "--epochs", "2",
-            "--schedule", "cyclical", "--cycles", "4", "--eval-samples", "8", "--no-figures", "--quiet"]
+            "--schedule", "cyclical", "--cycles", "4", "--eval-samples", "8", "--no-figures", "--quiet",
+            "--augment", "none"]
     assert main([*argv, "--out", str(tmp_path / "short")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     warning = [line for line in err if "warning" in line]
