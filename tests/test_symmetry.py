@@ -103,6 +103,16 @@ def test_the_carve_walk_drops_a_symmetry_that_moves_its_root(tmp_path):
     config = resolve_config({"data": str(path), "model": "carve"})
     data = load_dataset(config["data"])
     model = build_model(config["model"])
-    assert symmetries_for(model, data, config) == ("identity", "transpose")
+    assert symmetries_for(model, data, config) == ["identity", "transpose"]
     # Turned half a turn, the corpus is depth-first from the last cell: the carve walk cannot draw it.
     assert model.undrawable(transform(data.train, "rot180")) is not None
+
+
+def test_each_style_of_a_many_style_corpus_keeps_its_own_symmetries(tmp_path):
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    np.savez(folder / "kruskal.npz", grids=generate_batch("kruskal", 150, 16, 16, np.random.default_rng(7)))
+    np.savez(folder / "sidewinder.npz", grids=generate_batch("sidewinder", 150, 16, 16, np.random.default_rng(7)))
+    assert main(["train", "--data", str(folder), *TINY, "--out", str(tmp_path / "run")]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["symmetries"] == [list(ALL), ["identity", "flip_cols"]]  # styles in file-name order

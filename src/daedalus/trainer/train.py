@@ -196,7 +196,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         if why is not None:
             raise UsageError(f"model {config['model'].get('name')!r} cannot learn this data: {why}")
         if state is None:
-            config = {**config, "train": {**config["train"], "symmetries": list(symmetries_for(model, data, config))}}
+            config = {**config, "train": {**config["train"], "symmetries": symmetries_for(model, data, config)}}
     # A group opened by the caller (model "auto" trains its candidates in one) stays open for it: gloo does not
     # always open a second group in the same processes.
     opened = not joined()
@@ -209,21 +209,38 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
             leave(world)
 
 
-def symmetries_for(model, data, config: dict) -> tuple[str, ...]:
+def symmetries_for(model, data, config: dict) -> list:
     """The transforms training shows the levels under (``augment`` ``"auto"``): the largest group the training levels
     pass the symmetry test for (``daedalus.maze.symmetry.corpus_symmetries``) among the transforms under which the
-    model can still draw every training level; just the identity with ``augment`` ``"none"`` or generated mazes
-    that are fresh each epoch."""
+    model can still draw every training level — for a many-style corpus one group per style, in the style order;
+    just the identity with ``augment`` ``"none"`` or generated mazes that are fresh each epoch."""
     from daedalus.maze.symmetry import TRANSFORMS, corpus_symmetries, largest_group, square_only, transform
 
     if config["train"].get("augment", "none") != "auto" or config["data"].get("fresh"):
-        return ("identity",)
-    grids = data.train
-    square = grids.shape[1] == grids.shape[2]
+        return ["identity"]
+    square = data.train.shape[1] == data.train.shape[2]
     candidates = [name for name in TRANSFORMS if square or not square_only(name)]
-    found = corpus_symmetries(grids, seed=config["train"]["seed"], allowed=candidates)
-    return largest_group(name for name in found
-                         if name == "identity" or model.undrawable(transform(grids, name)) is None)
+
+    def group(grids: np.ndarray) -> list[str]:
+        found = corpus_symmetries(grids, seed=config["train"]["seed"], allowed=candidates)
+        return list(largest_group(name for name in found
+                                  if name == "identity" or model.undrawable(transform(grids, name)) is None))
+
+    if data.train_labels is None:
+        return group(data.train)
+    return [group(data.train[data.train_labels == style]) for style in range(int(data.train_labels.max()) + 1)]
+
+
+def _level_symmetries(symmetries: list, labels: np.ndarray | None, count: int) -> list[tuple[str, ...]] | None:
+    """Each training level's group of transforms (``config["train"]["symmetries"]``: one group, or one per style),
+    or None when every level has only the identity."""
+    if not symmetries or isinstance(symmetries[0], str):
+        groups, index = [tuple(symmetries or ["identity"])], np.zeros(count, dtype=np.int64)
+    else:
+        groups, index = [tuple(g) for g in symmetries], np.asarray(labels, dtype=np.int64)
+    if all(len(g) == 1 for g in groups):
+        return None
+    return [groups[i] for i in index]
 
 
 # With symmetries, a corpus smaller than this is shown under several of them each epoch (up to all of them).
@@ -266,8 +283,8 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
     # The flips and turns each epoch shows the levels under (drawn from the epoch's generator, so every process
     # draws the same); just the identity for many runs, which then draw nothing more. A small corpus is shown
     # under several of them each epoch (``repeats`` different ones per level), so it gets the steps of a larger one.
-    symmetries = tuple(tcfg.get("symmetries", ("identity",)))
-    repeats = augmented_repeats(len(x_train), len(symmetries))
+    level_groups = _level_symmetries(tcfg.get("symmetries", ["identity"]), data.train_labels, len(x_train))
+    repeats = augmented_repeats(len(x_train), max(map(len, level_groups)) if level_groups else 1)
     x_hold = torch.from_numpy(data.holdout).to(device)
     n = len(x_train) * repeats
     steps_per_epoch = math.ceil(n / global_batch)
@@ -323,13 +340,17 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
         started = time.perf_counter()
         order = torch.randperm(len(x_train) * repeats, generator=generator, device=device)
         x_epoch = x_train
-        if len(symmetries) > 1:
-            from daedalus.maze.symmetry import transform_each
+        if level_groups is not None:
+            from daedalus.maze.symmetry import TRANSFORMS, transform_each
 
-            first = torch.randint(len(symmetries), (len(x_train),), generator=generator, device=device).cpu().numpy()
+            # Level i's k-th view this epoch: member (first_i + k) of its group (group sizes divide 8, so the
+            # first is uniform over the group).
+            first = torch.randint(8, (len(x_train),), generator=generator, device=device).cpu().numpy()
+            names = list(TRANSFORMS)
             levels = x_train.cpu().numpy()
-            x_epoch = torch.from_numpy(np.concatenate([
-                transform_each(levels, symmetries, (first + k) % len(symmetries)) for k in range(repeats)])).to(device)
+            views = [np.array([names.index(g[(f + k) % len(g)]) for f, g in zip(first, level_groups)])
+                     for k in range(repeats)]
+            x_epoch = torch.from_numpy(np.concatenate([transform_each(levels, names, v) for v in views])).to(device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg['epochs']}", disable=not progress,
                    leave=False, unit="step")
         sums = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
