@@ -1,0 +1,52 @@
+"""What the raster walk's modes cost: the compiled walk on the shipped decoder's outputs at batch 1024, perfect and
+braid, with and without closed cells (docs/formats.md "Raster decoders", step 3), side by side in one run.
+
+    python benchmarks/walk_modes.py [--seconds 1] [--rounds 5]
+
+Each mode runs in short slices, interleaved round by round, so load from other processes falls on all alike; the
+table shows the median rate of each and its ratio to the plain perfect walk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from daedalus.maze.raster_walk import raster_walk
+from daedalus.runtime import MazeGenerator
+
+MODES = {"perfect": (False, False), "braid": (True, False), "perfect, closed cells": (False, True),
+         "braid, closed cells": (True, True)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per mode per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=1024)
+    args = parser.parse_args()
+    generator = MazeGenerator.load(device="cpu")
+    # The decoder's outputs for one batch (MazeGenerator._run: onnxruntime alone, checked), walked again and again.
+    outputs = generator._run(generator.sample_latents(args.batch, rng=0))
+    cell_logits, context_mix, context_basis, uniforms = outputs
+    uniforms = np.asarray(uniforms, dtype=np.float64)
+    rates = {name: [] for name in MODES}
+    for _ in range(args.rounds):
+        for name, (loops, closed) in MODES.items():
+            done, started = 0, time.process_time()
+            while time.process_time() - started < args.seconds:
+                raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, closed_cells=closed)
+                done += args.batch
+            rates[name].append(done / (time.process_time() - started))
+    base = float(np.median(rates["perfect"]))
+    print(f"| walk mode (batch {args.batch}) | levels/CPU-s | µs per level | vs perfect |")
+    print("|---|---:|---:|---:|")
+    for name in MODES:
+        rate = float(np.median(rates[name]))
+        print(f"| {name} | {rate:,.0f} | {1e6 / rate:.1f} | {rate / base:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
