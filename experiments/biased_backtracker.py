@@ -22,13 +22,15 @@ from styles import COLUMNS, run  # noqa: E402
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
 
 
-def biased_backtracker(rows: int, cols: int, weight: float, rng: np.random.Generator) -> np.ndarray:
+def biased_backtracker(rows: int, cols: int, weight: float, rng: np.random.Generator,
+                       blocked: np.ndarray | None = None) -> np.ndarray:
     """One (2R, 2C) maze: the recursive backtracker from (0, 0), each unvisited neighbour chosen with probability
-    proportional to ``weight`` (left, right) or 1 (up, down)."""
+    proportional to ``weight`` (left, right) or 1 (up, down); with ``blocked`` (R, C), only over the other cells,
+    and every cell it does not reach is wall (experiments/closed_cells.py)."""
     grid = np.zeros((2 * rows, 2 * cols), dtype=np.uint8)
-    grid[0:-1:2, 0:-1:2] = 1
-    seen = np.zeros((rows, cols), dtype=bool)
+    seen = np.zeros((rows, cols), dtype=bool) if blocked is None else blocked.copy()
     seen[0, 0] = True
+    grid[0, 0] = 1
     stack = [(0, 0)]
     while stack:
         r, c = stack[-1]
@@ -37,9 +39,13 @@ def biased_backtracker(rows: int, cols: int, weight: float, rng: np.random.Gener
         if not options:
             stack.pop()
             continue
-        p = np.array([weight if dr == 0 else 1.0 for dr, _ in options])
-        dr, dc = options[rng.choice(len(options), p=p / p.sum())]
+        if weight == 1.0:
+            dr, dc = options[rng.integers(len(options))]
+        else:
+            p = np.array([weight if dr == 0 else 1.0 for dr, _ in options])
+            dr, dc = options[rng.choice(len(options), p=p / p.sum())]
         grid[2 * r + dr, 2 * c + dc] = 1
+        grid[2 * (r + dr), 2 * (c + dc)] = 1
         seen[r + dr, c + dc] = True
         stack.append((r + dr, c + dc))
     return grid

@@ -25,33 +25,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from biased_backtracker import MOVES, biased_backtracker  # noqa: E402
 from styles import COLUMNS, run  # noqa: E402
-
-MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
 
 
 def carve_around(blocked: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The (2R, 2C) backtracker maze over the cells not ``blocked`` (R, C) that it reaches from (0, 0); every
     other cell wall."""
-    rows, cols = blocked.shape
-    grid = np.zeros((2 * rows, 2 * cols), dtype=np.uint8)
-    seen = blocked.copy()
-    seen[0, 0] = True
-    grid[0, 0] = 1
-    stack = [(0, 0)]
-    while stack:
-        r, c = stack[-1]
-        options = [(dr, dc) for dr, dc in MOVES if 0 <= r + dr < rows and 0 <= c + dc < cols
-                   and not seen[r + dr, c + dc]]
-        if not options:
-            stack.pop()
-            continue
-        dr, dc = options[rng.integers(len(options))]
-        grid[2 * r + dr, 2 * c + dc] = 1
-        grid[2 * (r + dr), 2 * (c + dc)] = 1
-        seen[r + dr, c + dc] = True
-        stack.append((r + dr, c + dc))
-    return grid
+    return biased_backtracker(*blocked.shape, 1.0, rng, blocked)
 
 
 def kruskal_around(blocked: np.ndarray, rng: np.random.Generator) -> np.ndarray:
