@@ -93,10 +93,10 @@ def test_training_records_the_symmetries_it_shows_and_each_walk_keeps_those_it_c
 
 
 def test_the_carve_walk_drops_a_symmetry_that_moves_its_root(tmp_path):
+    from daedalus.trainer.augment import symmetries_for
     from daedalus.trainer.config import resolve_config
     from daedalus.trainer.data import load_dataset
     from daedalus.trainer.models import build_model
-    from daedalus.trainer.train import symmetries_for
 
     path = tmp_path / "backtracker.npz"
     np.savez(path, grids=generate_batch("backtracker", 200, 12, 12, np.random.default_rng(6)))

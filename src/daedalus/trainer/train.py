@@ -25,6 +25,7 @@ import torch
 
 from daedalus.errors import DaedalusError, UsageError
 from daedalus.limits import check_memory
+from daedalus.trainer import augment
 from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
 from daedalus.trainer.distributed import World, join, joined, leave, world_from_env
@@ -196,7 +197,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         if why is not None:
             raise UsageError(f"model {config['model'].get('name')!r} cannot learn this data: {why}")
         if state is None:
-            config = {**config, "train": {**config["train"], "symmetries": symmetries_for(model, data, config)}}
+            config = {**config, "train": {**config["train"], "symmetries": augment.symmetries_for(model, data, config)}}
     # A group opened by the caller (model "auto" trains its candidates in one) stays open for it: gloo does not
     # always open a second group in the same processes.
     opened = not joined()
@@ -207,52 +208,6 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     finally:
         if opened:
             leave(world)
-
-
-def symmetries_for(model, data, config: dict) -> list:
-    """The transforms training shows the levels under (``augment`` ``"auto"``): the largest group the training levels
-    pass the symmetry test for (``daedalus.maze.symmetry.corpus_symmetries``) among the transforms under which the
-    model can still draw every training level — for a many-style corpus one group per style, in the style order;
-    just the identity with ``augment`` ``"none"`` or generated mazes that are fresh each epoch."""
-    from daedalus.maze.symmetry import TRANSFORMS, corpus_symmetries, largest_group, square_only, transform
-
-    if config["train"].get("augment", "none") != "auto" or config["data"].get("fresh"):
-        return ["identity"]
-    square = data.train.shape[1] == data.train.shape[2]
-    candidates = [name for name in TRANSFORMS if square or not square_only(name)]
-
-    def group(grids: np.ndarray) -> list[str]:
-        found = corpus_symmetries(grids, seed=config["train"]["seed"], allowed=candidates)
-        return list(largest_group(name for name in found
-                                  if name == "identity" or model.undrawable(transform(grids, name)) is None))
-
-    if data.train_labels is None:
-        return group(data.train)
-    return [group(data.train[data.train_labels == style]) for style in range(int(data.train_labels.max()) + 1)]
-
-
-def _level_symmetries(symmetries: list, labels: np.ndarray | None, count: int) -> list[tuple[str, ...]] | None:
-    """Each training level's group of transforms (``config["train"]["symmetries"]``: one group, or one per style),
-    or None when every level has only the identity."""
-    if not symmetries or isinstance(symmetries[0], str):
-        groups, index = [tuple(symmetries or ["identity"])], np.zeros(count, dtype=np.int64)
-    else:
-        groups, index = [tuple(g) for g in symmetries], np.asarray(labels, dtype=np.int64)
-    if all(len(g) == 1 for g in groups):
-        return None
-    return [groups[i] for i in index]
-
-
-# With symmetries, a corpus smaller than this is shown under several of them each epoch (up to all of them).
-AUGMENTED_EPOCH = 1600
-
-
-def augmented_repeats(levels: int, symmetries: int) -> int:
-    """How many different symmetries each level is shown under per epoch: enough for about ``AUGMENTED_EPOCH``
-    levels an epoch, at most one per symmetry (1 without symmetries or for a corpus that large)."""
-    if symmetries <= 1 or levels == 0:
-        return 1
-    return max(1, min(symmetries, math.ceil(AUGMENTED_EPOCH / levels)))
 
 
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:
@@ -283,8 +238,8 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
     # The flips and turns each epoch shows the levels under (drawn from the epoch's generator, so every process
     # draws the same); just the identity for many runs, which then draw nothing more. A small corpus is shown
     # under several of them each epoch (``repeats`` different ones per level), so it gets the steps of a larger one.
-    level_groups = _level_symmetries(tcfg.get("symmetries", ["identity"]), data.train_labels, len(x_train))
-    repeats = augmented_repeats(len(x_train), max(map(len, level_groups)) if level_groups else 1)
+    views = augment.EpochViews(tcfg.get("symmetries", ["identity"]), data.train_labels, len(x_train))
+    repeats = views.repeats
     x_hold = torch.from_numpy(data.holdout).to(device)
     n = len(x_train) * repeats
     steps_per_epoch = math.ceil(n / global_batch)
@@ -339,18 +294,7 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
             sharded = world.distributed
         started = time.perf_counter()
         order = torch.randperm(len(x_train) * repeats, generator=generator, device=device)
-        x_epoch = x_train
-        if level_groups is not None:
-            from daedalus.maze.symmetry import TRANSFORMS, transform_each
-
-            # Level i's k-th view this epoch: member (first_i + k) of its group (group sizes divide 8, so the
-            # first is uniform over the group).
-            first = torch.randint(8, (len(x_train),), generator=generator, device=device).cpu().numpy()
-            names = list(TRANSFORMS)
-            levels = x_train.cpu().numpy()
-            views = [np.array([names.index(g[(f + k) % len(g)]) for f, g in zip(first, level_groups)])
-                     for k in range(repeats)]
-            x_epoch = torch.from_numpy(np.concatenate([transform_each(levels, names, v) for v in views])).to(device)
+        x_epoch = views.epoch(x_train, generator)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tcfg['epochs']}", disable=not progress,
                    leave=False, unit="step")
         sums = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
