@@ -116,3 +116,24 @@ def test_each_style_of_a_many_style_corpus_keeps_its_own_symmetries(tmp_path):
     assert main(["train", "--data", str(folder), *TINY, "--out", str(tmp_path / "run")]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["train"]["symmetries"] == [list(ALL), ["identity", "flip_cols"]]  # styles in file-name order
+
+
+def test_each_epoch_shows_every_level_under_different_members_of_its_own_group():
+    import torch
+
+    from daedalus.trainer.augment import EpochViews
+
+    grids = generate_batch("prim", 6, 12, 12, np.random.default_rng(8))
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    views = EpochViews([list(ALL), ["identity"]], labels, len(grids))
+    assert views.repeats == 8  # 6 levels: every member of the largest group, each epoch
+    generator = torch.Generator().manual_seed(0)
+    epoch = views.epoch(torch.from_numpy(grids.astype(np.float32)), generator).numpy()
+    assert epoch.shape == (8 * 6, 12, 12)
+    for i in range(6):
+        seen = {epoch[k * 6 + i].tobytes() for k in range(8)}
+        if labels[i] == 0:  # eight different views, each a symmetry of the level
+            assert seen == {transform(grids[i:i + 1], name)[0].astype(np.float32).tobytes() for name in ALL}
+        else:  # the second style has none: the level itself every time
+            assert seen == {grids[i].astype(np.float32).tobytes()}
+    assert EpochViews(["identity"], None, 6).epoch(torch.zeros(6, 12, 12), generator).shape == (6, 12, 12)
