@@ -44,16 +44,17 @@ class WideRasterVAE(RasterVAE):
 
     OUTPUT = "wide"
 
-    def __init__(self, hidden_mlp: int = 128, **config):
+    def __init__(self, hidden_mlp: int = 128, mlp_layers: int = 2, **config):
         super().__init__(**config)
-        self.hidden_mlp = int(hidden_mlp)
+        self.hidden_mlp, self.mlp_layers = int(hidden_mlp), int(mlp_layers)
         if self.hidden_mlp:
-            self.wide = nn.Sequential(nn.Linear(WIDTH, self.hidden_mlp), nn.ReLU(),
-                                      nn.Linear(self.hidden_mlp, self.hidden_mlp), nn.ReLU(),
-                                      nn.Linear(self.hidden_mlp, OPTIONS))
+            layers = [nn.Linear(WIDTH, self.hidden_mlp), nn.ReLU()]
+            for _ in range(self.mlp_layers - 1):
+                layers += [nn.Linear(self.hidden_mlp, self.hidden_mlp), nn.ReLU()]
+            self.wide = nn.Sequential(*layers, nn.Linear(self.hidden_mlp, OPTIONS))
 
     def config(self) -> dict:
-        return {**super().config(), "hidden_mlp": self.hidden_mlp}
+        return {**super().config(), "hidden_mlp": self.hidden_mlp, "mlp_layers": self.mlp_layers}
 
     def target(self, grids: torch.Tensor) -> torch.Tensor:
         target = super().target(grids)
@@ -118,7 +119,8 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--held-out", required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--hidden-mlp", type=int, default=128)
+    parser.add_argument("--hidden-mlp", type=int, default=128, help="width of the MLP's hidden layers (0: no MLP)")
+    parser.add_argument("--mlp-layers", type=int, default=2, help="hidden layers of the MLP")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--samples", type=int, default=2000)
     args = parser.parse_args()
@@ -126,7 +128,8 @@ def main() -> None:
     models.ARCHITECTURES["wide"] = ("wide_context", "WideRasterVAE")
     config = resolve_config({"data": args.data, "model": "raster", "epochs": args.epochs, "figures": False,
                              "eval_samples": 0})
-    config["model"] = {**config["model"], "output": "wide", "hidden_mlp": args.hidden_mlp}
+    config["model"] = {**config["model"], "output": "wide", "hidden_mlp": args.hidden_mlp,
+                       "mlp_layers": args.mlp_layers}
     started = time.perf_counter()
     record = train(config, args.out, progress=False)
     seconds = time.perf_counter() - started
@@ -137,7 +140,8 @@ def main() -> None:
     accuracy = two_sample_accuracy(levels, held_out, seed=0)["accuracy"]
     from daedalus.maze.stats import is_perfect
 
-    result = {"hidden_mlp": args.hidden_mlp, "bits": WIDTH, "two_sample": accuracy,
+    result = {"data": args.data, "hidden_mlp": args.hidden_mlp, "mlp_layers": args.mlp_layers, "bits": WIDTH,
+              "two_sample": accuracy,
               "perfect": float(np.mean(is_perfect(levels))), "holdout_rec": record["holdout_rec"],
               "train_s": round(seconds)}
     print(json.dumps(result))
