@@ -173,11 +173,7 @@ class _Sets:
         out[:, ::2, 1::2] = right
         out[:, 1::2, ::2] = down
         if self.closed_cells:  # a cell is open when any of its four links is (a closed cell has none)
-            up = np.zeros_like(down)
-            up[:, 1:] = down[:, :-1]
-            left = np.zeros_like(right)
-            left[:, :, 1:] = right[:, :, :-1]
-            out[:, ::2, ::2] = right | down | up | left
+            out[:, ::2, ::2] = _linked(right, down)
         else:
             out[:, ::2, ::2] = 1
         # The last column's right links and the last row's down links never open (they would be border).
@@ -333,6 +329,14 @@ def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, 
     return sets.grids()
 
 
+def _linked(right: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """Whether any of each cell's four links is open, from the ``(count, rows, cols)`` right and down links."""
+    linked = right | down
+    linked[:, 1:] |= down[:, :-1]
+    linked[:, :, 1:] |= right[:, :, :-1]
+    return linked
+
+
 def maze_links(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(right, down)`` bool ``(count, rows, cols)`` links of a batch of lattice grids."""
     grids = np.asarray(grids) != 0
@@ -410,11 +414,7 @@ def closed_cell_problem(grids: np.ndarray, closed_cells: bool = True) -> tuple[i
         corner = (0, 0) if not cells[i, 0, 0] else (grids.shape[1] - 2, grids.shape[2] - 2)
         return i, (f"cell {corner} is wall; the raster walk keeps its first and last cell open (the levels' start "
                    f"and exit)")
-    up = np.zeros_like(down)
-    up[:, 1:] = down[:, :-1]
-    left = np.zeros_like(right)
-    left[:, :, 1:] = right[:, :, :-1]
-    linked = right | down | up | left
+    linked = _linked(right, down)
     stub = np.argwhere(~cells & linked)
     if len(stub):
         i, r, c = stub[0]

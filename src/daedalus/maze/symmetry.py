@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from daedalus.maze.stats import _cell_links
+
 # The eight symmetries of the square, as (quarter turns counter-clockwise, then flip the columns).
 TRANSFORMS = {
     "identity": (0, False), "rot90": (1, False), "rot180": (2, False), "rot270": (3, False),
@@ -79,13 +81,10 @@ def _positions(grids: np.ndarray) -> np.ndarray:
 
 
 def _cell_patterns(grids: np.ndarray) -> np.ndarray:
-    """Per level ``(N, 16)``: how many open cells have each pattern of (up, right, down, left) links."""
-    g = np.pad(grids != 0, ((0, 0), (1, 1), (1, 1)))
-    cells = g[:, 1:-1:2, 1:-1:2]
-    up, down = g[:, 0:-2:2, 1:-1:2], g[:, 2::2, 1:-1:2]
-    left, right = g[:, 1:-1:2, 0:-2:2], g[:, 1:-1:2, 2::2]
-    code = up.astype(np.int64) | right << 1 | down << 2 | left << 3
-    return _counts(np.where(cells, code, 16), 17)[:, :16]
+    """Per level ``(N, 16)``: how many open cells have each pattern of their four links (``stats._cell_links``)."""
+    links, _ = _cell_links(grids)
+    code = (links * np.array([1, 2, 4, 8])).sum(axis=-1)
+    return _counts(np.where(grids[:, ::2, ::2], code, 16), 17)[:, :16]
 
 
 def _block_patterns(grids: np.ndarray) -> np.ndarray:
@@ -100,8 +99,8 @@ def _block_patterns(grids: np.ndarray) -> np.ndarray:
 
 def _counts(codes: np.ndarray, bins: int) -> np.ndarray:
     """Per level, a histogram of the integer codes ``(N, ...)`` in ``[0, bins)``."""
-    flat = codes.reshape(len(codes), -1)
-    return np.stack([np.bincount(row, minlength=bins) for row in flat]).astype(np.float64)
+    flat = codes.reshape(len(codes), -1) + bins * np.arange(len(codes))[:, None]
+    return np.bincount(flat.ravel(), minlength=bins * len(codes)).reshape(len(codes), bins).astype(np.float64)
 
 
 def _differ_p(a: np.ndarray, b: np.ndarray) -> float:

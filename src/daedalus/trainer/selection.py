@@ -92,7 +92,7 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
     if len(tried) == 1:
         selection = {"chosen": tried[0]["name"], "candidates": {}, "refused": refused}
         return train({**base, "model": tried[0], "selection": selection}, out_dir, progress=progress,
-                     stop_after_epochs=stop_after_epochs)
+                     stop_after_epochs=stop_after_epochs, dataset=data)
 
     if world.main:
         folder.mkdir(parents=True, exist_ok=True)
@@ -101,12 +101,13 @@ def train_selected(config: dict | None, out_dir: str | Path, train, resume: bool
     join(world, pick_device(base["train"]["device"]))
     try:
         return _train_candidates(base, tried, refused, folder, out_dir, world, train, resume, progress,
-                                 stop_after_epochs)
+                                 stop_after_epochs, data)
     finally:
         leave(world)
 
 
-def _train_candidates(base, tried, refused, folder, out_dir, world, train, resume, progress, stop_after_epochs):
+def _train_candidates(base, tried, refused, folder, out_dir, world, train, resume, progress, stop_after_epochs,
+                      data):
     from daedalus.trainer.train import held_out_nats, kept_record
 
     epochs = base["train"]["epochs"]
@@ -117,7 +118,7 @@ def _train_candidates(base, tried, refused, folder, out_dir, world, train, resum
         if done is None:
             again = resume and (run_dir / ckpt.STATE_FILE).exists()
             done = train({**base, "model": model}, run_dir, resume=again, progress=progress,
-                         stop_after_epochs=stop_after_epochs)
+                         stop_after_epochs=stop_after_epochs, dataset=data)
             if done.get("epoch", 0) < epochs:
                 return done  # stopped early, as a kill would stop it: --resume goes on from here
         records[name] = done

@@ -138,7 +138,7 @@ def check_training_memory(config: dict) -> None:
 
 
 def train(config: dict, out_dir: str | Path, resume: bool = False, progress: bool = True,
-          stop_after_epochs: int | None = None) -> dict:
+          stop_after_epochs: int | None = None, dataset=None) -> dict:
     """Train the model ``config`` describes, writing a run folder.
 
     Args:
@@ -150,6 +150,8 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
             same world size; at another one, the same data order and steps with other noise).
         progress: show a tqdm bar (rank 0 only).
         stop_after_epochs: stop after this many epochs in this call (as a kill would; for tests).
+        dataset: the ``Dataset`` of the configuration's data, already read (model "auto" reads a corpus once for
+            every candidate); None reads it.
 
     Returns:
         The last epoch's log record.
@@ -188,7 +190,7 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
                          f"got data {dcfg['kind']!r} (use seed-ae or seed-vae for digits)")
     device = pick_device(tcfg["device"])
     check_training_memory(config)
-    data = load_dataset(dcfg)
+    data = load_dataset(dcfg) if dataset is None else dataset
     if state is None:  # a resumed run's configuration was fitted to its data when it started
         config = {**config, "model": fit_to_data(config["model"], data.train, data.holdout)}
     if is_maze_data(dcfg):
