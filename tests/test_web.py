@@ -206,3 +206,29 @@ def test_a_decoder_that_closes_cells_gives_python_s_levels_in_both_modes(closed_
         differ = [code for code, level in zip(CODES, levels) if texts[str(code)][mode] != level.to_text()]
         assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"
         assert any((level.grid[::2, ::2] == 0).any() for level in levels), f"{mode}: no level closed a cell"
+
+
+@pytest.fixture(scope="module")
+def window_model(tmp_path_factory):
+    """A raster decoder with a window network (metadata window_hidden), 12 x 12, two epochs."""
+    from daedalus.cli import main
+    from test_window import TINY
+
+    tmp = tmp_path_factory.mktemp("window")
+    assert main(["dataset", "--generator", "prim", "--count", "120", "--size", "12", "--seed", "4",
+                 "--out", str(tmp / "prim.npz")]) == 0
+    assert main(["train", "--data", str(tmp / "prim.npz"), *TINY, "--model", "raster", "--window", "24,8",
+                 "--out", str(tmp / "run")]) == 0
+    assert main(["export", str(tmp / "run"), "--out", str(tmp / "window.onnx"), "--quality-samples", "8"]) == 0
+    return tmp / "window.onnx"
+
+
+def test_a_decoder_with_a_window_network_gives_python_s_levels_in_both_modes(window_model):
+    generator = MazeGenerator.load(window_model, device="cpu")
+    assert generator.metadata["window_hidden"] == "24,8"
+    with served(window_model) as url, chromium() as driver:
+        texts = both_modes(driver, url, CODES)
+    for mode in ("perfect", "braid"):
+        levels = [generator.generate(1, seed=code, mode=mode)[0] for code in CODES]
+        differ = [code for code, level in zip(CODES, levels) if texts[str(code)][mode] != level.to_text()]
+        assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"

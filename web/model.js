@@ -57,9 +57,12 @@ const DECODINGS = {
     const outputs = {
       cellLogits: out.cell_logits.data, contextMix: out.context_mix.data,
       contextBasis: out.context_basis.data, uniforms: out.uniforms.data,
+      windowBias: out.window_bias ? out.window_bias.data : null,
+      windowWeights: out.window_weights ? out.window_weights.data : null,
     };
+    const windowHidden = decoder.meta.window_hidden ? decoder.meta.window_hidden.split(",").map(Number) : [];
     return rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0,
-      decoder.meta.closed_cells === "learned");
+      decoder.meta.closed_cells === "learned", windowHidden);
   },
   carve(decoder, out, braid) {
     const grid = carveWalk(out.carve_scores.data, decoder.height / 2, decoder.width / 2, decoder.start);

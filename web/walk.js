@@ -3,6 +3,47 @@
 
 export const OPTIONS = 4; // right + 2 * down
 export const CONTEXTS = 1 << 14; // per context group
+// The window network's links (WINDOW_BITS, before the three set bits): rows r-3..r, columns c-4..c+4, decided
+// before the cell, row by row, column by column, right before down.
+const WINDOW_LINKS = [];
+for (let dr = -3; dr <= 0; dr++) {
+  for (let dc = -4; dc <= 4; dc++) {
+    for (const down of [false, true]) if (dr < 0 || dc < 0) WINDOW_LINKS.push([down, dr, dc]);
+  }
+}
+const WINDOW_INPUTS = WINDOW_LINKS.length + 3;
+const f32 = Math.fround;
+
+/**
+ * The window network's four scores at one cell (docs/formats.md step 2), float32 in the fixed order: the level's
+ * bias plus the first layer's weight row of each set bit, in bit order; then per layer ReLU, its bias, plus h_k * w_k
+ * for k in order. Math.fround after every product and sum gives IEEE float32 arithmetic exactly.
+ */
+function windowScores(bits, bias, weights, hidden) {
+  const sizes = [WINDOW_INPUTS, ...hidden, OPTIONS];
+  let h = Float32Array.from(bias);
+  const width = sizes[1];
+  for (let i = 0; i < WINDOW_INPUTS; i++) {
+    if (!bits[i]) continue;
+    const row = i * width;
+    for (let k = 0; k < width; k++) h[k] = f32(h[k] + weights[row + k]);
+  }
+  let at = WINDOW_INPUTS * width;
+  for (let layer = 1; layer < sizes.length - 1; layer++) {
+    const inputs = sizes[layer], outputs = sizes[layer + 1];
+    const biasAt = at + inputs * outputs;
+    const next = weights.slice(biasAt, biasAt + outputs);
+    for (let k = 0; k < inputs; k++) {
+      const value = h[k] > 0 ? h[k] : 0;
+      if (value === 0) continue;
+      const wk = at + k * outputs;
+      for (let o = 0; o < outputs; o++) next[o] = f32(next[o] + f32(value * weights[wk + o]));
+    }
+    h = next;
+    at = biasAt + outputs;
+  }
+  return h;
+}
 
 /**
  * Walk one level.
@@ -13,10 +54,12 @@ export const CONTEXTS = 1 << 14; // per context group
  * @param {number} loopBonus added to the options that close a loop (braid mode only)
  * @param {boolean} closedCells a cell joined from neither above nor the left may close (metadata closed_cells
  *   "learned"): it becomes wall
+ * @param {number[]} windowHidden the window network's hidden widths (metadata window_hidden), [] for none; its
+ *   numbers are out.windowBias [hidden[0]] and out.windowWeights (flat, docs/formats.md)
  * @returns {Uint8Array} the (2R x 2C) grid, row-major, 1 = open
  */
-export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = false) {
-  const { cellLogits, contextMix, contextBasis, uniforms } = out;
+export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = false, windowHidden = []) {
+  const { cellLogits, contextMix, contextBasis, uniforms, windowBias, windowWeights } = out;
   const mix = contextMix.length;
   const groups = contextBasis.length / (CONTEXTS * mix * OPTIONS);
   if (groups !== 1 && groups !== 2) throw new Error(`contextBasis holds ${contextBasis.length} numbers, not 1 or 2 context groups of ${CONTEXTS} x ${mix} x ${OPTIONS}`);
@@ -28,6 +71,7 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = 
   const scores = new Float64Array(OPTIONS);
   const weights = new Float64Array(OPTIONS);
   const allowed = [false, false, false, false];
+  const windowBits = new Uint8Array(WINDOW_INPUTS);
   for (let r = 0; r < rows; r++) {
     // 1. Row start: keep the label above through an open up link, fresh labels elsewhere; rename by leftmost cell.
     const fresh = new Int32Array(cols);
@@ -73,7 +117,14 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = 
         allowed[2] = hasBelow;
         allowed[3] = rightOk && hasBelow;
       }
-      // 4. Scores, in float64.
+      // 4. Scores, in float64 (the window network's in float32, then added).
+      let window = null;
+      if (windowHidden.length) {
+        WINDOW_LINKS.forEach(([isDown, dr, dc], i) => { windowBits[i] = link(isDown ? down : right, r + dr, c + dc); });
+        const n = WINDOW_LINKS.length;
+        windowBits[n] = same; windowBits[n + 1] = setHasDown; windowBits[n + 2] = later;
+        window = windowScores(windowBits, windowBias, windowWeights, windowHidden);
+      }
       const cell = (r * cols + c) * OPTIONS;
       const base = context * mix * OPTIONS;
       const wideBase = (CONTEXTS + wide) * mix * OPTIONS;
@@ -82,6 +133,7 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = 
         for (let j = 0; j < mix; j++) s += contextMix[j] * contextBasis[base + j * OPTIONS + o];
         if (groups === 2) for (let j = 0; j < mix; j++) s += contextMix[j] * contextBasis[wideBase + j * OPTIONS + o];
         scores[o] = cellLogits[cell + o] + s;
+        if (window) scores[o] += window[o];
         if (loops && loopBonus && same && (o & 1)) scores[o] += loopBonus;
       }
       // 5. Choice: inverse CDF of the softmax over the allowed options.

@@ -14,6 +14,9 @@ from daedalus.errors import ModelError
 from daedalus.maze.grid import LATTICE_RULE, check_shape
 
 FORMAT_VERSION = "1"
+# Format 2 adds outputs a decoder has only when its metadata names them (OPTIONAL_OUTPUTS): a runtime that knows
+# format 1 only would walk without them and draw other levels, so it must refuse such a file.
+FORMAT_VERSIONS = ("1", "2")
 INPUT_NAME = "z"
 # The graph's outputs per decoding kind, in order. A kind is one entry here, one trainer model and one runtime
 # decoding class (daedalus.runtime.decodings).
@@ -22,7 +25,23 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "carve": ("p_open", "carve_scores"),
     "raster": ("cell_logits", "context_mix", "context_basis", "uniforms"),
 }
+# Outputs a decoding kind adds after its own when a metadata key is present (in this order), e.g. a raster decoder
+# with a window network (metadata window_hidden).
+OPTIONAL_OUTPUTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "raster": {"window_hidden": ("window_bias", "window_weights")},
+}
 DEFAULT_DECODING = "threshold"
+
+
+def output_names(decoding: str, metadata: dict) -> tuple[str, ...]:
+    """The graph's outputs of a decoder of kind ``decoding`` with ``metadata``, in order."""
+    extra = [names for key, names in OPTIONAL_OUTPUTS.get(decoding, {}).items() if key in metadata]
+    return OUTPUTS[decoding] + tuple(name for names in extra for name in names)
+
+
+def format_version(decoding: str, metadata: dict) -> str:
+    """The oldest format that describes a decoder: 2 when it has optional outputs, else 1."""
+    return "2" if len(output_names(decoding, metadata)) > len(OUTPUTS[decoding]) else "1"
 REQUIRED_METADATA = ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold")
 # onnxruntime guarantees ai.onnx opsets from 7; Unity Sentis reads up to 15, which is the export's default.
 MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 7, 21, 15
@@ -63,7 +82,7 @@ class ModelInfo:
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return OUTPUTS[self.decoding]
+        return output_names(self.decoding, self.metadata)
 
     @property
     def noise_dim(self) -> int:
@@ -102,9 +121,9 @@ def read_contract(metadata: dict[str, str], source: str) -> ModelInfo:
     if missing:
         raise ModelError(f"{source} is not a Daedalus decoder: metadata_props lacks {', '.join(missing)} "
                          "(see docs/formats.md, ONNX decoder)")
-    if metadata["daedalus_format"] != FORMAT_VERSION:
+    if metadata["daedalus_format"] not in FORMAT_VERSIONS:
         raise ModelError(f"{source}: daedalus_format {metadata['daedalus_format']!r} is not supported, "
-                         f"expected {FORMAT_VERSION!r}")
+                         f"expected one of {', '.join(map(repr, FORMAT_VERSIONS))}")
 
     def integer(key: str, low: int) -> int:
         try:

@@ -18,14 +18,14 @@ import torch
 from daedalus import __version__
 from daedalus.contract import (
     DEFAULT_OPSET,
-    FORMAT_VERSION,
     INPUT_NAME,
     MAX_OPSET,
     MIN_OPSET,
-    OUTPUTS,
     PRIORS,
+    format_version,
     read_contract,
 )
+from daedalus.contract import output_names as contract_output_names
 from daedalus.errors import DaedalusError, UsageError
 from daedalus.files import atomic_write
 from daedalus.maze.evaluation import corpus_mode
@@ -55,7 +55,7 @@ class _Decoder(torch.nn.Module):
 
 
 def output_names(model) -> list[str]:
-    return list(OUTPUTS[model.DECODING])
+    return list(contract_output_names(model.DECODING, model.export_metadata()))
 
 
 def latent_prior(model, config: dict, prior: str | None = None, dataset=None) -> dict:
@@ -362,7 +362,7 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
 
     data = config["data"]
     metadata = {
-        "daedalus_format": FORMAT_VERSION,
+        "daedalus_format": format_version(model.DECODING, model.export_metadata()),
         "latent_dim": str(model.input_dim),
         "height": str(height),
         "width": str(width),

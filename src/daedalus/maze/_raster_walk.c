@@ -22,9 +22,17 @@
 #define CONTEXT_BITS 14
 #define CONTEXTS (1 << CONTEXT_BITS)
 #define TOP 3
-#define LEFT 3
-#define RIGHT 2
+#define LEFT 4
+#define RIGHT 4
 #define MAX_SIDE 512
+/* The window network (docs/formats.md step 2; daedalus.maze.raster_walk.WINDOW_BITS): the links of rows r-3..r and
+ * columns c-4..c+4 decided before the cell, row by row, column by column, right before down; then three set bits. */
+#define WINDOW_UP 3
+#define WINDOW_SIDE 4
+#define WINDOW_LINK_COUNT ((WINDOW_UP * (2 * WINDOW_SIDE + 1) + WINDOW_SIDE) * 2)
+#define WINDOW_INPUTS (WINDOW_LINK_COUNT + 3)
+#define MAX_WINDOW_WIDTH 1024
+#define MAX_WINDOW_LAYERS 8
 
 typedef struct {
     int rows, cols, stride, loops;
@@ -82,14 +90,63 @@ static inline void mix_scores(const float *weights, const float *const *rows, in
 #endif
 }
 
+typedef struct {
+    int layers;                       /* hidden layers; 0: no window network */
+    int sizes[MAX_WINDOW_LAYERS + 2]; /* WINDOW_INPUTS, the hidden widths, OPTIONS */
+    const float *bias, *weights;      /* (count, sizes[1]) per-level first-layer biases; the flat weights */
+    int offset[WINDOW_LINK_COUNT];    /* each window link's place relative to the cell's, in its link array */
+    int is_down[WINDOW_LINK_COUNT];
+} WindowNet;
+
+/* The window network's four scores at one cell, in float32 and the order docs/formats.md fixes: h = the level's bias,
+ * plus the weight row of each set bit in bit order; then for each further layer, ReLU, its bias, plus h_k * w_k for k
+ * in order (a zero h_k adds nothing and is skipped). The loops over units are independent lanes, so a vectorizing
+ * compiler gives the same bits; -ffp-contract=off keeps products and sums rounded one by one. */
+static void window_net_scores(const WindowNet *net, const Walk *w, Py_ssize_t level, int r, int c, int same,
+                              int set_has_down, int later, float *score) {
+    float h[MAX_WINDOW_WIDTH], next[MAX_WINDOW_WIDTH];
+    int width = net->sizes[1];
+    memcpy(h, net->bias + (size_t)level * width, sizeof(float) * width);
+    int here = (r + TOP) * w->stride + c + LEFT;
+    const float *row = net->weights;
+    for (int i = 0; i < WINDOW_INPUTS; i++, row += width) {
+        int bit;
+        if (i < WINDOW_LINK_COUNT) bit = (net->is_down[i] ? w->down : w->right)[here + net->offset[i]];
+        else bit = i == WINDOW_LINK_COUNT ? same : i == WINDOW_LINK_COUNT + 1 ? set_has_down : later;
+        if (bit) for (int k = 0; k < width; k++) h[k] = h[k] + row[k];
+    }
+    const float *at = net->weights + (size_t)WINDOW_INPUTS * width;
+    for (int layer = 1; layer <= net->layers; layer++) {
+        int inputs = net->sizes[layer], outputs = net->sizes[layer + 1];
+        const float *weights = at, *bias = at + (size_t)inputs * outputs;
+        for (int o = 0; o < outputs; o++) next[o] = bias[o];
+        for (int k = 0; k < inputs; k++) {
+            float value = h[k] > 0.0f ? h[k] : 0.0f;
+            if (value == 0.0f) continue;
+            const float *wk = weights + (size_t)k * outputs;
+            for (int o = 0; o < outputs; o++) next[o] = next[o] + value * wk[o];
+        }
+        memcpy(h, next, sizeof(float) * outputs);
+        at = bias + outputs;
+    }
+    for (int o = 0; o < OPTIONS; o++) score[o] = h[o];
+}
+
 static void walk_batch(const float *cell_logits, const float *context_mix, const float *context_basis,
                        const double *uniforms, unsigned char *out, Py_ssize_t count, int rows, int cols, int mix,
-                       int groups, int loops, double loop_bonus, int closed_cells, unsigned char *scratch,
-                       Py_ssize_t *bad) {
+                       int groups, int loops, double loop_bonus, int closed_cells, WindowNet *net,
+                       unsigned char *scratch, Py_ssize_t *bad) {
     Walk w;
     w.rows = rows; w.cols = cols; w.loops = loops; w.stride = cols + LEFT + RIGHT;
     size_t links = (size_t)(rows + TOP) * w.stride;
     w.right = scratch; w.down = scratch + links;
+    if (net->layers) {
+        int i = 0;
+        for (int dr = -WINDOW_UP; dr <= 0; dr++)
+            for (int dc = -WINDOW_SIDE; dc <= WINDOW_SIDE; dc++)
+                for (int kind = 0; kind < 2; kind++)
+                    if (dr < 0 || dc < 0) { net->offset[i] = dr * w.stride + dc; net->is_down[i] = kind; i++; }
+    }
     int height = 2 * rows, width = 2 * cols;
     for (Py_ssize_t b = 0; b < count; b++) {
         memset(scratch, 0, 2 * links);
@@ -151,9 +208,12 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
                     basis[1] = context_basis + ((size_t)CONTEXTS + wide) * mix * OPTIONS;
                 }
                 double score[OPTIONS], top = -INFINITY;
+                float window[OPTIONS] = {0.0f, 0.0f, 0.0f, 0.0f};
                 mix_scores(weights, basis, groups, mix, score);
+                if (net->layers) window_net_scores(net, &w, b, r, c, same, set_has_down, later, window);
                 for (int o = 0; o < OPTIONS; o++) {
                     score[o] = (double)cell[o] + score[o];
+                    if (net->layers) score[o] += (double)window[o];
                     if (loops && same && (o & 1)) score[o] += loop_bonus;
                     if (allowed[o] && score[o] > top) top = score[o];
                 }
@@ -202,16 +262,50 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
 
 
 static PyObject *walk(PyObject *self, PyObject *args) {
-    Py_buffer cell_logits, context_mix, context_basis, uniforms, out;
+    Py_buffer cell_logits, context_mix, context_basis, uniforms, out, window_bias, window_weights;
     Py_ssize_t count;
     int rows, cols, mix, groups, loops, closed_cells;
     double loop_bonus;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipdp", &cell_logits, &context_mix, &context_basis, &uniforms, &out,
-                          &count, &rows, &cols, &mix, &groups, &loops, &loop_bonus, &closed_cells))
+    PyObject *hidden;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipdpy*y*O!", &cell_logits, &context_mix, &context_basis, &uniforms,
+                          &out, &count, &rows, &cols, &mix, &groups, &loops, &loop_bonus, &closed_cells,
+                          &window_bias, &window_weights, &PyTuple_Type, &hidden))
         return NULL;
     PyObject *result = NULL;
-    size_t real = sizeof(float);
     unsigned char *scratch = NULL;
+    WindowNet net;
+    memset(&net, 0, sizeof(net));
+    Py_ssize_t layers = PyTuple_GET_SIZE(hidden);
+    if (layers > MAX_WINDOW_LAYERS) {
+        PyErr_Format(PyExc_ValueError, "walk: a window network of at most %d hidden layers, got %zd",
+                     MAX_WINDOW_LAYERS, layers);
+        goto done;
+    }
+    net.layers = (int)layers;
+    net.sizes[0] = WINDOW_INPUTS;
+    for (Py_ssize_t i = 0; i < layers; i++) {
+        long width = PyLong_AsLong(PyTuple_GET_ITEM(hidden, i));
+        if (width < 1 || width > MAX_WINDOW_WIDTH) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "walk: window widths must be 1 to %d, got %ld", MAX_WINDOW_WIDTH,
+                             width);
+            goto done;
+        }
+        net.sizes[i + 1] = (int)width;
+    }
+    net.sizes[layers + 1] = OPTIONS;
+    if (layers) {
+        size_t numbers = (size_t)net.sizes[0] * net.sizes[1];
+        for (Py_ssize_t i = 1; i <= layers; i++) numbers += (size_t)net.sizes[i] * net.sizes[i + 1] + net.sizes[i + 1];
+        if ((size_t)window_bias.len != (size_t)count * net.sizes[1] * sizeof(float)
+            || (size_t)window_weights.len != numbers * sizeof(float)) {
+            PyErr_SetString(PyExc_ValueError, "walk: window buffer sizes do not match the widths");
+            goto done;
+        }
+        net.bias = window_bias.buf;
+        net.weights = window_weights.buf;
+    }
+    size_t real = sizeof(float);
     if (count < 0 || rows < 1 || cols < 1 || rows > MAX_SIDE || cols > MAX_SIDE || mix < 1 || groups < 1
         || groups > 2) {
         PyErr_Format(PyExc_ValueError, "walk: bad dimensions count=%zd rows=%d cols=%d mix=%d groups=%d", count, rows,
@@ -233,7 +327,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     walk_batch(cell_logits.buf, context_mix.buf, context_basis.buf, uniforms.buf, out.buf, count, rows,
-               cols, mix, groups, loops, loop_bonus, closed_cells, scratch, &bad);
+               cols, mix, groups, loops, loop_bonus, closed_cells, &net, scratch, &bad);
     Py_END_ALLOW_THREADS
     result = PyLong_FromSsize_t(bad);
 done:
@@ -243,13 +337,15 @@ done:
     PyBuffer_Release(&context_basis);
     PyBuffer_Release(&uniforms);
     PyBuffer_Release(&out);
+    PyBuffer_Release(&window_bias);
+    PyBuffer_Release(&window_weights);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
      "walk(cell_logits, context_mix, context_basis, uniforms, out, count, rows, cols, mix, groups, loops, "
-     "loop_bonus, closed_cells) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
+     "loop_bonus, closed_cells, window_bias, window_weights, window_hidden) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
      "The raster walk into out; use daedalus.maze.raster_walk.raster_walk."},
     {NULL, NULL, 0, NULL},
 };

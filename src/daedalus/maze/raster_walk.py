@@ -20,6 +20,11 @@ cell below. Everything above and to the left is decided already, so a choice can
    float64): the first option whose cumulative weight exceeds ``u * total``.
 5. The choice updates the sets: opening right merges two sets, opening down marks the set as continuing.
 
+A decoder with a *window network* adds one more term to step 2: a small ReLU network over the 65 bits of
+``WINDOW_BITS`` (every link decided in rows r-3..r and columns c-4..c+4, and the three set bits), whose first layer's
+bias comes from the latent code (``Window``). It reads patterns no table of fourteen bits can enumerate
+(EXPERIMENTS.md "A wider context, as a run-time MLP"); its arithmetic is float32 in a fixed order (``window_scores``).
+
 Every walk ends in a maze whose cells are all open and connected: a spanning tree when loops are not allowed, a
 braid maze with the loops the scores chose otherwise. Every such maze is reachable, so the walk can learn any style;
 ``raster_events`` gives the choices, contexts and masks of a given maze for exact teacher-forced likelihoods.
@@ -28,6 +33,7 @@ braid maze with the loops the scores chose otherwise. Every such maze is reachab
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -78,12 +84,77 @@ WIDE_CONTEXT_BITS = (
 )
 CONTEXT_GROUPS = (CONTEXT_BITS, WIDE_CONTEXT_BITS)
 CONTEXTS = 1 << len(CONTEXT_BITS)  # contexts per group
+# What a window network reads (docs/formats.md "Raster decoders", step 2): every link decided before the cell in
+# rows r-3..r and columns c-4..c+4, row by row, column by column, right before down; then the three set bits.
+WINDOW_UP, WINDOW_LEFT, WINDOW_RIGHT = 3, 4, 4
+WINDOW_LINKS = tuple((kind, dr, dc) for dr in range(-WINDOW_UP, 1) for dc in range(-WINDOW_LEFT, WINDOW_RIGHT + 1)
+                     for kind in ("right", "down") if dr < 0 or dc < 0)
+WINDOW_BITS = (*WINDOW_LINKS, ("same_set_right",), ("set_has_down",), ("set_has_later",))
+# The most hidden units a window layer may have, and the most hidden layers (the compiled walk's buffers).
+MAX_WINDOW_WIDTH, MAX_WINDOW_LAYERS = 1024, 8
+_SET_SHIFTS = {bit[0]: shift for shift, bit in enumerate(CONTEXT_BITS) if len(bit) == 1}
 BACKENDS = ("c", "numpy")
 # The walk raster_walk uses by default: the compiled one where it is installed. DAEDALUS_COMPILED=0 runs the numpy
 # reference of every compiled part (for comparisons); both give the same mazes.
 BACKEND = "numpy" if os.environ.get("DAEDALUS_COMPILED") == "0" or _native is None else "c"
-# Link arrays are padded so that every offset above reads inside them: 3 rows above, 3 columns left, 2 right.
-_TOP, _LEFT, _RIGHT = 3, 3, 2
+# Link arrays are padded so that every offset above reads inside them: 3 rows above, 4 columns left, 4 right.
+_TOP, _LEFT, _RIGHT = 3, 4, 4
+
+
+class Window(NamedTuple):
+    """A window network's numbers for a batch of levels (docs/formats.md "Raster decoders", step 2).
+
+    ``bias``: float32 ``(count, hidden[0])``, the first layer's bias of each level (from its code). ``weights``:
+    float32, flat: the first layer's weights ``(len(WINDOW_BITS), hidden[0])``, then for each further layer and the
+    output layer (to the four options) its weights ``(inputs, outputs)`` and bias ``(outputs,)``, all row-major.
+    ``hidden``: the hidden layers' widths."""
+
+    bias: np.ndarray
+    weights: np.ndarray
+    hidden: tuple[int, ...]
+
+
+def window_sizes(hidden) -> tuple[int, ...]:
+    """The window network's layer widths, from its input (the window's bits) to its output (the options)."""
+    return (len(WINDOW_BITS), *hidden, OPTIONS)
+
+
+def window_weight_count(hidden) -> int:
+    """How many numbers ``Window.weights`` holds for hidden widths ``hidden``."""
+    sizes = window_sizes(hidden)
+    return sizes[0] * sizes[1] + sum(a * b + b for a, b in zip(sizes[1:-1], sizes[2:]))
+
+
+def window_layers(weights: np.ndarray, hidden) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """``Window.weights`` as ``[(weights (inputs, outputs), bias (outputs,) or None for the first layer)]``."""
+    sizes, at, layers = window_sizes(hidden), 0, []
+    for layer, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = weights[at : at + a * b].reshape(a, b)
+        at += a * b
+        bias = None
+        if layer:
+            bias = weights[at : at + b]
+            at += b
+        layers.append((w, bias))
+    return layers
+
+
+def window_scores(bits: np.ndarray, bias: np.ndarray, layers) -> np.ndarray:
+    """float32 ``(count, 4)``: the window network's scores for ``(count, 65)`` bool bits, in the order
+    docs/formats.md fixes (every sum taken term by term, in float32, each product and sum rounded; no fused
+    multiply-add): the first layer adds the weight rows of the set bits to the level's bias, bit by bit; each
+    further layer starts from its bias and adds ``h_k · w_k`` for k in order; ReLU between layers."""
+    h = np.array(bias, dtype=np.float32, copy=True)
+    first = layers[0][0]
+    for i in range(first.shape[0]):
+        np.add(h, first[i], out=h, where=bits[:, i : i + 1])
+    for w, b in layers[1:]:
+        np.maximum(h, np.float32(0), out=h)
+        acc = np.repeat(b[None, :], len(h), axis=0)
+        for k in range(w.shape[0]):
+            acc += h[:, k : k + 1] * w[k]
+        h = acc
+    return h
 
 
 class _Sets:
@@ -149,6 +220,15 @@ class _Sets:
         allowed[:, 2] = has_below
         allowed[:, 3] = right_ok & has_below
         return context, allowed
+
+    def window_bits(self, r: int, c: int, context: np.ndarray) -> np.ndarray:
+        """``(count, 65)`` bool: the bits a window network reads at cell (r, c) (``WINDOW_BITS``); the set bits are
+        taken from the first group's ``context`` (``(count, groups)``, as ``context_and_allowed`` returns it)."""
+        links = [(self.right if kind == "right" else self.down)[:, r + dr + _TOP, c + dc + _LEFT]
+                 for kind, dr, dc in WINDOW_LINKS]
+        first = context[:, 0]
+        sets = [(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_BITS[len(WINDOW_LINKS):]]
+        return np.stack(links + sets, axis=1)
 
     def apply(self, r: int, c: int, option: np.ndarray) -> None:
         idx = self._index
@@ -254,7 +334,7 @@ def option_scores(cell_logits: np.ndarray, context_mix: np.ndarray, context_basi
 
 def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis: np.ndarray, uniforms: np.ndarray,
                 loops: bool = False, loop_bonus: float = 0.0, backend: str | None = None,
-                closed_cells: bool = False) -> np.ndarray:
+                closed_cells: bool = False, window: Window | None = None) -> np.ndarray:
     """Walk a batch of mazes over learned scores (the module docstring gives the steps).
 
     Args:
@@ -269,6 +349,8 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
             reference), or None for ``BACKEND``. Both give the same mazes bit for bit.
         closed_cells: let a cell that neither the cell above nor the one on the left joins close both its links and
             become wall (a decoder trained on levels with wall cells); the first and the last cell stay open.
+        window: a window network's numbers (``Window``), whose scores add to every cell's; None for a decoder
+            without one.
 
     Returns:
         ``(count, 2 * rows, 2 * cols)`` uint8 mazes: every open cell connected to every other, the lattice rule
@@ -287,39 +369,62 @@ def raster_walk(cell_logits: np.ndarray, context_mix: np.ndarray, context_basis:
     # The compiled walk reads float32, what decoders return; other dtypes (float64 scores from a script) walk in
     # numpy, which computes in float64 either way.
     closed_cells = bool(closed_cells)
+    window = _check_window(window, count)
     if backend == "c" and all(np.asarray(a).dtype == np.float32 for a in (cell_logits, context_mix, context_basis)):
         return _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
-                       closed_cells)
+                       closed_cells, window)
     return _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
-                       closed_cells)
+                       closed_cells, window)
+
+
+def _check_window(window: Window | None, count: int) -> Window | None:
+    """The window's arrays as contiguous float32, its shapes checked (ValueError naming what disagrees)."""
+    if window is None:
+        return None
+    hidden = tuple(int(h) for h in window.hidden)
+    if not 1 <= len(hidden) <= MAX_WINDOW_LAYERS or any(h < 1 or h > MAX_WINDOW_WIDTH for h in hidden):
+        raise ValueError(f"window hidden widths must be 1 to {MAX_WINDOW_WIDTH}, one to {MAX_WINDOW_LAYERS} layers; "
+                         f"got {list(hidden)}")
+    bias = np.ascontiguousarray(window.bias, dtype=np.float32)
+    weights = np.ascontiguousarray(window.weights, dtype=np.float32).reshape(-1)
+    if bias.shape != (count, hidden[0]):
+        raise ValueError(f"window bias must be ({count}, {hidden[0]}), got {bias.shape}")
+    if weights.size != window_weight_count(hidden):
+        raise ValueError(f"window weights for hidden widths {list(hidden)} must hold {window_weight_count(hidden)} "
+                         f"numbers, got {weights.size}")
+    return Window(bias, weights, hidden)
 
 
 def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
-            closed_cells) -> np.ndarray:
+            closed_cells, window) -> np.ndarray:
     arrays = [np.ascontiguousarray(a) for a in (cell_logits, context_mix, context_basis)]
     out = np.empty((count, 2 * rows, 2 * cols), dtype=np.uint8)
+    bias, weights, hidden = window if window is not None else (b"", b"", ())
     bad = _native.walk(*arrays, uniforms, out, count, rows, cols, arrays[1].shape[1], context_groups(arrays[2]),
-                       bool(loops), loop_bonus, closed_cells)
+                       bool(loops), loop_bonus, closed_cells, bias, weights, tuple(hidden))
     if bad >= 0:
         raise _non_finite(*divmod(bad, rows * cols), cols)
     return out
 
 
 def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
-                closed_cells) -> np.ndarray:
+                closed_cells, window) -> np.ndarray:
     cell_logits = np.asarray(cell_logits, dtype=np.float64)
     context_mix = np.asarray(context_mix, dtype=np.float64)
     context_basis = np.asarray(context_basis, dtype=np.float64)
     sets = _Sets(count, rows, cols, loops, closed_cells)
     groups = context_groups(context_basis)
     closes_loop = np.array([False, True, False, True])
-    same_bit = 1 << [b[0] for b in CONTEXT_BITS].index("same_set_right")
+    same_bit = 1 << _SET_SHIFTS["same_set_right"]
+    layers = window_layers(window.weights, window.hidden) if window is not None else None
     for r in range(rows):
         sets.start_row(r)
         for c in range(cols):
             context, allowed = sets.context_and_allowed(r, c, groups)
             with np.errstate(invalid="ignore", over="ignore"):  # refused just below, with a better message
                 scores = option_scores(cell_logits[:, r, c], context_mix, context_basis, context)
+                if layers is not None:
+                    scores = scores + window_scores(sets.window_bits(r, c, context), window.bias, layers)
             if loops and loop_bonus:
                 scores = scores + loop_bonus * (((context[:, 0] & same_bit) > 0)[:, None] & closes_loop)
             finite = np.isfinite(scores).all(axis=1)
@@ -341,6 +446,30 @@ def maze_links(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(right, down)`` bool ``(count, rows, cols)`` links of a batch of lattice grids."""
     grids = np.asarray(grids) != 0
     return grids[:, ::2, 1::2], grids[:, 1::2, ::2]
+
+
+def window_link_bits(grids: np.ndarray) -> np.ndarray:
+    """bool ``(count, cells, len(WINDOW_LINKS))``: the links a window network reads at every cell of given mazes,
+    row-major (the walk's set bits come with ``raster_events``' contexts)."""
+    right, down = maze_links(grids)
+    count, rows, cols = right.shape
+    padded = {}
+    for kind, links in (("right", right), ("down", down)):
+        array = np.zeros((count, rows + _TOP, cols + _LEFT + _RIGHT), dtype=bool)
+        array[:, _TOP:, _LEFT : _LEFT + cols] = links
+        padded[kind] = array
+    # A maze's last column has no right links and its last row no down links (border), as in the walk.
+    padded["right"][:, :, _LEFT + cols - 1] = False
+    padded["down"][:, _TOP + rows - 1, :] = False
+    bits = [padded[kind][:, _TOP + dr : _TOP + dr + rows, _LEFT + dc : _LEFT + dc + cols]
+            for kind, dr, dc in WINDOW_LINKS]
+    return np.stack(bits, axis=-1).reshape(count, rows * cols, len(WINDOW_LINKS))
+
+
+def window_set_bits(contexts: np.ndarray) -> np.ndarray:
+    """bool ``(..., 3)``: the window's set bits from ``raster_events``' contexts ``(..., groups)``."""
+    first = np.asarray(contexts)[..., 0]
+    return np.stack([(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_BITS[len(WINDOW_LINKS):]], axis=-1)
 
 
 def raster_events(grids: np.ndarray, loops: bool = True, groups: int = 1,

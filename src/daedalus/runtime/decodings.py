@@ -14,7 +14,15 @@ import numpy as np
 
 from daedalus.contract import ModelInfo
 from daedalus.errors import ModelError, UsageError
-from daedalus.maze.raster_walk import CONTEXTS, OPTIONS, raster_walk
+from daedalus.maze.raster_walk import (
+    CONTEXTS,
+    MAX_WINDOW_LAYERS,
+    MAX_WINDOW_WIDTH,
+    OPTIONS,
+    Window,
+    raster_walk,
+    window_weight_count,
+)
 from daedalus.maze.repair import repair
 from daedalus.maze.scored_carve import carve
 
@@ -157,7 +165,9 @@ class RasterDecoding(Decoding):
     """The raster walk over ``cell_logits``, ``context_mix`` and ``context_basis`` with the graph's ``uniforms``
     (docs/formats.md "Raster decoders"): spanning trees in perfect mode; in braid mode the walk may close loops,
     with the decoder's learned preference plus the ``braid_loop_bonus`` metadata (0 unless its corpus had none).
-    With the ``closed_cells`` metadata ``learned`` the walk may close cells (a corpus with wall cells)."""
+    With the ``closed_cells`` metadata ``learned`` the walk may close cells (a corpus with wall cells); with
+    ``window_hidden`` (the widths of a window network) the graph also returns ``window_bias`` and ``window_weights``,
+    whose network scores every cell too."""
 
     kind = "raster"
 
@@ -179,6 +189,18 @@ class RasterDecoding(Decoding):
             raise ModelError(f"model {source}: metadata closed_cells must be none or learned (whether the walk may "
                              f"close cells), got {closed!r}")
         self.closed_cells = closed == "learned"
+        self.window_hidden: tuple[int, ...] = ()
+        if "window_hidden" in info.metadata:
+            text = info.metadata["window_hidden"]
+            try:
+                self.window_hidden = tuple(int(w) for w in text.split(","))
+            except ValueError:
+                self.window_hidden = ()
+            if not 1 <= len(self.window_hidden) <= MAX_WINDOW_LAYERS or not all(
+                    1 <= w <= MAX_WINDOW_WIDTH for w in self.window_hidden):
+                raise ModelError(f"model {source}: metadata window_hidden must be the window network's hidden "
+                                 f"widths, one to {MAX_WINDOW_LAYERS} comma-separated integers from 1 to "
+                                 f"{MAX_WINDOW_WIDTH}, got {text!r}")
 
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
@@ -189,13 +211,15 @@ class RasterDecoding(Decoding):
 
         noise = np.asarray(noise, dtype=np.float32)
         uniforms = (0.5 * (1.0 + erf(noise * np.float32(0.7071067811865476)))).astype(np.float32)
-        return [*outputs[:3], uniforms]
+        return [*outputs[:3], uniforms, *outputs[4:]]
 
     def shapes(self):
         rows, cols = self.info.height // 2, self.info.width // 2
         mix = self.mix
+        window = [(None, self.window_hidden[0]), (window_weight_count(self.window_hidden),)] if self.window_hidden \
+            else []
         return [(None, rows, cols, OPTIONS), (None, mix), (CONTEXTS * self.groups, mix, OPTIONS),
-                (None, rows * cols)]
+                (None, rows * cols), *window]
 
     def loop_bonus_for(self, outputs) -> float:
         """The smallest bonus (bisection) with which braid levels of these outputs keep ``BRAID_LOOPS`` loops on
@@ -229,9 +253,10 @@ class RasterDecoding(Decoding):
         return self._walk(outputs, braid, bonus if braid else 0.0)
 
     def _walk(self, outputs, loops: bool, bonus: float) -> np.ndarray:
-        cell_logits, context_mix, context_basis, uniforms = outputs
+        cell_logits, context_mix, context_basis, uniforms, *window = outputs
+        window = Window(window[0], window[1], self.window_hidden) if self.window_hidden else None
         return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus,
-                           closed_cells=self.closed_cells)
+                           closed_cells=self.closed_cells, window=window)
 
 
 DECODINGS: dict[str, type[Decoding]] = {cls.kind: cls for cls in (ThresholdDecoding, CarveDecoding, RasterDecoding)}

@@ -57,6 +57,10 @@ def register(subparsers) -> None:
     add("--context-hidden", dest="context_hidden", type=int,
         help="raster: width of the MLPs that map a context's bits to its tables (default 128; the tables shipped "
              "are the same size whatever it is)")
+    add("--window",
+        help="raster: hidden widths of the window network, a small network over the 65 links and set bits around "
+             "each cell whose scores the walk adds (like 64 or 32,32), or none (docs/training.md 'The window "
+             "network'; default: the model's own)")
     add("--cell-decoder", dest="cell_decoder",
         help="raster: how the code becomes each cell's scores, dense (one output per cell; default), shared (one "
              "small network for every cell, reading its position) or modulated (the same, the code also scaling "
@@ -82,7 +86,7 @@ def register(subparsers) -> None:
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups", "cell_decoder", "context_hidden", "keep", "augment")
+                "context_groups", "cell_decoder", "context_hidden", "window", "keep", "augment")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ OPTIONS: dict[str, object] = {
     "context_groups": None,
     "cell_decoder": None,
     "context_hidden": None,
+    "window": None,
     "free_bits": 0.0,
     "prior": "normal",
     "keep": "best",
@@ -83,6 +84,30 @@ def read_toml(path: str | os.PathLike) -> dict:
 def _int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _window(value) -> list[int] | None:
+    """The ``window`` option (a raster walk's window network): comma-separated hidden widths like ``64`` or
+    ``32,32``, a list of them, or ``none`` (no window network); None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.strip().lower() in ("none", "0", ""):
+            return []
+        try:
+            value = [int(w) for w in value.split(",")]
+        except ValueError:
+            raise UsageError(f"window must be comma-separated hidden widths like 64 or 32,32, or none; got "
+                             f"{value!r}") from None
+    from daedalus.maze.raster_walk import MAX_WINDOW_LAYERS, MAX_WINDOW_WIDTH
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value] if value else []
+    if not isinstance(value, list) or len(value) > MAX_WINDOW_LAYERS or any(
+            isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WINDOW_WIDTH for w in value):
+        raise UsageError(f"window must be at most {MAX_WINDOW_LAYERS} hidden widths from 1 to {MAX_WINDOW_WIDTH} "
+                         f"(like 64 or 32,32), or none; got {value!r}")
     return value
 
 
@@ -177,7 +202,8 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         _int("context_hidden", options["context_hidden"], 1)
     given = {"latent_dim": options["latent"], "hidden": hidden,
              "temperature": None if options["temperature"] is None else float(options["temperature"]),
-             "context_groups": groups, "cell_decoder": cell_decoder, "context_hidden": options["context_hidden"]}
+             "context_groups": groups, "cell_decoder": cell_decoder, "context_hidden": options["context_hidden"],
+             "window_hidden": _window(options["window"])}
     if name == AUTO:
         # Every candidate that takes the options given; the trainer keeps those that can draw the data and, of
         # several, the one with the best held-out likelihood (daedalus.trainer.selection).

@@ -23,7 +23,19 @@ from torch import nn
 
 from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, check_shape, link_positions
-from daedalus.maze.raster_walk import CONTEXT_GROUPS, CONTEXTS, OPTIONS, raster_events, raster_walk
+from daedalus.maze.raster_walk import (
+    CONTEXT_GROUPS,
+    CONTEXTS,
+    MAX_WINDOW_LAYERS,
+    MAX_WINDOW_WIDTH,
+    OPTIONS,
+    WINDOW_BITS,
+    Window,
+    raster_events,
+    raster_walk,
+    window_link_bits,
+    window_set_bits,
+)
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
@@ -70,6 +82,9 @@ class RasterVAE(nn.Module):
         cell_hidden: width of the shared cell network (``shared`` and ``modulated`` only).
         closed_cells: whether the walk may close cells (make them wall): set from the training levels
             (``options_for``), True when any of them has a wall cell.
+        window_hidden: hidden widths of the window network, a ReLU network over the 65 bits of a wide window of
+            decided links (``WINDOW_BITS``) whose scores add to every cell's, its first layer's bias read from the
+            code; empty for none (EXPERIMENTS.md "The window network").
     """
 
     OUTPUT = "raster"
@@ -80,7 +95,7 @@ class RasterVAE(nn.Module):
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
                  context_hidden: int = 128, context_groups: int = 1, cell_decoder: str = "dense",
-                 cell_hidden: int = 64, closed_cells: bool = False):
+                 cell_hidden: int = 64, closed_cells: bool = False, window_hidden=()):
         super().__init__()
         if kind != "vae":
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
@@ -92,6 +107,11 @@ class RasterVAE(nn.Module):
         if not isinstance(closed_cells, bool):
             raise UsageError(f"closed_cells must be true or false, got {closed_cells!r}")
         self.closed_cells = closed_cells
+        if isinstance(window_hidden, (str, bytes)) or len(window_hidden) > MAX_WINDOW_LAYERS or not all(
+                isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WINDOW_WIDTH for h in window_hidden):
+            raise UsageError(f"window_hidden must be a list of at most {MAX_WINDOW_LAYERS} widths from 1 to "
+                             f"{MAX_WINDOW_WIDTH}, got {window_hidden!r}")
+        self.window_hidden = tuple(int(h) for h in window_hidden)
         self.rows, self.cols = cell_shape((self.height, self.width))
         self.cells = self.rows * self.cols
         positions = link_positions((self.height, self.width))
@@ -110,8 +130,14 @@ class RasterVAE(nn.Module):
         # shared cell network reads beside each cell's position (shared); then the context mix.
         self.level_width = {"dense": self.cells * OPTIONS, "shared": self.cell_hidden,
                             "modulated": 2 * self.cell_hidden}[cell_decoder]
+        # ... and the window network's first-layer bias.
+        self.window_width = self.window_hidden[0] if self.window_hidden else 0
         self.decoder = nn.Sequential(*_mlp([latent_dim, *hidden[::-1]]),
-                                     nn.Linear(hidden[0], self.level_width + self.mix))
+                                     nn.Linear(hidden[0], self.level_width + self.mix + self.window_width))
+        if self.window_hidden:
+            sizes = [*self.window_hidden, OPTIONS]
+            self.window_in = nn.Linear(len(WINDOW_BITS), sizes[0], bias=False)
+            self.window_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         if cell_decoder != "dense":
             features = torch.tensor(position_features(self.rows, self.cols), dtype=torch.float32)
             self.register_buffer("cell_positions", features, persistent=False)
@@ -141,7 +167,8 @@ class RasterVAE(nn.Module):
         return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
                 "height": self.height, "width": self.width, "output": self.output, "loops": self.loops,
                 "mix": self.mix, "context_hidden": self.context_hidden, "context_groups": self.context_groups,
-                "cell_decoder": self.cell_decoder, "cell_hidden": self.cell_hidden, "closed_cells": self.closed_cells}
+                "cell_decoder": self.cell_decoder, "cell_hidden": self.cell_hidden, "closed_cells": self.closed_cells,
+                "window_hidden": list(self.window_hidden)}
 
     @property
     def input_dim(self) -> int:
@@ -155,16 +182,43 @@ class RasterVAE(nn.Module):
         h = self.encoder(links)
         return self.fc_mu(h), self.fc_logvar(h)
 
-    def tables(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B, latent_dim]`` → ``cell_logits`` ``[B, R, C, 4]`` and ``context_mix`` ``[B, mix]``."""
+    def tables(self, code: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``[B, latent_dim]`` → ``cell_logits`` ``[B, R, C, 4]`` and ``context_mix`` ``[B, mix]``, and with a window
+        network its first layer's bias ``[B, window_hidden[0]]``."""
         out = self.decoder(code)
-        level, mix = out[:, : self.level_width], out[:, self.level_width :]
+        mix_end = self.level_width + self.mix
+        level, mix = out[:, : self.level_width], out[:, self.level_width : mix_end]
+        window = (out[:, mix_end:],) if self.window_hidden else ()
         if self.cell_decoder == "shared":  # [B, 1, H] + [cells, H] -> every cell's scores by one network
             level = self.cell_net(level.unsqueeze(1) + self.positions())
         elif self.cell_decoder == "modulated":  # the code scales and shifts the position term
             scale, shift = level[:, : self.cell_hidden], level[:, self.cell_hidden :]
             level = self.cell_net(self.positions() * (1.0 + scale.unsqueeze(1)) + shift.unsqueeze(1))
-        return level.reshape(-1, self.rows, self.cols, OPTIONS), mix
+        return (level.reshape(-1, self.rows, self.cols, OPTIONS), mix, *window)
+
+    def window_scores(self, bias: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+        """The window network: ``[B, cells, 4]`` scores from each level's first-layer bias ``[B, window_hidden[0]]``
+        and the cells' window bits ``[B, cells, 65]``."""
+        h = self.window_in(bits) + bias.unsqueeze(1)
+        for layer in self.window_layers:
+            h = layer(torch.relu(h))
+        return h
+
+    def window_weights(self) -> torch.Tensor:
+        """The window network's fixed weights, flat as ``daedalus.maze.raster_walk.Window.weights`` lays them out:
+        the first layer's ``(65, width)``, then each further layer's ``(inputs, outputs)`` and bias."""
+        parts = [self.window_in.weight.t().reshape(-1)]
+        for layer in self.window_layers:
+            parts += [layer.weight.t().reshape(-1), layer.bias]
+        return torch.cat(parts)
+
+    def window(self, bias) -> Window | None:
+        """The numbers the walk's window network needs for levels with first-layer biases ``bias``, or None."""
+        if not self.window_hidden:
+            return None
+        weights = self.window_weights().detach().cpu().numpy()
+        return Window(np.asarray(bias.detach().cpu().numpy() if torch.is_tensor(bias) else bias, dtype=np.float32),
+                      weights, self.window_hidden)
 
     def positions(self) -> torch.Tensor:
         """``[cells, cell_hidden]``: what the shared cell network adds to the code's features at each cell. In eval
@@ -234,22 +288,29 @@ class RasterVAE(nn.Module):
 
     def target(self, grids: torch.Tensor) -> torch.Tensor:
         """int64 ``[B, cells, groups + 5]``: per cell the walk's basis rows (one per context group), chosen option and
-        the four allowed flags."""
-        contexts, allowed, options = raster_events(grids.detach().cpu().numpy(), loops=self.loops,
-                                                   groups=self.context_groups, closed_cells=self.closed_cells)
-        target = np.concatenate([contexts, options[..., None], allowed.astype(np.int64)], axis=-1)
+        the four allowed flags; with a window network then the 65 window bits."""
+        levels = grids.detach().cpu().numpy()
+        contexts, allowed, options = raster_events(levels, loops=self.loops, groups=self.context_groups,
+                                                   closed_cells=self.closed_cells)
+        parts = [contexts, options[..., None], allowed.astype(np.int64)]
+        if self.window_hidden:
+            parts += [window_link_bits(levels).astype(np.int64), window_set_bits(contexts).astype(np.int64)]
+        target = np.concatenate(parts, axis=-1)
         return torch.from_numpy(target).to(grids.device)
 
     def reconstruction(self, logits: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor,
                        loss: str | None = None) -> torch.Tensor:
         """Per-sample NLL of the walk: ``-log softmax`` of each chosen option over the allowed ones, summed."""
-        cell_logits, mix = logits
+        cell_logits, mix, *window = logits
         groups = self.context_groups
-        context, option, allowed = target[..., :groups], target[..., groups], target[..., groups + 1:].bool()
+        context, option = target[..., :groups], target[..., groups]
+        allowed = target[..., groups + 1 : groups + 1 + OPTIONS].bool()
         # The MLPs run on the contexts this batch visits only (a few thousand of the 16,384 of each group).
         seen, inverse = torch.unique(context, return_inverse=True)
         basis = self.context_basis(seen)[inverse].sum(dim=2)  # [B, cells, mix, 4]: the groups' tables added
         scores = cell_logits.reshape(len(cell_logits), -1, OPTIONS) + torch.einsum("bm,bkmo->bko", mix, basis)
+        if window:
+            scores = scores + self.window_scores(window[0], target[..., groups + 1 + OPTIONS :].float())
         lse = torch.logsumexp(scores.masked_fill(~allowed, float("-inf")), dim=-1)
         chosen = scores.gather(2, option.unsqueeze(-1)).squeeze(-1)
         return (lse - chosen).sum(dim=1)
@@ -261,13 +322,16 @@ class RasterVAE(nn.Module):
 
     # -- what the export writes and the walk reads -------------------------------------------------------------------
     def export_outputs(self, z: torch.Tensor):
-        """The exported graph: ``z = [code | noise]`` → ``(cell_logits, context_mix, context_basis, uniforms)``."""
+        """The exported graph: ``z = [code | noise]`` → ``(cell_logits, context_mix, context_basis, uniforms)``, and
+        with a window network ``(window_bias, window_weights)``."""
         code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
-        cell_logits, mix = self.tables(code)
+        cell_logits, mix, *window = self.tables(code)
         uniforms = 0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))
         # The tables do not depend on z; the zero term only ties them to the input, which the tracer requires of an
         # output (in eval mode they are one constant, not the MLP).
         basis = self.context_basis() + 0.0 * code[:1, :1].reshape(1, 1, 1)
+        if window:
+            return cell_logits, mix, basis, uniforms, window[0], self.window_weights() + 0.0 * code[0, :1]
         return cell_logits, mix, basis, uniforms
 
     def resized(self, height: int, width: int) -> "RasterVAE":
@@ -297,13 +361,15 @@ class RasterVAE(nn.Module):
         return {"decoding": self.DECODING, "code_dim": str(self.latent_dim), "noise_dim": str(self.noise_dim),
                 "loops": "learned" if self.loops else "none", "context_mix": str(self.mix),
                 "context_groups": str(self.context_groups),
-                **({"closed_cells": "learned"} if self.closed_cells else {})}
+                **({"closed_cells": "learned"} if self.closed_cells else {}),
+                **({"window_hidden": ",".join(map(str, self.window_hidden))} if self.window_hidden else {})}
 
     def preview(self, code: torch.Tensor) -> torch.Tensor:
         """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
-        cell, mix = (t.detach().cpu().numpy() for t in self.tables(code))
+        cell, mix, *window = (t.detach().cpu().numpy() for t in self.tables(code))
         basis = self.context_basis().detach().cpu().numpy()
-        grids = raster_walk(cell, mix, basis, np.full((len(cell), self.cells), 0.5), closed_cells=self.closed_cells)
+        grids = raster_walk(cell, mix, basis, np.full((len(cell), self.cells), 0.5), closed_cells=self.closed_cells,
+                            window=self.window(*window) if window else None)
         return torch.from_numpy(grids.astype(np.float32))
 
     @torch.no_grad()
@@ -315,7 +381,7 @@ class RasterVAE(nn.Module):
         noise = rng.standard_normal((len(code), self.noise_dim)).astype(np.float32)
         z = torch.from_numpy(np.concatenate([np.asarray(code, dtype=np.float32), noise], axis=1)).to(device)
         code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
-        cell, mix = (t.cpu().numpy() for t in self.tables(code))
+        cell, mix, *window = (t.cpu().numpy() for t in self.tables(code))
         uniforms = (0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))).cpu().numpy()
         return raster_walk(cell, mix, self.context_basis().cpu().numpy(), uniforms, loops=loops,
-                           closed_cells=self.closed_cells)
+                           closed_cells=self.closed_cells, window=self.window(*window) if window else None)
