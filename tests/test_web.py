@@ -232,3 +232,71 @@ def test_a_decoder_with_a_window_network_gives_python_s_levels_in_both_modes(win
         levels = [generator.generate(1, seed=code, mode=mode)[0] for code in CODES]
         differ = [code for code, level in zip(CODES, levels) if texts[str(code)][mode] != level.to_text()]
         assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"
+
+
+def test_the_browser_s_window_network_walks_random_scores_as_numpy_does(page):
+    """web/walk.js against the numpy reference on random scores and a strong random two-layer window network:
+    every level equal (the page's decoder levels above are a weaker check, its window being barely trained)."""
+    from daedalus.maze.raster_walk import CONTEXTS, Window, raster_walk, window_weight_count
+
+    url, driver = page
+    open_page(driver, url, "?code=0&export=1")
+    rng = np.random.default_rng(17)
+    count, rows, cols, hidden = 24, 6, 7, (12, 5)
+    cell = rng.normal(size=(count, rows, cols, 4)).astype(np.float32)
+    mix = rng.normal(size=(count, 1)).astype(np.float32)
+    basis = (0.3 * rng.normal(size=(CONTEXTS, 1, 4))).astype(np.float32)
+    uniforms = rng.random((count, rows * cols))
+    bias = (2 * rng.normal(size=(count, hidden[0]))).astype(np.float32)
+    weights = (2 * rng.normal(size=window_weight_count(hidden))).astype(np.float32)
+    expected = raster_walk(cell, mix, basis, uniforms, loops=True, window=Window(bias, weights, hidden),
+                           backend="numpy")
+    assert not np.array_equal(expected, raster_walk(cell, mix, basis, uniforms, loops=True))
+    grids = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const [cell, mix, basis, uniforms, bias, weights, count, rows, cols, hidden] = arguments;
+        import(new URL("walk.js", document.baseURI).href).then(({ rasterWalk }) => {
+          const basisArray = Float32Array.from(basis), weightArray = Float32Array.from(weights);
+          const out = [];
+          for (let n = 0; n < count; n++) {
+            const cells = rows * cols;
+            out.push(Array.from(rasterWalk({
+              cellLogits: Float32Array.from(cell.slice(n * cells * 4, (n + 1) * cells * 4)),
+              contextMix: Float32Array.from(mix.slice(n, n + 1)), contextBasis: basisArray,
+              uniforms: Float64Array.from(uniforms.slice(n * cells, (n + 1) * cells)),
+              windowBias: Float32Array.from(bias.slice(n * hidden[0], (n + 1) * hidden[0])),
+              windowWeights: weightArray,
+            }, rows, cols, true, 0, false, hidden)));
+          }
+          done(out);
+        }, (e) => done({error: String(e)}));""", cell.ravel().tolist(), mix.ravel().tolist(), basis.ravel().tolist(),
+        uniforms.ravel().tolist(), bias.ravel().tolist(), weights.tolist(), count, rows, cols, list(hidden))
+    assert not isinstance(grids, dict), grids
+    np.testing.assert_array_equal(np.array(grids, dtype=np.uint8).reshape(expected.shape), expected)
+
+
+def test_the_browser_s_window_scores_equal_numpy_s_to_the_bit(page):
+    """The window network's float32 scores themselves (a level changes only when a score crosses a draw, so equal
+    levels say little about the last bits): web/walk.js's windowTables and windowScores against the numpy
+    reference on 300 random bit patterns, bit for bit."""
+    from daedalus.maze.raster_walk import window_layers, window_scores, window_weight_count
+
+    url, driver = page
+    open_page(driver, url, "?code=0&export=1")
+    rng = np.random.default_rng(23)
+    hidden = (16, 9, 3)
+    weights = rng.normal(size=window_weight_count(hidden)).astype(np.float32)
+    bias = rng.normal(size=(300, hidden[0])).astype(np.float32)
+    bits = rng.random((300, 65)) < rng.random((300, 1))
+    expected = window_scores(bits, bias, window_layers(weights, hidden))
+    got = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const [bits, bias, weights, hidden] = arguments;
+        import(new URL("walk.js", document.baseURI).href).then(({ windowScores, windowTables }) => {
+          const w = Float32Array.from(weights), tables = windowTables(w, hidden[0]);
+          done(bits.map((row, n) => Array.from(windowScores(Uint8Array.from(row),
+            Float32Array.from(bias.slice(n * hidden[0], (n + 1) * hidden[0])), w, tables, hidden))));
+        }, (e) => done({error: String(e)}));""", bits.astype(int).tolist(), bias.ravel().tolist(), weights.tolist(),
+        list(hidden))
+    assert not isinstance(got, dict), got
+    np.testing.assert_array_equal(np.array(got, dtype=np.float32), expected)

@@ -16,7 +16,10 @@ from daedalus.maze.raster_walk import (
     BACKENDS,
     CONTEXTS,
     WINDOW_BITS,
+    WINDOW_GROUP_STARTS,
+    WINDOW_GROUPS,
     WINDOW_LINKS,
+    WINDOW_SEGMENTS,
     Window,
     _Sets,
     raster_events,
@@ -47,6 +50,11 @@ def test_the_window_reads_65_bits_every_one_decided_before_the_cell():
     assert len(WINDOW_BITS) == 65 and len(WINDOW_LINKS) == 62
     assert all(dr < 0 or dc < 0 for _, dr, dc in WINDOW_LINKS)
     assert len(set(WINDOW_LINKS)) == len(WINDOW_LINKS)
+    # Each segment is one row and one kind of link at consecutive columns (what lets the compiled walk slide it).
+    for segment in WINDOW_SEGMENTS:
+        assert len({(kind, dr) for kind, dr, _ in segment}) == 1
+        assert [dc for _, _, dc in segment] == list(range(-4, -4 + len(segment)))
+    assert sum(WINDOW_GROUPS) == 65
 
 
 @pytest.mark.skipif(walk_module._native is None, reason="the compiled walk is not built in this install")
@@ -84,8 +92,11 @@ def test_window_scores_follow_the_documented_float32_order():
     # The same sums written out one number at a time, in float32.
     for n in range(30):
         h = bias[n].copy()
-        for i in np.flatnonzero(bits[n]):
-            h = (h + layers[0][0][i]).astype(np.float32)
+        for size, start in zip(WINDOW_GROUPS, WINDOW_GROUP_STARTS):  # each group from +0 in bit order, in order
+            group = np.zeros(6, dtype=np.float32)
+            for i in np.flatnonzero(bits[n, start : start + size]):
+                group = (group + layers[0][0][start + i]).astype(np.float32)
+            h = (h + group).astype(np.float32)
         for w, b in layers[1:]:
             h = np.maximum(h, np.float32(0))
             acc = b.copy()

@@ -2,7 +2,7 @@
 // ONNX file itself (ModelProto.metadata_props), so the page needs nothing but the .onnx file.
 import * as ort from "./ort/ort.wasm.min.mjs";
 import { latents } from "./levelcode.js";
-import { CARVE_BRAID_PREFERENCE, carveWalk, levelText, rasterWalk } from "./walk.js";
+import { CARVE_BRAID_PREFERENCE, carveWalk, levelText, rasterWalk, windowTables } from "./walk.js";
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
 ort.env.wasm.numThreads = 1; // no cross-origin isolation needed, and the same kernels every time
@@ -61,6 +61,11 @@ const DECODINGS = {
       windowWeights: out.window_weights ? out.window_weights.data : null,
     };
     const windowHidden = decoder.meta.window_hidden ? decoder.meta.window_hidden.split(",").map(Number) : [];
+    if (windowHidden.length) {
+      // The tables depend on the fixed weights only: computed for the first level, kept for the others.
+      decoder.windowTables ||= windowTables(outputs.windowWeights, windowHidden[0]);
+      outputs.windowTables = decoder.windowTables;
+    }
     return rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0,
       decoder.meta.closed_cells === "learned", windowHidden);
   },

@@ -3,30 +3,65 @@
 
 export const OPTIONS = 4; // right + 2 * down
 export const CONTEXTS = 1 << 14; // per context group
-// The window network's links (WINDOW_BITS, before the three set bits): rows r-3..r, columns c-4..c+4, decided
-// before the cell, row by row, column by column, right before down.
+// The window network's links (WINDOW_BITS, before the three set bits), in segments of one row and one kind: each
+// row above (from r-3) its right links at columns c-4..c+4, then its down links; the cell's row its right links at
+// c-4..c-1, then its down links. Each segment, and then the set bits, is one group of the first layer's tables.
 const WINDOW_LINKS = [];
+const WINDOW_GROUPS = [];
 for (let dr = -3; dr <= 0; dr++) {
-  for (let dc = -4; dc <= 4; dc++) {
-    for (const down of [false, true]) if (dr < 0 || dc < 0) WINDOW_LINKS.push([down, dr, dc]);
+  for (const down of [false, true]) {
+    const last = dr < 0 ? 4 : -1;
+    for (let dc = -4; dc <= last; dc++) WINDOW_LINKS.push([down, dr, dc]);
+    WINDOW_GROUPS.push(last + 5);
   }
 }
+WINDOW_GROUPS.push(3);
 const WINDOW_INPUTS = WINDOW_LINKS.length + 3;
 const f32 = Math.fround;
 
 /**
- * The window network's four scores at one cell (docs/formats.md step 2), float32 in the fixed order: the level's
- * bias plus the first layer's weight row of each set bit, in bit order; then per layer ReLU, its bias, plus h_k * w_k
- * for k in order. Math.fround after every product and sum gives IEEE float32 arithmetic exactly.
+ * The first layer's weights summed per group of the window's bits (daedalus.maze.raster_walk.window_tables): group
+ * g of n bits has 2^n rows, row v the sum, from +0 in bit order, of the weight rows of its bits set in v. It depends
+ * on the weights only: a decoder computes it once.
+ * @param {Float32Array} weights window_weights (the first layer is its first 65 x width numbers)
+ * @param {number} width the first hidden layer's width
+ * @returns {Float32Array} [3112 * width]
  */
-function windowScores(bits, bias, weights, hidden) {
+export function windowTables(weights, width) {
+  const rows = WINDOW_GROUPS.reduce((total, n) => total + (1 << n), 0);
+  const tables = new Float32Array(rows * width);
+  let table = 0, bit = 0;
+  for (const n of WINDOW_GROUPS) {
+    for (let v = 0; v < 1 << n; v++) {
+      const at = (table + v) * width;
+      for (let j = 0; j < n; j++) {
+        if (!((v >> j) & 1)) continue;
+        for (let k = 0; k < width; k++) tables[at + k] = f32(tables[at + k] + weights[(bit + j) * width + k]);
+      }
+    }
+    table += 1 << n;
+    bit += n;
+  }
+  return tables;
+}
+
+/**
+ * The window network's four scores at one cell (docs/formats.md step 2), float32 in the fixed order: the level's
+ * bias plus the table row of each group of bits, in group order; then per layer ReLU, its bias, plus h_k * w_k for k
+ * in order. Math.fround after every product and sum gives IEEE float32 arithmetic exactly.
+ */
+export function windowScores(bits, bias, weights, tables, hidden) {
   const sizes = [WINDOW_INPUTS, ...hidden, OPTIONS];
   let h = Float32Array.from(bias);
   const width = sizes[1];
-  for (let i = 0; i < WINDOW_INPUTS; i++) {
-    if (!bits[i]) continue;
-    const row = i * width;
-    for (let k = 0; k < width; k++) h[k] = f32(h[k] + weights[row + k]);
+  let table = 0, bit = 0;
+  for (const n of WINDOW_GROUPS) {
+    let v = 0;
+    for (let j = 0; j < n; j++) v |= bits[bit + j] << j;
+    const row = (table + v) * width;
+    for (let k = 0; k < width; k++) h[k] = f32(h[k] + tables[row + k]);
+    table += 1 << n;
+    bit += n;
   }
   let at = WINDOW_INPUTS * width;
   for (let layer = 1; layer < sizes.length - 1; layer++) {
@@ -35,7 +70,6 @@ function windowScores(bits, bias, weights, hidden) {
     const next = weights.slice(biasAt, biasAt + outputs);
     for (let k = 0; k < inputs; k++) {
       const value = h[k] > 0 ? h[k] : 0;
-      if (value === 0) continue;
       const wk = at + k * outputs;
       for (let o = 0; o < outputs; o++) next[o] = f32(next[o] + f32(value * weights[wk + o]));
     }
@@ -55,11 +89,13 @@ function windowScores(bits, bias, weights, hidden) {
  * @param {boolean} closedCells a cell joined from neither above nor the left may close (metadata closed_cells
  *   "learned"): it becomes wall
  * @param {number[]} windowHidden the window network's hidden widths (metadata window_hidden), [] for none; its
- *   numbers are out.windowBias [hidden[0]] and out.windowWeights (flat, docs/formats.md)
+ *   numbers are out.windowBias [hidden[0]] and out.windowWeights (flat, docs/formats.md), and out.windowTables
+ *   (windowTables of the weights) when the caller keeps them
  * @returns {Uint8Array} the (2R x 2C) grid, row-major, 1 = open
  */
 export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = false, windowHidden = []) {
   const { cellLogits, contextMix, contextBasis, uniforms, windowBias, windowWeights } = out;
+  const tables = windowHidden.length ? out.windowTables || windowTables(windowWeights, windowHidden[0]) : null;
   const mix = contextMix.length;
   const groups = contextBasis.length / (CONTEXTS * mix * OPTIONS);
   if (groups !== 1 && groups !== 2) throw new Error(`contextBasis holds ${contextBasis.length} numbers, not 1 or 2 context groups of ${CONTEXTS} x ${mix} x ${OPTIONS}`);
@@ -123,7 +159,7 @@ export function rasterWalk(out, rows, cols, loops, loopBonus = 0, closedCells = 
         WINDOW_LINKS.forEach(([isDown, dr, dc], i) => { windowBits[i] = link(isDown ? down : right, r + dr, c + dc); });
         const n = WINDOW_LINKS.length;
         windowBits[n] = same; windowBits[n + 1] = setHasDown; windowBits[n + 2] = later;
-        window = windowScores(windowBits, windowBias, windowWeights, windowHidden);
+        window = windowScores(windowBits, windowBias, windowWeights, tables, windowHidden);
       }
       const cell = (r * cols + c) * OPTIONS;
       const base = context * mix * OPTIONS;

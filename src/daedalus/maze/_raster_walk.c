@@ -26,13 +26,20 @@
 #define RIGHT 4
 #define MAX_SIDE 512
 /* The window network (docs/formats.md step 2; daedalus.maze.raster_walk.WINDOW_BITS): the links of rows r-3..r and
- * columns c-4..c+4 decided before the cell, row by row, column by column, right before down; then three set bits. */
+ * columns c-4..c+4 decided before the cell, in segments of one row and one kind (each row above: right links at
+ * c-4..c+4, then down links; the cell's row: right links at c-4..c-1, then down links), then three set bits. Each
+ * segment is kept as an integer (its j-th link is bit j) that slides one column per cell. */
 #define WINDOW_UP 3
 #define WINDOW_SIDE 4
-#define WINDOW_LINK_COUNT ((WINDOW_UP * (2 * WINDOW_SIDE + 1) + WINDOW_SIDE) * 2)
-#define WINDOW_INPUTS (WINDOW_LINK_COUNT + 3)
+#define WINDOW_SEGMENTS (2 * WINDOW_UP + 2)
+#define WINDOW_GROUP_COUNT (WINDOW_SEGMENTS + 1)
+#define WINDOW_INPUTS (2 * WINDOW_UP * (2 * WINDOW_SIDE + 1) + 2 * WINDOW_SIDE + 3)
 #define MAX_WINDOW_WIDTH 1024
 #define MAX_WINDOW_LAYERS 8
+/* Where each group's table starts among the first layer's tables (2^bits rows a group): six of 9 bits, two of 4, the
+ * three set bits. */
+static const int TABLE_START[WINDOW_GROUP_COUNT] = {0, 512, 1024, 1536, 2048, 2560, 3072, 3088, 3104};
+#define WINDOW_TABLE_ROWS 3112
 
 typedef struct {
     int rows, cols, stride, loops;
@@ -94,42 +101,62 @@ typedef struct {
     int layers;                       /* hidden layers; 0: no window network */
     int sizes[MAX_WINDOW_LAYERS + 2]; /* WINDOW_INPUTS, the hidden widths, OPTIONS */
     const float *bias, *weights;      /* (count, sizes[1]) per-level first-layer biases; the flat weights */
-    int offset[WINDOW_LINK_COUNT];    /* each window link's place relative to the cell's, in its link array */
-    int is_down[WINDOW_LINK_COUNT];
+    const float *tables;              /* (WINDOW_TABLE_ROWS, sizes[1]): the first layer summed per group of bits */
 } WindowNet;
 
-/* The window network's four scores at one cell, in float32 and the order docs/formats.md fixes: h = the level's bias,
- * plus the weight row of each set bit in bit order; then for each further layer, ReLU, its bias, plus h_k * w_k for k
- * in order (a zero h_k adds nothing and is skipped). The loops over units are independent lanes, so a vectorizing
- * compiler gives the same bits; -ffp-contract=off keeps products and sums rounded one by one. */
-static void window_net_scores(const WindowNet *net, const Walk *w, Py_ssize_t level, int r, int c, int same,
-                              int set_has_down, int later, float *score) {
+/* The window network's four scores at one cell, in float32 and the order docs/formats.md fixes: h = the level's bias
+ * plus the table row of each group of bits, in group order; then for each further layer, ReLU, its bias, plus
+ * h_k * w_k for k in order. Every unit's sum runs in that order in its own lane (four units per SSE register where
+ * there is SSE, one by one elsewhere: the same bits); -ffp-contract=off keeps products and sums rounded one by one. */
+static void window_net_scores(const WindowNet *net, Py_ssize_t level, const unsigned *groups, float *score) {
     float h[MAX_WINDOW_WIDTH], next[MAX_WINDOW_WIDTH];
     int width = net->sizes[1];
-    memcpy(h, net->bias + (size_t)level * width, sizeof(float) * width);
-    int here = (r + TOP) * w->stride + c + LEFT;
-    const float *row = net->weights;
-    for (int i = 0; i < WINDOW_INPUTS; i++, row += width) {
-        int bit;
-        if (i < WINDOW_LINK_COUNT) bit = (net->is_down[i] ? w->down : w->right)[here + net->offset[i]];
-        else bit = i == WINDOW_LINK_COUNT ? same : i == WINDOW_LINK_COUNT + 1 ? set_has_down : later;
-        if (bit) for (int k = 0; k < width; k++) h[k] = h[k] + row[k];
+    const float *rows[WINDOW_GROUP_COUNT];
+    for (int g = 0; g < WINDOW_GROUP_COUNT; g++) rows[g] = net->tables + ((size_t)TABLE_START[g] + groups[g]) * width;
+    const float *bias = net->bias + (size_t)level * width;
+    int k = 0;
+#if defined(__SSE2__) || defined(_M_X64)
+    for (; k + 4 <= width; k += 4) {
+        __m128 acc = _mm_loadu_ps(bias + k);
+        for (int g = 0; g < WINDOW_GROUP_COUNT; g++) acc = _mm_add_ps(acc, _mm_loadu_ps(rows[g] + k));
+        _mm_storeu_ps(h + k, _mm_max_ps(acc, _mm_setzero_ps()));
     }
+#endif
+    for (; k < width; k++) {
+        float acc = bias[k];
+        for (int g = 0; g < WINDOW_GROUP_COUNT; g++) acc = acc + rows[g][k];
+        h[k] = acc > 0.0f ? acc : 0.0f;
+    }
+    /* h holds ReLU of the layer's sums from here on (the last layer's are the scores, no ReLU). */
     const float *at = net->weights + (size_t)WINDOW_INPUTS * width;
     for (int layer = 1; layer <= net->layers; layer++) {
-        int inputs = net->sizes[layer], outputs = net->sizes[layer + 1];
-        const float *weights = at, *bias = at + (size_t)inputs * outputs;
-        for (int o = 0; o < outputs; o++) next[o] = bias[o];
-        for (int k = 0; k < inputs; k++) {
-            float value = h[k] > 0.0f ? h[k] : 0.0f;
-            if (value == 0.0f) continue;
-            const float *wk = weights + (size_t)k * outputs;
-            for (int o = 0; o < outputs; o++) next[o] = next[o] + value * wk[o];
+        int inputs = net->sizes[layer], outputs = net->sizes[layer + 1], last = layer == net->layers;
+        const float *weights = at, *b = at + (size_t)inputs * outputs;
+        int o = 0;
+#if defined(__SSE2__) || defined(_M_X64)
+        for (; o + 4 <= outputs; o += 4) {
+            __m128 acc = _mm_loadu_ps(b + o);
+            for (int i = 0; i < inputs; i++)
+                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(h[i]), _mm_loadu_ps(weights + (size_t)i * outputs + o)));
+            _mm_storeu_ps(next + o, last ? acc : _mm_max_ps(acc, _mm_setzero_ps()));
+        }
+#endif
+        for (; o < outputs; o++) {
+            float acc = b[o];
+            for (int i = 0; i < inputs; i++) acc = acc + h[i] * weights[(size_t)i * outputs + o];
+            next[o] = last || acc > 0.0f ? acc : 0.0f;
         }
         memcpy(h, next, sizeof(float) * outputs);
-        at = bias + outputs;
+        at = b + outputs;
     }
     for (int o = 0; o < OPTIONS; o++) score[o] = h[o];
+}
+
+/* The segment of row r + dr (dr < 0) and one kind at columns c-4..c+4, bit j for column c-4+j. */
+static inline unsigned segment_at(const unsigned char *links, const Walk *w, int r, int c) {
+    unsigned value = 0;
+    for (int j = 0; j <= 2 * WINDOW_SIDE; j++) value |= (unsigned)link_at(links, w, r, c - WINDOW_SIDE + j) << j;
+    return value;
 }
 
 static void walk_batch(const float *cell_logits, const float *context_mix, const float *context_basis,
@@ -140,13 +167,6 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
     w.rows = rows; w.cols = cols; w.loops = loops; w.stride = cols + LEFT + RIGHT;
     size_t links = (size_t)(rows + TOP) * w.stride;
     w.right = scratch; w.down = scratch + links;
-    if (net->layers) {
-        int i = 0;
-        for (int dr = -WINDOW_UP; dr <= 0; dr++)
-            for (int dc = -WINDOW_SIDE; dc <= WINDOW_SIDE; dc++)
-                for (int kind = 0; kind < 2; kind++)
-                    if (dr < 0 || dc < 0) { net->offset[i] = dr * w.stride + dc; net->is_down[i] = kind; i++; }
-    }
     int height = 2 * rows, width = 2 * cols;
     for (Py_ssize_t b = 0; b < count; b++) {
         memset(scratch, 0, 2 * links);
@@ -155,6 +175,12 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
         const double *u = uniforms + (size_t)b * rows * cols;
         for (int r = 0; r < rows; r++) {
             start_row(&w, r);
+            unsigned segments[WINDOW_GROUP_COUNT] = {0};
+            if (net->layers) /* the rows above at columns -4..4; the cell's row has nothing to its left yet */
+                for (int dr = -WINDOW_UP; dr < 0; dr++) {
+                    segments[2 * (dr + WINDOW_UP)] = segment_at(w.right, &w, r + dr, 0);
+                    segments[2 * (dr + WINDOW_UP) + 1] = segment_at(w.down, &w, r + dr, 0);
+                }
             for (int c = 0; c < cols; c++) {
                 int own = w.label[c], has_right = c < cols - 1, has_below = r < rows - 1;
                 int same = has_right && own == w.label[c + 1];
@@ -210,7 +236,10 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
                 double score[OPTIONS], top = -INFINITY;
                 float window[OPTIONS] = {0.0f, 0.0f, 0.0f, 0.0f};
                 mix_scores(weights, basis, groups, mix, score);
-                if (net->layers) window_net_scores(net, &w, b, r, c, same, set_has_down, later, window);
+                if (net->layers) {
+                    segments[WINDOW_SEGMENTS] = (unsigned)same | (unsigned)set_has_down << 1 | (unsigned)later << 2;
+                    window_net_scores(net, b, segments, window);
+                }
                 for (int o = 0; o < OPTIONS; o++) {
                     score[o] = (double)cell[o] + score[o];
                     if (net->layers) score[o] += (double)window[o];
@@ -244,6 +273,17 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
                     }
                 }
                 if (open_down) w.has_down[w.label[c]] = 1;
+                if (net->layers) { /* slide every segment one column right */
+                    for (int dr = -WINDOW_UP; dr < 0; dr++) {
+                        int k = 2 * (dr + WINDOW_UP);
+                        segments[k] = segments[k] >> 1 | (unsigned)link_at(w.right, &w, r + dr, c + 1 + WINDOW_SIDE) << 8;
+                        segments[k + 1] = segments[k + 1] >> 1
+                            | (unsigned)link_at(w.down, &w, r + dr, c + 1 + WINDOW_SIDE) << 8;
+                    }
+                    segments[2 * WINDOW_UP] = segments[2 * WINDOW_UP] >> 1 | (unsigned)open_right << (WINDOW_SIDE - 1);
+                    segments[2 * WINDOW_UP + 1] = segments[2 * WINDOW_UP + 1] >> 1
+                        | (unsigned)open_down << (WINDOW_SIDE - 1);
+                }
             }
         }
         unsigned char *grid = out + (size_t)b * height * width;
@@ -262,14 +302,14 @@ static void walk_batch(const float *cell_logits, const float *context_mix, const
 
 
 static PyObject *walk(PyObject *self, PyObject *args) {
-    Py_buffer cell_logits, context_mix, context_basis, uniforms, out, window_bias, window_weights;
+    Py_buffer cell_logits, context_mix, context_basis, uniforms, out, window_bias, window_weights, window_tables;
     Py_ssize_t count;
     int rows, cols, mix, groups, loops, closed_cells;
     double loop_bonus;
     PyObject *hidden;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipdpy*y*O!", &cell_logits, &context_mix, &context_basis, &uniforms,
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*niiiipdpy*y*O!y*", &cell_logits, &context_mix, &context_basis, &uniforms,
                           &out, &count, &rows, &cols, &mix, &groups, &loops, &loop_bonus, &closed_cells,
-                          &window_bias, &window_weights, &PyTuple_Type, &hidden))
+                          &window_bias, &window_weights, &PyTuple_Type, &hidden, &window_tables))
         return NULL;
     PyObject *result = NULL;
     unsigned char *scratch = NULL;
@@ -298,12 +338,14 @@ static PyObject *walk(PyObject *self, PyObject *args) {
         size_t numbers = (size_t)net.sizes[0] * net.sizes[1];
         for (Py_ssize_t i = 1; i <= layers; i++) numbers += (size_t)net.sizes[i] * net.sizes[i + 1] + net.sizes[i + 1];
         if ((size_t)window_bias.len != (size_t)count * net.sizes[1] * sizeof(float)
-            || (size_t)window_weights.len != numbers * sizeof(float)) {
+            || (size_t)window_weights.len != numbers * sizeof(float)
+            || (size_t)window_tables.len != (size_t)WINDOW_TABLE_ROWS * net.sizes[1] * sizeof(float)) {
             PyErr_SetString(PyExc_ValueError, "walk: window buffer sizes do not match the widths");
             goto done;
         }
         net.bias = window_bias.buf;
         net.weights = window_weights.buf;
+        net.tables = window_tables.buf;
     }
     size_t real = sizeof(float);
     if (count < 0 || rows < 1 || cols < 1 || rows > MAX_SIDE || cols > MAX_SIDE || mix < 1 || groups < 1
@@ -339,13 +381,14 @@ done:
     PyBuffer_Release(&out);
     PyBuffer_Release(&window_bias);
     PyBuffer_Release(&window_weights);
+    PyBuffer_Release(&window_tables);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
      "walk(cell_logits, context_mix, context_basis, uniforms, out, count, rows, cols, mix, groups, loops, "
-     "loop_bonus, closed_cells, window_bias, window_weights, window_hidden) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
+     "loop_bonus, closed_cells, window_bias, window_weights, window_hidden, window_tables) -> -1, or the first (level * cells + cell) whose scores are not finite (the walk stops there). "
      "The raster walk into out; use daedalus.maze.raster_walk.raster_walk."},
     {NULL, NULL, 0, NULL},
 };

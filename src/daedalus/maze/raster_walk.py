@@ -85,11 +85,23 @@ WIDE_CONTEXT_BITS = (
 CONTEXT_GROUPS = (CONTEXT_BITS, WIDE_CONTEXT_BITS)
 CONTEXTS = 1 << len(CONTEXT_BITS)  # contexts per group
 # What a window network reads (docs/formats.md "Raster decoders", step 2): every link decided before the cell in
-# rows r-3..r and columns c-4..c+4, row by row, column by column, right before down; then the three set bits.
+# rows r-3..r and columns c-4..c+4, in *segments* of one row and one kind: for each row above, from the top, its right
+# links at columns c-4..c+4, then its down links there; in the cell's row the right links at c-4..c-1, then the down
+# links there; then the three set bits. A segment slides one column per cell (the compiled walk keeps it as a
+# shifted integer) and is one table of the first layer (window_tables).
 WINDOW_UP, WINDOW_LEFT, WINDOW_RIGHT = 3, 4, 4
-WINDOW_LINKS = tuple((kind, dr, dc) for dr in range(-WINDOW_UP, 1) for dc in range(-WINDOW_LEFT, WINDOW_RIGHT + 1)
-                     for kind in ("right", "down") if dr < 0 or dc < 0)
-WINDOW_BITS = (*WINDOW_LINKS, ("same_set_right",), ("set_has_down",), ("set_has_later",))
+WINDOW_SEGMENTS = tuple(
+    tuple((kind, dr, dc) for dc in range(-WINDOW_LEFT, (WINDOW_RIGHT if dr < 0 else -1) + 1))
+    for dr in range(-WINDOW_UP, 1) for kind in ("right", "down"))
+WINDOW_LINKS = tuple(bit for segment in WINDOW_SEGMENTS for bit in segment)
+WINDOW_SET_BITS = (("same_set_right",), ("set_has_down",), ("set_has_later",))
+WINDOW_BITS = (*WINDOW_LINKS, *WINDOW_SET_BITS)
+# The groups of bits the first layer reads at once (each segment, then the set bits) and where each starts.
+WINDOW_GROUPS = tuple(len(segment) for segment in WINDOW_SEGMENTS) + (len(WINDOW_SET_BITS),)
+WINDOW_GROUP_STARTS = tuple(int(x) for x in np.cumsum((0,) + WINDOW_GROUPS[:-1]))
+# Where each group's table starts among window_tables' rows (2 ** bits rows per group).
+WINDOW_TABLE_STARTS = tuple(int(x) for x in np.cumsum((0,) + tuple(1 << n for n in WINDOW_GROUPS[:-1])))
+WINDOW_TABLE_ROWS = sum(1 << n for n in WINDOW_GROUPS)
 # The most hidden units a window layer may have, and the most hidden layers (the compiled walk's buffers).
 MAX_WINDOW_WIDTH, MAX_WINDOW_LAYERS = 1024, 8
 _SET_SHIFTS = {bit[0]: shift for shift, bit in enumerate(CONTEXT_BITS) if len(bit) == 1}
@@ -107,11 +119,13 @@ class Window(NamedTuple):
     ``bias``: float32 ``(count, hidden[0])``, the first layer's bias of each level (from its code). ``weights``:
     float32, flat: the first layer's weights ``(len(WINDOW_BITS), hidden[0])``, then for each further layer and the
     output layer (to the four options) its weights ``(inputs, outputs)`` and bias ``(outputs,)``, all row-major.
-    ``hidden``: the hidden layers' widths."""
+    ``hidden``: the hidden layers' widths. ``tables``: ``window_tables`` of the first layer's weights, when the
+    caller keeps them (they depend on the weights only); None computes them."""
 
     bias: np.ndarray
     weights: np.ndarray
     hidden: tuple[int, ...]
+    tables: np.ndarray | None = None
 
 
 def window_sizes(hidden) -> tuple[int, ...]:
@@ -139,17 +153,42 @@ def window_layers(weights: np.ndarray, hidden) -> list[tuple[np.ndarray, np.ndar
     return layers
 
 
-def window_scores(bits: np.ndarray, bias: np.ndarray, layers) -> np.ndarray:
+def window_tables(first: np.ndarray) -> np.ndarray:
+    """float32 ``(WINDOW_TABLE_ROWS, width)``: the first layer's weights ``(65, width)`` summed per group of the
+    window's bits (``WINDOW_GROUPS``: each segment, then the set bits). Group g's table has a row for each value v
+    of its n bits (the group's j-th bit is 2^j), from ``WINDOW_TABLE_STARTS[g]``: the sum, from +0 and in order of
+    j, of the weight rows of the bits set in v. A cell's first layer is then eight additions, one per group."""
+    first = np.asarray(first, dtype=np.float32)
+    tables = np.zeros((WINDOW_TABLE_ROWS, first.shape[1]), dtype=np.float32)
+    for bits, start, table in zip(WINDOW_GROUPS, WINDOW_GROUP_STARTS, WINDOW_TABLE_STARTS):
+        values = np.arange(1 << bits)
+        rows = tables[table : table + len(values)]
+        for j in range(bits):
+            here = (values >> j) & 1 > 0
+            rows[here] = rows[here] + first[start + j]
+    return tables
+
+
+def window_groups(bits: np.ndarray) -> np.ndarray:
+    """int64 ``(count, len(WINDOW_GROUPS))``: the rows of ``window_tables`` that ``(count, 65)`` bool window bits
+    read, one per group."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return np.stack([table + (bits[:, start : start + n] << np.arange(n)).sum(axis=1)
+                     for n, start, table in zip(WINDOW_GROUPS, WINDOW_GROUP_STARTS, WINDOW_TABLE_STARTS)], axis=1)
+
+
+def window_scores(bits: np.ndarray, bias: np.ndarray, layers, tables: np.ndarray | None = None) -> np.ndarray:
     """float32 ``(count, 4)``: the window network's scores for ``(count, 65)`` bool bits, in the order
     docs/formats.md fixes (every sum taken term by term, in float32, each product and sum rounded; no fused
-    multiply-add): the first layer adds the weight rows of the set bits to the level's bias, bit by bit; each
-    further layer starts from its bias and adds ``h_k · w_k`` for k in order; ReLU between layers."""
+    multiply-add): the first layer adds to the level's bias the ``window_tables`` row of each group of bits, in group
+    order; each further layer starts from its bias and adds ``h_k · w_k`` for k in order; ReLU between layers."""
+    tables = window_tables(layers[0][0]) if tables is None else tables
     h = np.array(bias, dtype=np.float32, copy=True)
-    first = layers[0][0]
-    for i in range(first.shape[0]):
-        np.add(h, first[i], out=h, where=bits[:, i : i + 1])
+    rows = window_groups(bits)
+    for g in range(rows.shape[1]):
+        h += tables[rows[:, g]]
     for w, b in layers[1:]:
-        np.maximum(h, np.float32(0), out=h)
+        h = np.where(h > 0, h, np.float32(0))  # NaN to 0, as every walk does
         acc = np.repeat(b[None, :], len(h), axis=0)
         for k in range(w.shape[0]):
             acc += h[:, k : k + 1] * w[k]
@@ -227,7 +266,7 @@ class _Sets:
         links = [(self.right if kind == "right" else self.down)[:, r + dr + _TOP, c + dc + _LEFT]
                  for kind, dr, dc in WINDOW_LINKS]
         first = context[:, 0]
-        sets = [(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_BITS[len(WINDOW_LINKS):]]
+        sets = [(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_SET_BITS]
         return np.stack(links + sets, axis=1)
 
     def apply(self, r: int, c: int, option: np.ndarray) -> None:
@@ -392,16 +431,22 @@ def _check_window(window: Window | None, count: int) -> Window | None:
     if weights.size != window_weight_count(hidden):
         raise ValueError(f"window weights for hidden widths {list(hidden)} must hold {window_weight_count(hidden)} "
                          f"numbers, got {weights.size}")
-    return Window(bias, weights, hidden)
+    tables = window.tables
+    if tables is None:
+        tables = window_tables(window_layers(weights, hidden)[0][0])
+    tables = np.ascontiguousarray(tables, dtype=np.float32)
+    if tables.shape != (WINDOW_TABLE_ROWS, hidden[0]):
+        raise ValueError(f"window tables must be ({WINDOW_TABLE_ROWS}, {hidden[0]}), got {tables.shape}")
+    return Window(bias, weights, hidden, tables)
 
 
 def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,
             closed_cells, window) -> np.ndarray:
     arrays = [np.ascontiguousarray(a) for a in (cell_logits, context_mix, context_basis)]
     out = np.empty((count, 2 * rows, 2 * cols), dtype=np.uint8)
-    bias, weights, hidden = window if window is not None else (b"", b"", ())
+    bias, weights, hidden, tables = window if window is not None else (b"", b"", (), b"")
     bad = _native.walk(*arrays, uniforms, out, count, rows, cols, arrays[1].shape[1], context_groups(arrays[2]),
-                       bool(loops), loop_bonus, closed_cells, bias, weights, tuple(hidden))
+                       bool(loops), loop_bonus, closed_cells, bias, weights, tuple(hidden), tables)
     if bad >= 0:
         raise _non_finite(*divmod(bad, rows * cols), cols)
     return out
@@ -424,7 +469,8 @@ def _walk_numpy(cell_logits, context_mix, context_basis, uniforms, count, rows, 
             with np.errstate(invalid="ignore", over="ignore"):  # refused just below, with a better message
                 scores = option_scores(cell_logits[:, r, c], context_mix, context_basis, context)
                 if layers is not None:
-                    scores = scores + window_scores(sets.window_bits(r, c, context), window.bias, layers)
+                    scores = scores + window_scores(sets.window_bits(r, c, context), window.bias, layers,
+                                                    window.tables)
             if loops and loop_bonus:
                 scores = scores + loop_bonus * (((context[:, 0] & same_bit) > 0)[:, None] & closes_loop)
             finite = np.isfinite(scores).all(axis=1)
@@ -469,7 +515,7 @@ def window_link_bits(grids: np.ndarray) -> np.ndarray:
 def window_set_bits(contexts: np.ndarray) -> np.ndarray:
     """bool ``(..., 3)``: the window's set bits from ``raster_events``' contexts ``(..., groups)``."""
     first = np.asarray(contexts)[..., 0]
-    return np.stack([(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_BITS[len(WINDOW_LINKS):]], axis=-1)
+    return np.stack([(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_SET_BITS], axis=-1)
 
 
 def raster_events(grids: np.ndarray, loops: bool = True, groups: int = 1,
