@@ -21,6 +21,8 @@ from daedalus.maze.raster_walk import (
     OPTIONS,
     Window,
     raster_walk,
+    window_layers,
+    window_tables,
     window_weight_count,
 )
 from daedalus.maze.repair import repair
@@ -190,6 +192,7 @@ class RasterDecoding(Decoding):
                              f"close cells), got {closed!r}")
         self.closed_cells = closed == "learned"
         self.window_hidden: tuple[int, ...] = ()
+        self._window_tables: tuple[np.ndarray, np.ndarray] | None = None  # (the weights, their tables)
         if "window_hidden" in info.metadata:
             text = info.metadata["window_hidden"]
             try:
@@ -254,9 +257,19 @@ class RasterDecoding(Decoding):
 
     def _walk(self, outputs, loops: bool, bonus: float) -> np.ndarray:
         cell_logits, context_mix, context_basis, uniforms, *window = outputs
-        window = Window(window[0], window[1], self.window_hidden) if self.window_hidden else None
+        window = self._window(*window) if self.window_hidden else None
         return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus,
                            closed_cells=self.closed_cells, window=window)
+
+
+    def _window(self, bias: np.ndarray, weights: np.ndarray) -> Window:
+        """The window network's numbers, its first layer's tables made once for the decoder's fixed weights (the
+        pipeline hands the same array every call) and again only if other weights come."""
+        kept = self._window_tables
+        if kept is None or not (kept[0] is weights or np.array_equal(kept[0], weights)):
+            first = window_layers(np.asarray(weights, dtype=np.float32), self.window_hidden)[0][0]
+            kept = self._window_tables = (weights, window_tables(first))
+        return Window(bias, weights, self.window_hidden, kept[1])
 
 
 DECODINGS: dict[str, type[Decoding]] = {cls.kind: cls for cls in (ThresholdDecoding, CarveDecoding, RasterDecoding)}

@@ -41,7 +41,7 @@ MODELS: dict[str, dict] = {
     "carve": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "carve", "temperature": 1.0,
               "encoder_parents": True},
     "raster": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "raster", "loops": True,
-               "mix": 8, "context_hidden": 128, "context_groups": 2, "cell_decoder": "dense", "window_hidden": []},
+               "mix": 8, "context_hidden": 128, "context_groups": 2, "cell_decoder": "dense", "window_hidden": [64]},
 }
 # Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
 ARCHITECTURES = {"carve": ("daedalus.trainer.carve_model", "CarveVAE"),
