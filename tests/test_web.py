@@ -196,42 +196,36 @@ def closed_cells_model(tmp_path_factory):
     return tmp / "closed.onnx"
 
 
-def test_a_decoder_that_closes_cells_gives_python_s_levels_in_both_modes(closed_cells_model):
-    generator = MazeGenerator.load(closed_cells_model, device="cpu")
-    assert generator.metadata["closed_cells"] == "learned"
-    with served(closed_cells_model) as url, chromium() as driver:
+def assert_the_browser_draws_python_s_levels(model) -> dict:
+    """The page's levels of every code in CODES, both modes, equal to Python's; returns Python's {mode: levels}."""
+    generator = MazeGenerator.load(model, device="cpu")
+    with served(model) as url, chromium() as driver:
         texts = both_modes(driver, url, CODES)
+    python = {}
     for mode in ("perfect", "braid"):
-        levels = [generator.generate(1, seed=code, mode=mode)[0] for code in CODES]
+        levels = python[mode] = [generator.generate(1, seed=code, mode=mode)[0] for code in CODES]
         differ = [code for code, level in zip(CODES, levels) if texts[str(code)][mode] != level.to_text()]
         assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"
+    return python
+
+
+def test_a_decoder_that_closes_cells_gives_python_s_levels_in_both_modes(closed_cells_model):
+    assert MazeGenerator.load(closed_cells_model, device="cpu").metadata["closed_cells"] == "learned"
+    for mode, levels in assert_the_browser_draws_python_s_levels(closed_cells_model).items():
         assert any((level.grid[::2, ::2] == 0).any() for level in levels), f"{mode}: no level closed a cell"
 
 
 @pytest.fixture(scope="module")
 def window_model(tmp_path_factory):
     """A raster decoder with a window network (metadata window_hidden), 12 x 12, two epochs."""
-    from daedalus.cli import main
-    from test_window import TINY
+    from test_window import train_window_model
 
-    tmp = tmp_path_factory.mktemp("window")
-    assert main(["dataset", "--generator", "prim", "--count", "120", "--size", "12", "--seed", "4",
-                 "--out", str(tmp / "prim.npz")]) == 0
-    assert main(["train", "--data", str(tmp / "prim.npz"), *TINY, "--model", "raster", "--window", "24,8",
-                 "--out", str(tmp / "run")]) == 0
-    assert main(["export", str(tmp / "run"), "--out", str(tmp / "window.onnx"), "--quality-samples", "8"]) == 0
-    return tmp / "window.onnx"
+    return train_window_model(tmp_path_factory.mktemp("window"), "prim", "24,8")
 
 
 def test_a_decoder_with_a_window_network_gives_python_s_levels_in_both_modes(window_model):
-    generator = MazeGenerator.load(window_model, device="cpu")
-    assert generator.metadata["window_hidden"] == "24,8"
-    with served(window_model) as url, chromium() as driver:
-        texts = both_modes(driver, url, CODES)
-    for mode in ("perfect", "braid"):
-        levels = [generator.generate(1, seed=code, mode=mode)[0] for code in CODES]
-        differ = [code for code, level in zip(CODES, levels) if texts[str(code)][mode] != level.to_text()]
-        assert differ == [], f"{mode}: the browser's levels differ from Python's for codes {differ}"
+    assert MazeGenerator.load(window_model, device="cpu").metadata["window_hidden"] == "24,8"
+    assert_the_browser_draws_python_s_levels(window_model)
 
 
 def test_the_browser_s_window_network_walks_random_scores_as_numpy_does(page):

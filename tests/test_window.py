@@ -147,17 +147,25 @@ def test_the_window_option_is_checked():
             resolve_config({"model": "raster", "window": bad})
 
 
+def train_window_model(folder, generator: str, window: str):
+    """Train and export a raster decoder with a window network on 120 tiny levels of ``generator`` (two epochs);
+    returns the .onnx path. The run is ``folder / "run"``."""
+    from daedalus.cli import main
+
+    data = folder / f"{generator}.npz"
+    assert main(["dataset", "--generator", generator, "--count", "120", "--size", "12", "--seed", "3",
+                 "--out", str(data)]) == 0
+    assert main(["train", "--data", str(data), *TINY, "--model", "raster", "--window", window,
+                 "--out", str(folder / "run")]) == 0
+    assert main(["export", str(folder / "run"), "--out", str(folder / "window.onnx"), "--quality-samples", "8"]) == 0
+    return folder / "window.onnx"
+
+
 @pytest.fixture(scope="module")
 def window_model(tmp_path_factory):
     """A raster decoder with a two-layer window network, 12 x 12 Kruskal levels, two epochs."""
-    from daedalus.cli import main
-
     tmp = tmp_path_factory.mktemp("window")
-    assert main(["dataset", "--generator", "kruskal", "--count", "120", "--size", "12", "--seed", "3",
-                 "--out", str(tmp / "kruskal.npz")]) == 0
-    assert main(["train", "--data", str(tmp / "kruskal.npz"), *TINY, "--model", "raster", "--window", "16,8",
-                 "--out", str(tmp / "run")]) == 0
-    assert main(["export", str(tmp / "run"), "--out", str(tmp / "window.onnx"), "--quality-samples", "8"]) == 0
+    train_window_model(tmp, "kruskal", "16,8")
     return tmp
 
 
