@@ -1,4 +1,4 @@
-"""The raster walk's window network (docs/formats.md "Raster decoders", step 2): the compiled walk and the numpy
+"""The raster walk's window network (docs/formats.md "Raster decoders", step 4): the compiled walk and the numpy
 reference agree bit for bit with it, the bits the trainer reads from a maze are the bits the walk saw while drawing
 it (so the teacher-forced likelihood is the walk's), and a trained decoder with one exports, loads and draws the
 same levels in torch, onnxruntime and the runtime; bad widths are refused with their value."""

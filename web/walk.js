@@ -46,7 +46,7 @@ export function windowTables(weights, width) {
 }
 
 /**
- * The window network's four scores at one cell (docs/formats.md step 2), float32 in the fixed order: the level's
+ * The window network's four scores at one cell (docs/formats.md step 4), float32 in the fixed order: the level's
  * bias plus the table row of each group of bits, in group order; then per layer ReLU, its bias, plus h_k * w_k for k
  * in order. Math.fround after every product and sum gives IEEE float32 arithmetic exactly.
  */

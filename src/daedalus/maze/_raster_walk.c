@@ -25,7 +25,7 @@
 #define LEFT 4
 #define RIGHT 4
 #define MAX_SIDE 512
-/* The window network (docs/formats.md step 2; daedalus.maze.raster_walk.WINDOW_BITS): the links of rows r-3..r and
+/* The window network (docs/formats.md step 4; daedalus.maze.raster_walk.WINDOW_BITS): the links of rows r-3..r and
  * columns c-4..c+4 decided before the cell, in segments of one row and one kind (each row above: right links at
  * c-4..c+4, then down links; the cell's row: right links at c-4..c-1, then down links), then three set bits. Each
  * segment is kept as an integer (its j-th link is bit j) that slides one column per cell. */

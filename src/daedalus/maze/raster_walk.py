@@ -20,7 +20,7 @@ cell below. Everything above and to the left is decided already, so a choice can
    float64): the first option whose cumulative weight exceeds ``u * total``.
 5. The choice updates the sets: opening right merges two sets, opening down marks the set as continuing.
 
-A decoder with a *window network* adds one more term to step 2: a small ReLU network over the 65 bits of
+A decoder with a *window network* adds one more term to step 4 (the scores): a small ReLU network over the 65 bits of
 ``WINDOW_BITS`` (every link decided in rows r-3..r and columns c-4..c+4, and the three set bits), whose first layer's
 bias comes from the latent code (``Window``). It reads patterns no table of fourteen bits can enumerate
 (EXPERIMENTS.md "A wider context, as a run-time MLP"); its arithmetic is float32 in a fixed order (``window_scores``).
@@ -84,7 +84,7 @@ WIDE_CONTEXT_BITS = (
 )
 CONTEXT_GROUPS = (CONTEXT_BITS, WIDE_CONTEXT_BITS)
 CONTEXTS = 1 << len(CONTEXT_BITS)  # contexts per group
-# What a window network reads (docs/formats.md "Raster decoders", step 2): every link decided before the cell in
+# What a window network reads (docs/formats.md "Raster decoders", step 4): every link decided before the cell in
 # rows r-3..r and columns c-4..c+4, in *segments* of one row and one kind: for each row above, from the top, its right
 # links at columns c-4..c+4, then its down links there; in the cell's row the right links at c-4..c-1, then the down
 # links there; then the three set bits. A segment slides one column per cell (the compiled walk keeps it as a
@@ -114,7 +114,7 @@ _TOP, _LEFT, _RIGHT = 3, 4, 4
 
 
 class Window(NamedTuple):
-    """A window network's numbers for a batch of levels (docs/formats.md "Raster decoders", step 2).
+    """A window network's numbers for a batch of levels (docs/formats.md "Raster decoders", step 4).
 
     ``bias``: float32 ``(count, hidden[0])``, the first layer's bias of each level (from its code). ``weights``:
     float32, flat: the first layer's weights ``(len(WINDOW_BITS), hidden[0])``, then for each further layer and the
