@@ -145,6 +145,9 @@ def test_the_window_option_is_checked():
     for bad in ("wide", "0,4", "2000"):
         with pytest.raises(UsageError, match=f"window must be .*got {bad!r}|window must be .*got \\["):
             resolve_config({"model": "raster", "window": bad})
+    assert resolve_config({"model": "raster", "context_mix": 16})["model"]["mix"] == 16
+    with pytest.raises(UsageError, match="context_mix must be an integer >= 1, got 0"):
+        resolve_config({"model": "raster", "context_mix": 0})
 
 
 def train_window_model(folder, generator: str, window: str):

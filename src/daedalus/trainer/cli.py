@@ -57,6 +57,9 @@ def register(subparsers) -> None:
     add("--context-hidden", dest="context_hidden", type=int,
         help="raster: width of the MLPs that map a context's bits to its tables (default 128; the tables shipped "
              "are the same size whatever it is)")
+    add("--context-mix", dest="context_mix", type=int,
+        help="raster: how many context tables the code mixes per level (default 8; more lets the code steer the "
+             "context's effect further, for many styles)")
     add("--window",
         help="raster: hidden widths of the window network, a small network over the 65 links and set bits around "
              "each cell whose scores the walk adds (like 64 or 32,32), or none (docs/training.md 'The window "
@@ -86,7 +89,7 @@ def register(subparsers) -> None:
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups", "cell_decoder", "context_hidden", "window", "keep", "augment")
+                "context_groups", "cell_decoder", "context_hidden", "context_mix", "window", "keep", "augment")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ OPTIONS: dict[str, object] = {
     "cell_decoder": None,
     "context_hidden": None,
     "window": None,
+    "context_mix": None,
     "free_bits": 0.0,
     "prior": "normal",
     "keep": "best",
@@ -198,12 +199,13 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
 
         if cell_decoder not in CELL_DECODERS:
             raise UsageError(f"cell_decoder must be one of {', '.join(CELL_DECODERS)}, got {cell_decoder!r}")
-    if options["context_hidden"] is not None:
-        _int("context_hidden", options["context_hidden"], 1)
+    for key in ("context_hidden", "context_mix"):
+        if options[key] is not None:
+            _int(key, options[key], 1)
     given = {"latent_dim": options["latent"], "hidden": hidden,
              "temperature": None if options["temperature"] is None else float(options["temperature"]),
              "context_groups": groups, "cell_decoder": cell_decoder, "context_hidden": options["context_hidden"],
-             "window_hidden": _window(options["window"])}
+             "window_hidden": _window(options["window"]), "mix": options["context_mix"]}
     if name == AUTO:
         # Every candidate that takes the options given; the trainer keeps those that can draw the data and, of
         # several, the one with the best held-out likelihood (daedalus.trainer.selection).
