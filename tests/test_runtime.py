@@ -286,11 +286,14 @@ def test_shipped_default_model_keeps_the_contract():
     onnx.checker.check_model(proto, full_check=True)
     assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [15]
     assert [i.name for i in proto.graph.input] == ["z"]
-    assert [o.name for o in proto.graph.output] == ["cell_logits", "context_mix", "context_basis", "uniforms"]
+    assert [o.name for o in proto.graph.output] == ["cell_logits", "context_mix", "context_basis", "uniforms",
+                                                    "window_bias", "window_weights"]
     assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim[1:]] == [14, 14, 4]
     assert [d.dim_value for d in proto.graph.output[2].type.tensor_type.shape.dim] == [2 * 16384, 8, 4]
+    assert [d.dim_value for d in proto.graph.output[4].type.tensor_type.shape.dim[1:]] == [64]
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["context_groups"] == "2"  # the recommended configuration's two context groups
+    assert meta["window_hidden"] == "64" and meta["daedalus_format"] == "2"  # and its window network
     assert meta["decoding"] == "raster" and meta["model_name"] == "raster"
     # The many-style default (issue 11): at least six styles, one of them braided, each with its Gaussian.
     styles = json.loads(meta["styles"])
