@@ -34,7 +34,8 @@ def main() -> None:
     generator = MazeGenerator.load(device="cpu")
     # The decoder's outputs for one batch (MazeGenerator._run: onnxruntime alone, checked), walked again and again.
     outputs = generator._run(generator.sample_latents(args.batch, rng=0))
-    cell_logits, context_mix, context_basis, uniforms = outputs
+    # Its scores without its own window network (if any): the window rows add one of chosen widths.
+    cell_logits, context_mix, context_basis, uniforms = outputs[:4]
     uniforms = np.asarray(uniforms, dtype=np.float64)
     rng = np.random.default_rng(0)
     modes = {name: (loops, closed, None) for name, (loops, closed) in MODES.items()}
