@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from daedalus.errors import UsageError
@@ -72,4 +73,11 @@ def run_play(args: argparse.Namespace) -> int:
         outcome = "caught" if app.caught else "done"
         print(f"autopilot: {app.levels_cleared} level(s) cleared, {outcome}"
               + (f"; screenshot {screenshot}" if screenshot else ""))
+    if not app.source.idle():
+        # A level still being prepared (a targeted level's search, a model's range estimate) is inside onnxruntime
+        # or the compiled walk on a daemon thread; the interpreter's shutdown would abort the process under it
+        # ("terminate called without an active exception"). Nothing it holds is needed: end the process now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code

@@ -208,12 +208,19 @@ class LevelSource:
             return self.level(seed, targets)
         return job.result
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0) -> bool:
         """Let the levels still being prepared finish (up to ``timeout`` seconds in all): a daemon thread still
-        inside onnxruntime or the compiled walk when the interpreter shuts down aborts the process."""
+        inside onnxruntime or the compiled walk when the interpreter shuts down aborts the process. Returns whether
+        every one finished (False: the caller must not run the interpreter's shutdown; ``daedalus play`` then ends
+        the process at once)."""
         deadline = time.monotonic() + timeout
         for job in list(self._jobs.values()):
             job.done.wait(max(0.0, deadline - time.monotonic()))
+        return self.idle()
+
+    def idle(self) -> bool:
+        """Whether no level is being prepared on a background thread."""
+        return all(job.done.is_set() for job in self._jobs.values())
 
     def wait(self, seed: int, timeout: float | None = None, targets: dict | None = None) -> GameLevel | None:
         """``seed``'s level, waiting up to ``timeout`` seconds for it (None on timeout)."""
