@@ -2,7 +2,9 @@
  *
  * One function, walk(), over a batch: cell_logits (count, rows, cols, 4), context_mix (count, mix), context_basis
  * (16384 * groups, mix, 4) for one or two context groups, all float32 (what a decoder returns), uniforms float64 (count, rows * cols), and an output buffer uint8
- * (count, 2 * rows, 2 * cols). The arithmetic follows docs/formats.md ("The raster walk") in float64: a score is
+ * (count, 2 * rows, 2 * cols); for a decoder with a window network also its per-level biases, flat weights, hidden
+ * widths and first-layer tables (window_net_scores; empty buffers and () without one). The arithmetic follows
+ * docs/formats.md ("The raster walk") in float64: a score is
  * cell_logit + (sum over groups g, then j, in order of mix_j * basis_gj); weights exp(score - max) over the allowed options; the first
  * option whose running sum exceeds u * total, else the last allowed one. A non-finite score stops the walk and is
  * reported (the decoder is broken; the wrapper raises). The GIL is released while it walks, so a

@@ -23,7 +23,7 @@ cell below. Everything above and to the left is decided already, so a choice can
 A decoder with a *window network* adds one more term to step 4 (the scores): a small ReLU network over the 65 bits of
 ``WINDOW_BITS`` (every link decided in rows r-3..r and columns c-4..c+4, and the three set bits), whose first layer's
 bias comes from the latent code (``Window``). It reads patterns no table of fourteen bits can enumerate
-(EXPERIMENTS.md "A wider context, as a run-time MLP"); its arithmetic is float32 in a fixed order (``window_scores``).
+(EXPERIMENTS.md "The window network"); its arithmetic is float32 in a fixed order (``window_scores``).
 
 Every walk ends in a maze whose cells are all open and connected: a spanning tree when loops are not allowed, a
 braid maze with the loops the scores chose otherwise. Every such maze is reachable, so the walk can learn any style;
@@ -128,6 +128,26 @@ class Window(NamedTuple):
     tables: np.ndarray | None = None
 
 
+def window_widths(value) -> tuple[int, ...]:
+    """A window network's hidden widths from a sequence of integers or text like ``"64"`` or ``"32,32"`` (none:
+    empty), each 1 to ``MAX_WINDOW_WIDTH``, at most ``MAX_WINDOW_LAYERS`` of them.
+
+    Raises:
+        ValueError: ``must be ...; got VALUE``, for the caller to prefix with what it was reading.
+    """
+    widths = value.split(",") if isinstance(value, str) and value.strip() else [] if isinstance(value, str) else value
+    try:
+        if isinstance(widths, (bytes, bool)) or any(isinstance(w, (bool, float)) for w in widths):
+            raise ValueError
+        widths = tuple(int(w) for w in widths)
+    except (TypeError, ValueError):
+        widths = None
+    if widths is None or len(widths) > MAX_WINDOW_LAYERS or not all(1 <= w <= MAX_WINDOW_WIDTH for w in widths):
+        raise ValueError(f"must be 1 to {MAX_WINDOW_WIDTH} each, at most {MAX_WINDOW_LAYERS} of them (like 64 or "
+                         f"32,32); got {value!r}")
+    return widths
+
+
 def window_sizes(hidden) -> tuple[int, ...]:
     """The window network's layer widths, from its input (the window's bits) to its output (the options)."""
     return (len(WINDOW_BITS), *hidden, OPTIONS)
@@ -157,7 +177,7 @@ def window_tables(first: np.ndarray) -> np.ndarray:
     """float32 ``(WINDOW_TABLE_ROWS, width)``: the first layer's weights ``(65, width)`` summed per group of the
     window's bits (``WINDOW_GROUPS``: each segment, then the set bits). Group g's table has a row for each value v
     of its n bits (the group's j-th bit is 2^j), from ``WINDOW_TABLE_STARTS[g]``: the sum, from +0 and in order of
-    j, of the weight rows of the bits set in v. A cell's first layer is then eight additions, one per group."""
+    j, of the weight rows of the bits set in v. A cell's first layer is then nine additions, one per group."""
     first = np.asarray(first, dtype=np.float32)
     tables = np.zeros((WINDOW_TABLE_ROWS, first.shape[1]), dtype=np.float32)
     for bits, start, table in zip(WINDOW_GROUPS, WINDOW_GROUP_STARTS, WINDOW_TABLE_STARTS):
@@ -265,9 +285,7 @@ class _Sets:
         taken from the first group's ``context`` (``(count, groups)``, as ``context_and_allowed`` returns it)."""
         links = [(self.right if kind == "right" else self.down)[:, r + dr + _TOP, c + dc + _LEFT]
                  for kind, dr, dc in WINDOW_LINKS]
-        first = context[:, 0]
-        sets = [(first >> _SET_SHIFTS[name]) & 1 > 0 for (name,) in WINDOW_SET_BITS]
-        return np.stack(links + sets, axis=1)
+        return np.concatenate([np.stack(links, axis=1), window_set_bits(context)], axis=1)
 
     def apply(self, r: int, c: int, option: np.ndarray) -> None:
         idx = self._index
@@ -420,10 +438,12 @@ def _check_window(window: Window | None, count: int) -> Window | None:
     """The window's arrays as contiguous float32, its shapes checked (ValueError naming what disagrees)."""
     if window is None:
         return None
-    hidden = tuple(int(h) for h in window.hidden)
-    if not 1 <= len(hidden) <= MAX_WINDOW_LAYERS or any(h < 1 or h > MAX_WINDOW_WIDTH for h in hidden):
-        raise ValueError(f"window hidden widths must be 1 to {MAX_WINDOW_WIDTH}, one to {MAX_WINDOW_LAYERS} layers; "
-                         f"got {list(hidden)}")
+    try:
+        hidden = window_widths(window.hidden)
+        if not hidden:
+            raise ValueError(f"must be at least one; got {window.hidden!r}")
+    except ValueError as error:
+        raise ValueError(f"window hidden widths {error}") from None
     bias = np.ascontiguousarray(window.bias, dtype=np.float32)
     weights = np.ascontiguousarray(window.weights, dtype=np.float32).reshape(-1)
     if bias.shape != (count, hidden[0]):

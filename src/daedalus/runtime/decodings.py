@@ -16,14 +16,13 @@ from daedalus.contract import ModelInfo
 from daedalus.errors import ModelError, UsageError
 from daedalus.maze.raster_walk import (
     CONTEXTS,
-    MAX_WINDOW_LAYERS,
-    MAX_WINDOW_WIDTH,
     OPTIONS,
     Window,
     raster_walk,
     window_layers,
     window_tables,
     window_weight_count,
+    window_widths,
 )
 from daedalus.maze.repair import repair
 from daedalus.maze.scored_carve import carve
@@ -193,17 +192,14 @@ class RasterDecoding(Decoding):
         self.closed_cells = closed == "learned"
         self.window_hidden: tuple[int, ...] = ()
         self._window_tables: tuple[np.ndarray, np.ndarray] | None = None  # (the weights, their tables)
-        if "window_hidden" in info.metadata:
+        if "window_hidden" in info.metadata:  # the window network's hidden widths, comma-separated
             text = info.metadata["window_hidden"]
             try:
-                self.window_hidden = tuple(int(w) for w in text.split(","))
-            except ValueError:
-                self.window_hidden = ()
-            if not 1 <= len(self.window_hidden) <= MAX_WINDOW_LAYERS or not all(
-                    1 <= w <= MAX_WINDOW_WIDTH for w in self.window_hidden):
-                raise ModelError(f"model {source}: metadata window_hidden must be the window network's hidden "
-                                 f"widths, one to {MAX_WINDOW_LAYERS} comma-separated integers from 1 to "
-                                 f"{MAX_WINDOW_WIDTH}, got {text!r}")
+                self.window_hidden = window_widths(text)
+            except ValueError as error:
+                raise ModelError(f"model {source}: metadata window_hidden {error}") from None
+            if not self.window_hidden:
+                raise ModelError(f"model {source}: metadata window_hidden names no width ({text!r})")
 
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
@@ -260,7 +256,6 @@ class RasterDecoding(Decoding):
         window = self._window(*window) if self.window_hidden else None
         return raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus,
                            closed_cells=self.closed_cells, window=window)
-
 
     def _window(self, bias: np.ndarray, weights: np.ndarray) -> Window:
         """The window network's numbers, its first layer's tables made once for the decoder's fixed weights (the

@@ -93,23 +93,16 @@ def _window(value) -> list[int] | None:
     ``32,32``, a list of them, or ``none`` (no window network); None when not given."""
     if value is None:
         return None
-    if isinstance(value, str):
-        if value.strip().lower() in ("none", "0", ""):
-            return []
-        try:
-            value = [int(w) for w in value.split(",")]
-        except ValueError:
-            raise UsageError(f"window must be comma-separated hidden widths like 64 or 32,32, or none; got "
-                             f"{value!r}") from None
-    from daedalus.maze.raster_walk import MAX_WINDOW_LAYERS, MAX_WINDOW_WIDTH
-
+    if isinstance(value, str) and value.strip().lower() in ("none", "0"):
+        return []
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value] if value else []
-    if not isinstance(value, list) or len(value) > MAX_WINDOW_LAYERS or any(
-            isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WINDOW_WIDTH for w in value):
-        raise UsageError(f"window must be at most {MAX_WINDOW_LAYERS} hidden widths from 1 to {MAX_WINDOW_WIDTH} "
-                         f"(like 64 or 32,32), or none; got {value!r}")
-    return value
+    from daedalus.maze.raster_walk import window_widths
+
+    try:
+        return list(window_widths(value))
+    except ValueError as error:
+        raise UsageError(f"window {error}") from None
 
 
 def _size(value) -> tuple[int, int]:

@@ -26,8 +26,6 @@ from daedalus.maze.grid import cell_shape, check_shape, link_positions
 from daedalus.maze.raster_walk import (
     CONTEXT_GROUPS,
     CONTEXTS,
-    MAX_WINDOW_LAYERS,
-    MAX_WINDOW_WIDTH,
     OPTIONS,
     WINDOW_BITS,
     Window,
@@ -35,6 +33,7 @@ from daedalus.maze.raster_walk import (
     raster_walk,
     window_link_bits,
     window_set_bits,
+    window_widths,
 )
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
@@ -107,11 +106,10 @@ class RasterVAE(nn.Module):
         if not isinstance(closed_cells, bool):
             raise UsageError(f"closed_cells must be true or false, got {closed_cells!r}")
         self.closed_cells = closed_cells
-        if isinstance(window_hidden, (str, bytes)) or len(window_hidden) > MAX_WINDOW_LAYERS or not all(
-                isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WINDOW_WIDTH for h in window_hidden):
-            raise UsageError(f"window_hidden must be a list of at most {MAX_WINDOW_LAYERS} widths from 1 to "
-                             f"{MAX_WINDOW_WIDTH}, got {window_hidden!r}")
-        self.window_hidden = tuple(int(h) for h in window_hidden)
+        try:
+            self.window_hidden = window_widths(window_hidden)
+        except ValueError as error:
+            raise UsageError(f"window_hidden {error}") from None
         self.rows, self.cols = cell_shape((self.height, self.width))
         self.cells = self.rows * self.cols
         positions = link_positions((self.height, self.width))
