@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daedalus.errors import UsageError
-from daedalus.trainer.schedules import check_schedule, kl_weight, schedule_peak, schedule_warning, schedule_weights
+from daedalus.trainer.schedules import (
+    check_schedule,
+    kl_weight,
+    learning_rate,
+    schedule_peak,
+    schedule_warning,
+    schedule_weights,
+)
 
 
 @given(st.integers(1, 5000), st.floats(0, 10), st.data())
@@ -106,3 +113,30 @@ def test_a_run_too_short_for_its_cycles_is_named():
     assert schedule_warning({"kind": "cyclical", "beta_max": 0.1, "cycles": 4}, 400, 10) is None
     assert schedule_warning({"kind": "none", "beta_max": 0.1}, 1, 1) is None
     assert "beta rises only to 0.05" in schedule_warning({"kind": "monotonic", "beta_max": 0.1, "ratio": 1.0}, 2, 1)
+
+
+@given(st.integers(1, 5000), st.floats(1e-6, 1.0), st.data())
+@settings(max_examples=100, deadline=None)
+def test_constant_learning_rate_never_moves(total, lr, data):
+    step = data.draw(st.integers(0, total + 10))
+    assert learning_rate(step, total, lr, "constant") == lr
+
+
+@given(st.integers(2, 3000), st.floats(1e-6, 1.0))
+@settings(max_examples=100, deadline=None)
+def test_cosine_learning_rate_falls_from_lr_towards_zero(total, lr):
+    rates = [learning_rate(step, total, lr, "cosine") for step in range(total)]
+    assert rates[0] == lr
+    assert all(b <= a for a, b in zip(rates, rates[1:])), "a cosine schedule must never rise"
+    assert 0 < rates[-1] <= lr * (math.pi / total) ** 2  # 1 - cos(pi/T) over 2, near 0 at the last step
+    assert learning_rate(total // 2, total, lr, "cosine") == pytest.approx(
+        lr * 0.5 * (1 + math.cos(math.pi * (total // 2) / total)))
+    assert learning_rate(total + 5, total, lr, "cosine") == rates[-1]
+
+
+def test_cosine_learning_rate_is_half_way_at_the_middle():
+    assert learning_rate(50, 100, 1e-3, "cosine") == pytest.approx(5e-4)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        learning_rate(0, 10, 1e-3, "step")
+    with pytest.raises(ValueError, match="total_steps must be >= 1"):
+        learning_rate(0, 0, 1e-3, "cosine")

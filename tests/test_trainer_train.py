@@ -51,10 +51,11 @@ def test_load_model_returns_the_trained_decoder(tmp_path):
     assert set(saved) == set(model.state_dict())
 
 
-@pytest.mark.parametrize("model", ["link-vae", "seed-vae"])
-def test_resume_ends_with_the_same_weights(tmp_path, model):
+@pytest.mark.parametrize("model, lr_schedule", [("link-vae", "cosine"), ("seed-vae", "constant")])
+def test_resume_ends_with_the_same_weights(tmp_path, model, lr_schedule):
     torch.set_num_threads(1)
-    config = tiny_config(model=model, latent=3, hidden="24", epochs=4, fresh=True, schedule="cyclical", cycles=2)
+    config = tiny_config(model=model, latent=3, hidden="24", epochs=4, fresh=True, schedule="cyclical", cycles=2,
+                         lr_schedule=lr_schedule)
     train(config, tmp_path / "whole", progress=False)
     train(config, tmp_path / "killed", progress=False, stop_after_epochs=2)
     assert json.loads((tmp_path / "killed" / "log.jsonl").read_text().splitlines()[-1])["epoch"] == 2
@@ -69,6 +70,23 @@ def test_resume_ends_with_the_same_weights(tmp_path, model):
         return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in path.read_text().splitlines()]
 
     assert strip(tmp_path / "whole" / "log.jsonl") == strip(tmp_path / "killed" / "log.jsonl")
+
+
+def test_the_optimizer_follows_the_learning_rate_schedule(tmp_path):
+    from daedalus.trainer.schedules import learning_rate
+
+    torch.set_num_threads(1)
+    ends = {}
+    for kind in ("constant", "cosine"):
+        train(tiny_config(model="link-vae", latent=3, hidden="16", epochs=2, lr=2e-3, lr_schedule=kind),
+              tmp_path / kind, progress=False)
+        state = torch.load(tmp_path / kind / "state.pt", weights_only=True)
+        steps = int(state["step"])
+        assert steps == 2 * 4  # 64 mazes in batches of 16, two epochs
+        assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(learning_rate(steps - 1, steps, 2e-3, kind))
+        ends[kind] = load_file(tmp_path / kind / "model.safetensors")
+    assert json.loads((tmp_path / "cosine" / "config.json").read_text())["train"]["lr_schedule"] == "cosine"
+    assert any(not torch.equal(ends["constant"][k], ends["cosine"][k]) for k in ends["constant"])
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
@@ -136,6 +154,7 @@ def test_config_file_with_overrides_is_resolved_and_kept(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--model", "transformer"], "unknown model 'transformer'"),
     (["--schedule", "sawtooth"], "unknown KL schedule 'sawtooth'"),
+    (["--config", "LR_TOML"], "lr_schedule must be one of constant, cosine, got 'linear'"),
     (["--latent", "0"], "latent must be an integer >= 1, got 0"),
     (["--latent", "-3"], "latent must be an integer >= 1, got -3"),
     (["--data", "mnist", "--mnist-dir", "/nonexistent/mnist"], "MNIST folder '/nonexistent/mnist' does not exist"),
@@ -146,6 +165,9 @@ def test_config_file_with_overrides_is_resolved_and_kept(tmp_path):
     (["--model", "seed-vae", "--data", "digits", "--size", "20"], "a size applies to mazes only"),
 ])
 def test_bad_inputs_give_one_line(tmp_path, capsys, argv, message):
+    if "LR_TOML" in argv:
+        (tmp_path / "lr.toml").write_text('lr_schedule = "linear"\n')
+        argv = [str(tmp_path / "lr.toml") if a == "LR_TOML" else a for a in argv]
     assert main(["train", "--out", str(tmp_path / "run"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err

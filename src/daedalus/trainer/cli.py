@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from daedalus.maze.cli import positive_int
-from daedalus.trainer.config import AUGMENTS, KEEPS
+from daedalus.trainer.config import AUGMENTS, KEEPS, LR_SCHEDULES
 
 
 def register(subparsers) -> None:
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     add("--latent", type=int, help="latent size (default: the model's)")
     add("--hidden", help="hidden widths, comma-separated, e.g. 512,512 (default: the model's)")
     add("--schedule", help="KL schedule: none, monotonic, cyclical (default cyclical for a VAE)")
-    add("--beta-max", dest="beta_max", type=float, help="the KL weight the schedule rises to (default 1)")
+    add("--beta-max", dest="beta_max", type=float, help="the KL weight the schedule rises to (default 0.1)")
     add("--cycles", type=int, help="cycles over the run for the cyclical schedule (default 4)")
     add("--ratio", type=float, help="rising fraction of the run / of each cycle (default 0.5)")
     add("--data", help="PATH of a dataset npz or a folder of level files (.json, .txt, .png, .npz; a folder of "
@@ -42,13 +42,15 @@ def register(subparsers) -> None:
     add("--fresh", action="store_true", default=None, help="fresh mazes every epoch")
     add("--data-seed", dest="data_seed", type=int, help="seed of the training data (default: --seed)")
     add("--epochs", type=int, help="epochs (default 40)")
-    add("--batch-size", dest="batch_size", type=int, help="batch size (default 128)")
-    add("--lr", type=float, help="Adam learning rate (default 3e-4)")
+    add("--batch-size", dest="batch_size", type=int, help="batch size (default 64)")
+    add("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    add("--lr-schedule", dest="lr_schedule", choices=LR_SCHEDULES,
+        help="how the learning rate moves over the run: constant, or cosine (a half cosine from --lr down to 0)")
     add("--loss", help="reconstruction loss: sse (the seed's) or bce (default bce for link models)")
     add("--seed", type=int, help="training seed (default 0)")
     add("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
     add("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
-    add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 1000)")
+    add("--eval-samples", dest="eval_samples", type=int, help="prior samples scored each epoch (default 200)")
     add("--threshold", type=float, help="open-floor threshold for the maze statistics (default 0.5)")
     add("--temperature", type=float, help="carve: walk temperature (default 1; below 1 sharpens)")
     add("--context-groups", dest="context_groups", type=int,
@@ -87,7 +89,7 @@ def register(subparsers) -> None:
 
 
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
-                "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "loss",
+                "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "lr_schedule", "loss",
                 "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
                 "context_groups", "cell_decoder", "context_hidden", "context_mix", "window", "keep", "augment")
 

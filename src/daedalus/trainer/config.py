@@ -12,6 +12,7 @@ from pathlib import Path
 
 from daedalus import __version__
 from daedalus.errors import UsageError
+from daedalus.trainer.schedules import LR_SCHEDULES
 
 # Every option with its default; None means "derived" (see resolve_config). The defaults are the one recommended
 # configuration, configs/styles.toml (a test keeps the two equal).
@@ -35,6 +36,7 @@ OPTIONS: dict[str, object] = {
     "epochs": 40,
     "batch_size": 64,
     "lr": 1e-3,
+    "lr_schedule": "constant",
     "loss": None,
     "seed": 0,
     "device": "auto",
@@ -240,6 +242,8 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     lr = options["lr"]
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise UsageError(f"lr must be a positive finite number, got {lr!r}")
+    if options["lr_schedule"] not in LR_SCHEDULES:
+        raise UsageError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {options['lr_schedule']!r}")
     device = options["device"]
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
         raise UsageError(f"device must be auto, cpu or cuda[:N], got {device!r}")
@@ -250,6 +254,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "epochs": _int("epochs", options["epochs"], 1),
         "batch_size": _int("batch_size", options["batch_size"], 1),
         "lr": float(lr),
+        "lr_schedule": options["lr_schedule"],
         "loss": loss,
         "seed": seed,
         "device": device,

@@ -13,6 +13,9 @@ import math
 from daedalus.errors import UsageError
 
 SCHEDULES = ("none", "monotonic", "cyclical")
+# Learning-rate schedules: Adam's rate held, or a half cosine from ``lr`` down to 0 over the run (Loshchilov &
+# Hutter's SGDR without restarts).
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class ScheduleWarning(UserWarning):
@@ -106,3 +109,20 @@ def schedule_weights(config: dict, total_steps: int) -> list[float]:
     """β for every step of a run under the schedule ``config`` (for plots)."""
     config = check_schedule(config)
     return [kl_weight(step, total_steps, **config) for step in range(total_steps)]
+
+
+def learning_rate(step: int, total_steps: int, lr: float, kind: str = "constant") -> float:
+    """Adam's learning rate at ``step`` (0-based) of a run of ``total_steps`` optimizer steps.
+
+    ``constant``: ``lr`` throughout. ``cosine``: ``lr · (1 + cos(π · step / total_steps)) / 2``, from ``lr`` at the
+    first step to nearly 0 at the last (a step past the end keeps the last step's rate).
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if kind == "constant":
+        return float(lr)
+    if kind == "cosine":
+        return float(lr) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps - 1) / total_steps))
+    raise ValueError(f"unknown learning-rate schedule {kind!r}, expected one of {', '.join(LR_SCHEDULES)}")

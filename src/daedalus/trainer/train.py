@@ -31,7 +31,7 @@ from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
 from daedalus.trainer.distributed import World, join, joined, leave, world_from_env
 from daedalus.trainer.losses import kl_divergence
 from daedalus.trainer.models import MazeAutoencoder, build_model, fit_to_data
-from daedalus.trainer.schedules import ScheduleWarning, kl_weight, schedule_warning
+from daedalus.trainer.schedules import ScheduleWarning, kl_weight, learning_rate, schedule_warning
 
 LOG_FILE = "log.jsonl"
 
@@ -303,6 +303,9 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
         seen = 0
         for i in bar:
             beta = kl_weight(step, total_steps, **scfg) if is_vae else 0.0
+            rate = learning_rate(step, total_steps, tcfg["lr"], tcfg.get("lr_schedule", "constant"))
+            for group in optimizer.param_groups:
+                group["lr"] = rate
             if sharded:
                 index = order[i * share : (i + 1) * share]
             else:
