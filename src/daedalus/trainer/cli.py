@@ -89,9 +89,10 @@ def register(subparsers) -> None:
 
 
 OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "ratio", "data", "generator", "braid",
-                "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr", "lr_schedule", "loss",
-                "seed", "device", "eval_samples", "threshold", "figures", "temperature", "free_bits", "prior",
-                "context_groups", "cell_decoder", "context_hidden", "context_mix", "window", "keep", "augment")
+                "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr",
+                "lr_schedule", "loss", "seed", "device", "eval_samples", "threshold", "figures", "temperature",
+                "free_bits", "prior", "context_groups", "cell_decoder", "context_hidden", "context_mix", "window",
+                "keep", "augment")
 
 
 def run_train(args: argparse.Namespace) -> int:
