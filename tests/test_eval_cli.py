@@ -97,3 +97,24 @@ def test_eval_compares_in_braid_mode_with_a_corpus_of_loops_unless_told(decoder_
     assert main([*common, "--mode", "perfect"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["mode"] == "perfect" and report["repaired"]["loops"] == 0
+
+
+def test_a_corpus_without_dead_ends_leaves_their_distance_undefined_and_the_rest_measured(decoder_path, tmp_path,
+                                                                                          capsys):
+    # Every link open: no dead end, no straight cell, no turn, so W1/mean has no scale for them. The report
+    # says so (null) instead of failing, and still measures the figures that are defined.
+    grid = np.ones((28, 28), np.uint8)
+    grid[1::2, 1::2] = 0
+    grid[-1, :] = grid[:, -1] = 0
+    corpus = tmp_path / "open.npz"
+    np.savez(corpus, grids=np.stack([grid] * 8))
+    assert main(["eval", "--model", str(decoder_path), "--samples", "64", "--data", str(corpus), "--json",
+                 "--no-untrained", "--no-two-sample"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"]["dead_ends"] == 0
+    for figures in (report["repaired"], report["style"]):
+        assert figures["w_dead_ends"] is None
+        assert figures["w_solution_length"] is not None and figures["w_solution_length"] > 0
+    assert main(["eval", "--model", str(decoder_path), "--samples", "64", "--data", str(corpus),
+                 "--no-untrained", "--no-two-sample"]) == 0
+    assert "W1/mean dead ends" in capsys.readouterr().out

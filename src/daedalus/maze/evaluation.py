@@ -123,7 +123,9 @@ def set_figures(grids: np.ndarray, reference_stats: dict | None = None, training
             ref = np.asarray(reference_stats[name])
             if name == "solution_length":
                 values, ref = values[solvable], ref[ref >= 0]
-            out[f"w_{name}"] = relative_wasserstein(values, ref) if len(values) else float("nan")
+            # Undefined (NaN) where the reference's mean is 0: a braid corpus without a dead end, say.
+            defined = len(values) and len(ref) and ref.mean() > 0
+            out[f"w_{name}"] = relative_wasserstein(values, ref) if defined else float("nan")
     return out
 
 
