@@ -24,13 +24,20 @@ from torch import nn
 from daedalus.maze.raster_walk import CONTEXT_BITS, OPTIONS, _Sets, choose, maze_links
 from daedalus.trainer.raster_model import RasterVAE
 
-ROWS_UP, COLS_LEFT, COLS_RIGHT = 3, 4, 4
-# The window: every link at (dr, dc) decided before the cell (rows above, or this row to the left).
-WINDOW = [(kind, dr, dc) for dr in range(-ROWS_UP, 1) for dc in range(-COLS_LEFT, COLS_RIGHT + 1)
-          for kind in ("right", "down") if dr < 0 or dc < 0]
 SET_BITS = [i for i, bit in enumerate(CONTEXT_BITS) if len(bit) == 1]  # same_set_right, set_has_down, later
-WIDTH = len(WINDOW) + len(SET_BITS)
-PAD = max(ROWS_UP, COLS_LEFT, COLS_RIGHT)
+
+
+def set_window(rows_up: int = 3, cols: int = 4) -> None:
+    """The window's reach: rows r-rows_up..r, columns c-cols..c+cols (the shipped window network's is 3 and 4)."""
+    global WINDOW, WIDTH, PAD
+    # Every link at (dr, dc) decided before the cell (rows above, or this row to the left).
+    WINDOW = [(kind, dr, dc) for dr in range(-rows_up, 1) for dc in range(-cols, cols + 1)
+              for kind in ("right", "down") if dr < 0 or dc < 0]
+    WIDTH = len(WINDOW) + len(SET_BITS)
+    PAD = max(rows_up, cols)
+
+
+set_window()
 
 
 def window_bits(right: np.ndarray, down: np.ndarray, r: int, c: int) -> np.ndarray:
@@ -123,11 +130,17 @@ def main() -> None:
     parser.add_argument("--mlp-layers", type=int, default=2, help="hidden layers of the MLP")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--rows-up", type=int, default=3, help="rows above the cell the window reads (default 3)")
+    parser.add_argument("--cols", type=int, default=4, help="columns each side of the cell it reads (default 4)")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    set_window(args.rows_up, args.cols)
     sys.modules.setdefault("wide_context", sys.modules[__name__])
     models.ARCHITECTURES["wide"] = ("wide_context", "WideRasterVAE")
+    # window "none": the MLP here takes the shipped window network's place (the raster preset has one now).
     config = resolve_config({"data": args.data, "model": "raster", "epochs": args.epochs, "figures": False,
-                             "eval_samples": 0})
+                             "eval_samples": 0, "window": "none"})
     config["model"] = {**config["model"], "output": "wide", "hidden_mlp": args.hidden_mlp,
                        "mlp_layers": args.mlp_layers}
     started = time.perf_counter()
@@ -141,6 +154,7 @@ def main() -> None:
     from daedalus.maze.stats import is_perfect
 
     result = {"data": args.data, "hidden_mlp": args.hidden_mlp, "mlp_layers": args.mlp_layers, "bits": WIDTH,
+              "rows_up": args.rows_up, "cols": args.cols,
               "two_sample": accuracy,
               "perfect": float(np.mean(is_perfect(levels))), "holdout_rec": record["holdout_rec"],
               "train_s": round(seconds)}

@@ -72,7 +72,7 @@ def test_export_writes_the_contract(runs, tmp_path, name):
     quality = json.loads(meta["quality"])
     for key in ("perfect", "loops", "pieces", "dead_ends", "solution_length", "border_corridor", "distinct"):
         assert key in quality
-    assert quality["samples"] == 64
+    assert quality["samples"] == 64 and quality["mode"] == "perfect"
 
     # onnxruntime and the reference evaluator agree with torch, at any batch size.
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -2,6 +2,7 @@
 exported decoder walks the same levels in torch, onnxruntime and the runtime."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -305,7 +306,11 @@ def test_a_model_of_levels_with_loops_draws_them_when_not_told_the_mode(tmp_path
                              "figures": False, "batch_size": 32, "lr": 3e-3})
     train(config, tmp_path / "run", progress=False)
     path = tmp_path / "braided.onnx"
-    assert export_decoder(tmp_path / "run", path, quality_samples=50)["default_mode"] == "braid"
+    meta = export_decoder(tmp_path / "run", path, quality_samples=50)
+    assert meta["default_mode"] == "braid"
+    # The export's quality figures are those of the levels it draws by default: with their loops.
+    quality = json.loads(meta["quality"])
+    assert quality["mode"] == "braid" and quality["loops"] > 0 and quality["perfect"] < 1
     assert MazeGenerator.load(path).mode_for() == "braid"
     out = tmp_path / "levels.npz"
     assert main(["generate", "--model", str(path), "--count", "32", "--seed", "1", "--format", "npz",

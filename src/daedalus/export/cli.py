@@ -53,8 +53,9 @@ def run_export(args: argparse.Namespace) -> int:
     quality = json.loads(meta["quality"])
     print(f"wrote {args.out}: {meta.get('decoding', 'threshold')} decoder, opset {args.opset}, z [batch, "
           f"{meta['latent_dim']}], {meta['height']}x{meta['width']} levels, max |onnx - torch| "
-          f"{meta['max_abs_diff']:.1e}; prior samples before repair: perfect {quality['perfect']:.3f}, solvable "
-          f"{quality['solvable']:.3f}, loops {quality['loops']:.2f}, dead ends {quality['dead_ends']:.1f}"
+          f"{meta['max_abs_diff']:.1e}; prior samples before repair ({quality.get('mode', 'perfect')} mode): perfect "
+          f"{quality['perfect']:.3f}, solvable {quality['solvable']:.3f}, loops {quality['loops']:.2f}, dead ends "
+          f"{quality['dead_ends']:.1f}"
           + (f", open fraction {quality['open_fraction']:.3f} (closed cells: perfect counts levels with every cell "
              f"open)" if meta.get("closed_cells") == "learned" else ""))
     return 0

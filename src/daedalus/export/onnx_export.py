@@ -213,16 +213,19 @@ def prior_outputs(onnx_bytes: bytes, info, samples: int, seed: int) -> list[np.n
     return session.run(list(info.outputs), {INPUT_NAME: z.astype(np.float32)})
 
 
-def measure_quality(onnx_bytes: bytes, info, decoding, samples: int = 1000, seed: int = 0) -> dict:
+def measure_quality(onnx_bytes: bytes, info, decoding, samples: int = 1000, seed: int = 0,
+                    mode: str = "perfect") -> dict:
     """Maze statistics of ``samples`` prior samples decoded by the ONNX file itself, before repair (the runtime's
-    ``decoding`` of this kind: thresholded ``p_open`` or the walk)."""
+    ``decoding`` of this kind: thresholded ``p_open`` or the walk), in ``mode`` (the decoder's default mode: a
+    decoder of a corpus with loops is measured drawing its loops)."""
     from daedalus.maze.stats import batch_stats, distinct_fraction, summarize
 
-    grids = decoding.raw(prior_outputs(onnx_bytes, info, samples, seed), "perfect")
+    grids = decoding.raw(prior_outputs(onnx_bytes, info, samples, seed), mode)
     stats = summarize(batch_stats(grids))
     stats["distinct"] = distinct_fraction(grids)
     stats["samples"] = samples
     stats["seed"] = seed
+    stats["mode"] = mode
     # NaN (no solvable sample: no mean solution length) becomes null, since strict JSON has no NaN.
     return {k: ((round(v, 6) if np.isfinite(v) else None) if isinstance(v, float) else v) for k, v in stats.items()}
 
@@ -400,7 +403,8 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")
     decoding = decoding_for(info, "being exported")
     provisional = check_against_torch(raw, model, decoding, seed)
-    metadata["quality"] = json.dumps(measure_quality(raw, info, decoding, quality_samples, seed))
+    metadata["quality"] = json.dumps(measure_quality(raw, info, decoding, quality_samples, seed,
+                                                     metadata.get("default_mode", "perfect")))
     # The exporter leaves some dimensions symbolic after a Reshape; engines want them static.
     for output, shape in zip(proto.graph.output, decoding.shapes()):
         for dim, value in zip(output.type.tensor_type.shape.dim, shape):
