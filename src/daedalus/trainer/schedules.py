@@ -46,6 +46,13 @@ def check_schedule(config: dict) -> dict:
     return {"kind": kind, "beta_max": beta_max, "cycles": cycles, "ratio": ratio}
 
 
+def _check_step(step: int, total_steps: int) -> None:
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+
+
 def kl_weight(
     step: int, total_steps: int, kind: str = "cyclical", beta_max: float = 1.0, cycles: int = 4, ratio: float = 0.5
 ) -> float:
@@ -62,10 +69,7 @@ def kl_weight(
     Returns:
         β as a float in ``[0, beta_max]``.
     """
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
+    _check_step(step, total_steps)
     if kind == "none":
         return float(beta_max)
     if kind == "monotonic":
@@ -117,10 +121,7 @@ def learning_rate(step: int, total_steps: int, lr: float, kind: str = "constant"
     ``constant``: ``lr`` throughout. ``cosine``: ``lr · (1 + cos(π · step / total_steps)) / 2``, from ``lr`` at the
     first step to nearly 0 at the last (a step past the end keeps the last step's rate).
     """
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
+    _check_step(step, total_steps)
     if kind == "constant":
         return float(lr)
     if kind == "cosine":
