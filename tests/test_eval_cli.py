@@ -118,3 +118,22 @@ def test_a_corpus_without_dead_ends_leaves_their_distance_undefined_and_the_rest
     assert main(["eval", "--model", str(decoder_path), "--samples", "64", "--data", str(corpus),
                  "--no-untrained", "--no-two-sample"]) == 0
     assert "W1/mean dead ends" in capsys.readouterr().out
+
+
+def test_several_critics_report_their_mean_and_each_one(decoder_path, capsys):
+    common = ["eval", "--model", str(decoder_path), "--samples", "96", "--seed", "3", "--no-untrained"]
+    assert main([*common, "--json"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert "two_sample_runs" not in single
+    assert main([*common, "--json", "--critics", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    runs = report["two_sample_runs"]["model"]
+    assert len(runs) == 3 and all(0 <= r <= 1 for r in runs)
+    # The first critic is the single one (same seed, same levels); the figure reported is the mean of all three.
+    assert runs[0] == pytest.approx(single["two_sample"]["model"])
+    assert report["two_sample"]["model"] == pytest.approx(np.mean(runs))
+    assert report["repaired"]["two_sample"] == pytest.approx(np.mean(runs))
+    assert main([*common, "--critics", "2"]) == 0
+    assert "two-sample accuracy: the mean of 2 critics (model " in capsys.readouterr().out
+    assert main([*common, "--critics", "0"]) == 2
+    assert "--critics must be a positive integer, got 0" in capsys.readouterr().err
