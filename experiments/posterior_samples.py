@@ -52,13 +52,12 @@ def study(folder: Path, samples: int, seeds: list[int]) -> dict:
     z[:, : code.shape[1]] = code
     posterior = np.stack([level.grid for level in runtime.from_latents(z, mode=mode)])
     prior = np.stack([level.grid for level in runtime.generate(samples, seed=11, mode=mode)])
-    row = {"folder": str(folder), "kl": None}
+    log = [json.loads(line) for line in (folder / "run" / "log.jsonl").read_text().splitlines()]
+    kept = min(log, key=lambda r: r["holdout_rec"] + config["schedule"]["beta_max"] * r["holdout_kl"])
+    row = {"folder": str(folder), "kl": kept["holdout_kl"]}
     for name, grids in (("prior", prior), ("posterior", posterior), ("fresh corpus", fresh)):
         row[name] = float(np.mean([two_sample_accuracy(grids, reference, seed=s, threads=1)["accuracy"]
                                    for s in seeds]))
-    log = [json.loads(line) for line in (folder / "run" / "log.jsonl").read_text().splitlines()]
-    row["kl"] = min(log, key=lambda r: r["holdout_rec"] + config["schedule"]["beta_max"] * r["holdout_kl"])[
-        "holdout_kl"]
     return row
 
 

@@ -229,7 +229,8 @@ def test_resume_after_a_real_kill(tmp_path):
     done = log.read_text().count("\n")
     if done >= 8:
         pytest.skip("the run finished before the kill landed")
-    assert main(["train", "--out", str(tmp_path / "killed"), "--resume", "--quiet"]) == 0
+    # One thread, as the runs above: another thread count sums in another order and the weights differ in the last bit.
+    assert main(["train", "--out", str(tmp_path / "killed"), "--resume", "--quiet", "--threads", "1"]) == 0
     whole = load_file(tmp_path / "whole" / "model.safetensors")
     resumed = load_file(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)

@@ -59,6 +59,14 @@ def relative_wasserstein(model_values, reference_values) -> float:
     return wasserstein_1d(model_values, reference) / scale
 
 
+def _relative_distance(values: np.ndarray, reference: np.ndarray) -> float | None:
+    """``relative_wasserstein(values, reference)``, or None where it is undefined: an empty set, or a reference whose
+    mean is 0 (a braid corpus without a dead end, say)."""
+    if not len(values) or not len(reference) or np.mean(reference) <= 0:
+        return None
+    return float(relative_wasserstein(values, reference))
+
+
 def _packed(grids: np.ndarray) -> np.ndarray:
     batch, _ = as_batch(grids)
     rows = np.packbits((batch != 0).reshape(len(batch), -1), axis=1)
@@ -123,9 +131,8 @@ def set_figures(grids: np.ndarray, reference_stats: dict | None = None, training
             ref = np.asarray(reference_stats[name])
             if name == "solution_length":
                 values, ref = values[solvable], ref[ref >= 0]
-            # Undefined (NaN) where the reference's mean is 0: a braid corpus without a dead end, say.
-            defined = len(values) and len(ref) and ref.mean() > 0
-            out[f"w_{name}"] = relative_wasserstein(values, ref) if defined else float("nan")
+            distance = _relative_distance(values, ref)
+            out[f"w_{name}"] = float("nan") if distance is None else distance
     return out
 
 
@@ -173,8 +180,7 @@ def corpus_figures(grids: np.ndarray, corpus_grids: np.ndarray, starts=None, exi
         values, ref = np.asarray(stats[name]), np.asarray(reference[name])
         if name == "solution_length":
             values, ref = values[solvable], ref[ref_solvable]
-        defined = len(values) and len(ref) and ref.mean() > 0
-        out[f"w_{name}"] = float(relative_wasserstein(values, ref)) if defined else None
+        out[f"w_{name}"] = _relative_distance(values, ref)
     corpus_loops = float(np.mean(reference["loops"]))
     out["loops_ratio"] = out["loops"] / corpus_loops if corpus_loops > 0 else None
     return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from daedalus.maze.cli import positive_int
-from daedalus.trainer.config import AUGMENTS, KEEPS, LR_SCHEDULES
+from daedalus.trainer.config import AUGMENTS, KEEPS
+from daedalus.trainer.schedules import LR_SCHEDULES
 
 
 def register(subparsers) -> None:
