@@ -27,14 +27,41 @@ from daedalus.trainer.raster_model import RasterVAE
 SET_BITS = [i for i, bit in enumerate(CONTEXT_BITS) if len(bit) == 1]  # same_set_right, set_has_down, later
 
 
-def set_window(rows_up: int = 3, cols: int = 4) -> None:
-    """The window's reach: rows r-rows_up..r, columns c-cols..c+cols (the shipped window network's is 3 and 4)."""
-    global WINDOW, WIDTH, PAD
+def set_window(rows_up: int = 3, cols: int = 4, set_reach: int = 0) -> None:
+    """The window's reach: rows r-rows_up..r, columns c-cols..c+cols (the shipped window network's is 3 and 4), and
+    ``set_reach``: the cells of the current row at c-set_reach..c+set_reach whose set bits the MLP reads too."""
+    global WINDOW, WIDTH, PAD, SET_OFFSETS
     # Every link at (dr, dc) decided before the cell (rows above, or this row to the left).
     WINDOW = [(kind, dr, dc) for dr in range(-rows_up, 1) for dc in range(-cols, cols + 1)
               for kind in ("right", "down") if dr < 0 or dc < 0]
-    WIDTH = len(WINDOW) + len(SET_BITS)
+    # Whether the cell at column c + d of this row is in the cell's set (d = 1 is the walk's same_set_right).
+    SET_OFFSETS = [d for d in range(-set_reach, set_reach + 1) if d not in (0, 1)]
+    WIDTH = len(WINDOW) + len(SET_BITS) + len(SET_OFFSETS)
     PAD = max(rows_up, cols)
+
+
+def same_set_bits(label: np.ndarray, c: int) -> np.ndarray:
+    """``(N, len(SET_OFFSETS))`` float32: whether the row's cell c + d is in cell c's set (0 off the grid)."""
+    cols = label.shape[1]
+    own = label[:, c]
+    bits = [(label[:, c + d] == own) if 0 <= c + d < cols else np.zeros(len(label), dtype=bool) for d in SET_OFFSETS]
+    return np.stack(bits, axis=1).astype(np.float32) if bits else np.zeros((len(label), 0), np.float32)
+
+
+def replayed_set_bits(grids: np.ndarray) -> np.ndarray:
+    """``(N, cells, len(SET_OFFSETS))``: the same-set bits the walk reads at every cell of given mazes."""
+    right, down = maze_links(grids)
+    count, rows, cols = right.shape
+    out = np.zeros((count, rows * cols, len(SET_OFFSETS)), dtype=np.float32)
+    if not SET_OFFSETS:
+        return out
+    sets = _Sets(count, rows, cols, loops=True)
+    for r in range(rows):
+        sets.start_row(r)
+        for c in range(cols):
+            out[:, r * cols + c] = same_set_bits(sets.label, c)
+            sets.apply(r, c, right[:, r, c] + 2 * down[:, r, c].astype(np.int64))
+    return out
 
 
 set_window()
@@ -74,7 +101,8 @@ class WideRasterVAE(RasterVAE):
         bits = np.stack([window_bits(pr, pd, r, c) for r in range(rows) for c in range(cols)], axis=1)
         context = target[..., 0].cpu().numpy()
         sets = np.stack([(context >> i) & 1 for i in SET_BITS], axis=-1).astype(np.float32)
-        extra = torch.from_numpy(np.concatenate([bits, sets], axis=-1)).to(grids.device)
+        same = replayed_set_bits(grids.detach().cpu().numpy())
+        extra = torch.from_numpy(np.concatenate([bits, sets, same], axis=-1)).to(grids.device)
         return torch.cat([target.float(), extra], dim=-1)
 
     def reconstruction(self, logits, target, loss=None):
@@ -106,7 +134,7 @@ class WideRasterVAE(RasterVAE):
                     scores += np.einsum("bm,bmo->bo", mix, basis[context[:, g]])
                 if self.hidden_mlp:
                     sb = np.stack([(context[:, 0] >> i) & 1 for i in SET_BITS], axis=1).astype(np.float32)
-                    x = np.concatenate([window_bits(pr, pd, r, c), sb], axis=1)
+                    x = np.concatenate([window_bits(pr, pd, r, c), sb, same_set_bits(sets.label, c)], axis=1)
                     scores += self.wide(torch.from_numpy(x)).numpy()
                 option = choose(scores, allowed, uniforms[:, r * self.cols + c])
                 sets.apply(r, c, option)
@@ -132,10 +160,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--rows-up", type=int, default=3, help="rows above the cell the window reads (default 3)")
     parser.add_argument("--cols", type=int, default=4, help="columns each side of the cell it reads (default 4)")
+    parser.add_argument("--set-reach", type=int, default=0,
+                        help="also read whether the row's cells c-K..c+K are in the cell's set (default 0: no)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    set_window(args.rows_up, args.cols)
+    set_window(args.rows_up, args.cols, args.set_reach)
     sys.modules.setdefault("wide_context", sys.modules[__name__])
     models.ARCHITECTURES["wide"] = ("wide_context", "WideRasterVAE")
     # window "none": the MLP here takes the shipped window network's place (the raster preset has one now).
@@ -154,7 +184,7 @@ def main() -> None:
     from daedalus.maze.stats import is_perfect
 
     result = {"data": args.data, "hidden_mlp": args.hidden_mlp, "mlp_layers": args.mlp_layers, "bits": WIDTH,
-              "rows_up": args.rows_up, "cols": args.cols,
+              "rows_up": args.rows_up, "cols": args.cols, "set_reach": args.set_reach,
               "two_sample": accuracy,
               "perfect": float(np.mean(is_perfect(levels))), "holdout_rec": record["holdout_rec"],
               "train_s": round(seconds)}
