@@ -34,14 +34,15 @@ def transformed(source: Path, name: str, target: Path) -> None:
     np.savez_compressed(target, **data)
 
 
-def study(folder: Path, name: str, threads: int, critics: int) -> dict:
-    out = folder / f"order-{name}"
+def study(folder: Path, name: str, threads: int, critics: int, train_args: tuple[str, ...] = (),
+          suffix: str = "") -> dict:
+    out = folder / f"order-{name}{suffix}"
     out.mkdir(exist_ok=True)
     for part in ("train", "held-out"):
         transformed(folder / f"{part}.npz", name, out / f"{part}.npz")
     started = time.perf_counter()
     run("train", "--data", str(out / "train.npz"), "--out", str(out / "run"), "--quiet", "--no-figures",
-        "--threads", str(threads))
+        "--threads", str(threads), *train_args)
     seconds = time.perf_counter() - started
     run("export", str(out / "run"), "--out", str(out / "model.onnx"), "--quality-samples", "200")
     report = json.loads(run("eval", "--model", str(out / "model.onnx"), "--data", str(out / "held-out.npz"),
@@ -65,12 +66,14 @@ def main() -> None:
                         choices=list(TRANSFORMS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--critics", type=int, default=2)
+    parser.add_argument("--train-args", default="", help="more options for daedalus train, e.g. '--epochs 8'")
+    parser.add_argument("--suffix", default="", help="appended to each order-<transform> folder's name")
     args = parser.parse_args()
     print("| transform (walk order) | two-sample | held-out -ELBO (nats) | rec | W1 dead / junct / straight / turns / "
           "solution | train s |")
     print("|---|---|---|---|---|---|")
     for name in args.transforms:
-        row = study(args.folder, name, args.threads, args.critics)
+        row = study(args.folder, name, args.threads, args.critics, tuple(args.train_args.split()), args.suffix)
         w = " / ".join(f"{row[k]:.3f}" for k in ("dead_ends", "junctions", "straights", "turns", "solution_length"))
         print(f"| {row['transform']} | {row['two_sample']:.3f} | {row['elbo']:.1f} | {row['rec']:.1f} | {w} | "
               f"{row['train_s']} |", flush=True)

@@ -294,3 +294,46 @@ def test_the_browser_s_window_scores_equal_numpy_s_to_the_bit(page):
         list(hidden))
     assert not isinstance(got, dict), got
     np.testing.assert_array_equal(np.array(got, dtype=np.float32), expected)
+
+
+def test_the_browser_turns_a_walked_level_back_as_python_does(page):
+    """web/walk.js's turnBack against daedalus.maze.symmetry: every walk order's inverse on random 10 x 14 and
+    12 x 12 grids (quarter turns and transposes on the square one only), cell for cell."""
+    from daedalus.maze.symmetry import INVERSES, TRANSFORMS, square_only, transform
+
+    url, driver = page
+    open_page(driver, url, "?code=0&export=1")
+    rng = np.random.default_rng(5)
+    for height, width in ((10, 14), (12, 12)):
+        grid = (rng.random((height, width)) < 0.5).astype(np.uint8)
+        grid[-1, :] = grid[:, -1] = 0
+        for order in TRANSFORMS:
+            if square_only(order) and height != width:
+                continue
+            got = driver.execute_async_script("""
+                const done = arguments[arguments.length - 1];
+                import('./walk.js').then((W) => done(Array.from(
+                  W.turnBack(Uint8Array.from(arguments[0]), arguments[1], arguments[2], arguments[3]))));""",
+                grid.ravel().tolist(), height, width, order)
+            want = transform(grid[None], INVERSES[order])[0]
+            assert np.array_equal(np.array(got).reshape(height, width), want), f"{order} at {height}x{width}"
+
+
+@pytest.fixture(scope="module")
+def turned_model(tmp_path_factory):
+    """A raster decoder that walks column by column from the right (walk_order rot90), 12 x 12, two epochs."""
+    from daedalus.cli import main
+    from test_window import TINY
+
+    tmp = tmp_path_factory.mktemp("turned")
+    assert main(["dataset", "--generator", "sidewinder", "--count", "120", "--size", "12", "--seed", "3",
+                 "--out", str(tmp / "sidewinder.npz")]) == 0
+    assert main(["train", "--data", str(tmp / "sidewinder.npz"), *TINY, "--model", "raster", "--walk-order", "rot90",
+                 "--out", str(tmp / "run")]) == 0
+    assert main(["export", str(tmp / "run"), "--out", str(tmp / "turned.onnx"), "--quality-samples", "8"]) == 0
+    return tmp / "turned.onnx"
+
+
+def test_a_decoder_with_a_walk_order_gives_python_s_levels_in_both_modes(turned_model):
+    assert MazeGenerator.load(turned_model, device="cpu").metadata["walk_order"] == "rot90"
+    assert_the_browser_draws_python_s_levels(turned_model)

@@ -2,7 +2,7 @@
 // ONNX file itself (ModelProto.metadata_props), so the page needs nothing but the .onnx file.
 import * as ort from "./ort/ort.wasm.min.mjs";
 import { latents } from "./levelcode.js";
-import { CARVE_BRAID_PREFERENCE, carveWalk, levelText, rasterWalk, windowTables } from "./walk.js";
+import { CARVE_BRAID_PREFERENCE, carveWalk, levelText, rasterWalk, turnBack, windowTables } from "./walk.js";
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
 ort.env.wasm.numThreads = 1; // no cross-origin isolation needed, and the same kernels every time
@@ -66,8 +66,9 @@ const DECODINGS = {
       decoder.windowTables ||= windowTables(outputs.windowWeights, windowHidden[0]);
       outputs.windowTables = decoder.windowTables;
     }
-    return rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0,
+    const grid = rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0,
       decoder.meta.closed_cells === "learned", windowHidden);
+    return turnBack(grid, decoder.height, decoder.width, decoder.meta.walk_order);
   },
   carve(decoder, out, braid) {
     const grid = carveWalk(out.carve_scores.data, decoder.height / 2, decoder.width / 2, decoder.start);

@@ -219,6 +219,37 @@ function gridOf(right, down, rows, cols, closedCells = false) {
   return grid;
 }
 
+// The flips and quarter turns of daedalus.maze.symmetry: [quarter turns counter-clockwise, then flip the columns].
+const TRANSFORMS = {
+  identity: [0, false], rot90: [1, false], rot180: [2, false], rot270: [3, false],
+  flip_cols: [0, true], antitranspose: [1, true], flip_rows: [2, true], transpose: [3, true],
+};
+const INVERSES = { rot90: "rot270", rot270: "rot90" };
+
+/**
+ * A level walked in order `walkOrder` (metadata walk_order, docs/formats.md "Raster decoders" step 7) turned back:
+ * the inverse transform of the part inside the wall border (every row and column but the last), which stays wall.
+ * A port of daedalus.maze.symmetry.transform with the inverse of the order.
+ * @param {Uint8Array} grid the walk's (H x W) grid, row-major; @returns {Uint8Array} the level's grid
+ */
+export function turnBack(grid, height, width, walkOrder = "identity") {
+  if (!walkOrder || walkOrder === "identity") return grid;
+  const name = INVERSES[walkOrder] || walkOrder;
+  if (!Object.hasOwn(TRANSFORMS, name)) throw new Error(`unknown walk_order ${JSON.stringify(walkOrder)}`);
+  const [turns, flip] = TRANSFORMS[name];
+  const h = height - 1, w = width - 1; // the inner part
+  const oh = turns % 2 ? w : h, ow = turns % 2 ? h : w;
+  const out = new Uint8Array(height * width);
+  for (let i = 0; i < oh; i++) {
+    for (let jj = 0; jj < ow; jj++) {
+      const j = flip ? ow - 1 - jj : jj; // flip after the turn
+      const [si, sj] = [[i, j], [j, w - 1 - i], [h - 1 - i, w - 1 - j], [h - 1 - j, i]][turns];
+      out[i * width + jj] = grid[si * width + sj];
+    }
+  }
+  return out;
+}
+
 // Carve decoders' braid levels add every link whose p_open reaches this (daedalus.runtime.decodings).
 export const CARVE_BRAID_PREFERENCE = 0.75;
 

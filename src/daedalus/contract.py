@@ -15,8 +15,10 @@ from daedalus.maze.grid import LATTICE_RULE, check_shape
 
 FORMAT_VERSION = "1"
 # Format 2 adds outputs a decoder has only when its metadata names them (OPTIONAL_OUTPUTS): a runtime that knows
-# format 1 only would walk without them and draw other levels, so it must refuse such a file.
-FORMAT_VERSIONS = ("1", "2")
+# format 1 only would walk without them and draw other levels, so it must refuse such a file. Format 3 adds the
+# raster walk's order (metadata walk_order other than identity): a runtime that knows format 2 at most would not
+# turn its levels back.
+FORMAT_VERSIONS = ("1", "2", "3")
 INPUT_NAME = "z"
 # The graph's outputs per decoding kind, in order. A kind is one entry here, one trainer model and one runtime
 # decoding class (daedalus.runtime.decodings).
@@ -40,7 +42,10 @@ def output_names(decoding: str, metadata: dict) -> tuple[str, ...]:
 
 
 def format_version(decoding: str, metadata: dict) -> str:
-    """The oldest format that describes a decoder: 2 when it has optional outputs, else 1."""
+    """The oldest format that describes a decoder: 3 when its walk has an order other than rows from the top
+    (``walk_order``), else 2 when it has optional outputs, else 1."""
+    if metadata.get("walk_order", "identity") != "identity":
+        return "3"
     return "2" if len(output_names(decoding, metadata)) > len(OUTPUTS[decoding]) else "1"
 REQUIRED_METADATA = ("daedalus_format", "latent_dim", "height", "width", "lattice_rule", "start", "exit", "threshold")
 # onnxruntime guarantees ai.onnx opsets from 7; Unity Sentis reads up to 15, which is the export's default.

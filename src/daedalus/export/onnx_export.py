@@ -35,8 +35,9 @@ from daedalus.trainer.checkpoint import load_model
 
 TOLERANCE = 1e-5
 # Walk scores carry Gumbel draws, -log(-log(u)), whose float error grows as u nears 1: a looser, relative tolerance,
-# and the levels walked from them must be identical.
-OUTPUT_TOLERANCES = {"carve_scores": 1e-4}
+# and the levels walked from them must be identical. (1e-4 held until onnxruntime 1.32, whose float32 kernels put a
+# 64 x 64 carve decoder's worst draw at 1.7e-4 from torch with identical levels.)
+OUTPUT_TOLERANCES = {"carve_scores": 1e-3}
 
 
 class ExportError(DaedalusError):

@@ -40,6 +40,12 @@ ALPHA = 1e-4
 TEST_LEVELS = 4000
 
 
+# The transform that undoes each one (quarter turns undo each other; every other one undoes itself).
+INVERSES = {**{name: name for name in TRANSFORMS}, "rot90": "rot270", "rot270": "rot90"}
+# The transforms that map the pair of the first and the last cell (start and exit corners) onto itself.
+CORNER_KEEPING = ("identity", "rot180", "transpose", "antitranspose")
+
+
 def square_only(name: str) -> bool:
     """Whether a transform swaps rows and columns (it then needs square levels)."""
     return TRANSFORMS[name][0] % 2 == 1

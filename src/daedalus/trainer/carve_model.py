@@ -113,7 +113,7 @@ class CarveVAE(nn.Module):
         return self.latent_dim + self.noise_dim
 
     @staticmethod
-    def options_for(*grids: np.ndarray) -> dict:
+    def options_for(config: dict, *grids: np.ndarray) -> dict:
         """Configuration the training levels call for (none: the carve walk is the same for any depth-first
         trees)."""
         return {}

@@ -67,6 +67,11 @@ def register(subparsers) -> None:
         help="raster: hidden widths of the window network, a small network over the 65 links and set bits around "
              "each cell whose scores the walk adds (like 64 or 32,32), or none (docs/training.md 'The window "
              "network'; default: the model's own)")
+    add("--walk-order", dest="walk_order",
+        help="raster: the order the walk draws a level in, auto (default: the one in which the training levels are "
+             "most predictable, docs/training.md 'The walk's order') or a flip or turn of rows from the top: "
+             "identity, flip_rows (from the bottom up), flip_cols, rot180, transpose (column by column), rot90, "
+             "rot270, antitranspose")
     add("--cell-decoder", dest="cell_decoder",
         help="raster: how the code becomes each cell's scores, dense (one output per cell; default), shared (one "
              "small network for every cell, reading its position) or modulated (the same, the code also scaling "
@@ -93,7 +98,7 @@ OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr",
                 "lr_schedule", "loss", "seed", "device", "eval_samples", "threshold", "figures", "temperature",
                 "free_bits", "prior", "context_groups", "cell_decoder", "context_hidden", "context_mix", "window",
-                "keep", "augment")
+                "walk_order", "keep", "augment")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ OPTIONS: dict[str, object] = {
     "context_hidden": None,
     "window": None,
     "context_mix": None,
+    "walk_order": "auto",
     "free_bits": 0.0,
     "prior": "normal",
     "keep": "best",
@@ -197,24 +198,38 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     for key in ("context_hidden", "context_mix"):
         if options[key] is not None:
             _int(key, options[key], 1)
+    walk_order = options["walk_order"]
+    from daedalus.maze.symmetry import TRANSFORMS
+    from daedalus.trainer.walk_order import AUTO
+
+    if walk_order != AUTO and walk_order not in TRANSFORMS:
+        raise UsageError(f"walk_order must be {AUTO} or one of {', '.join(TRANSFORMS)}, got {walk_order!r}")
     given = {"latent_dim": options["latent"], "hidden": hidden,
              "temperature": None if options["temperature"] is None else float(options["temperature"]),
              "context_groups": groups, "cell_decoder": cell_decoder, "context_hidden": options["context_hidden"],
              "window_hidden": _window(options["window"]), "mix": options["context_mix"]}
+
+    def options_of(candidate: str) -> dict:
+        # "auto" asks a decoder that has an order to choose it, and is nothing to one that has none (carve, the
+        # threshold decoders); a named order applies to raster decoders only.
+        if walk_order != AUTO or "walk_order" in MODELS[candidate]:
+            return {**given, "walk_order": walk_order}
+        return given
+
     if name == AUTO:
         # Every candidate that takes the options given; the trainer keeps those that can draw the data and, of
         # several, the one with the best held-out likelihood (daedalus.trainer.selection).
         candidates, errors = [], []
         for candidate in CANDIDATES:
             try:
-                candidates.append(model_config(candidate, data["height"], data["width"], **given))
+                candidates.append(model_config(candidate, data["height"], data["width"], **options_of(candidate)))
             except UsageError as error:
                 errors.append(str(error))
         if not candidates:
             raise UsageError(f"model auto: no candidate takes these options ({'; '.join(errors)})")
         model, alternatives = candidates[0], candidates[1:]
     else:
-        model, alternatives = model_config(name, data["height"], data["width"], **given), []
+        model, alternatives = model_config(name, data["height"], data["width"], **options_of(name)), []
 
     from daedalus.trainer.data import is_maze_data
     from daedalus.trainer.models import model_class

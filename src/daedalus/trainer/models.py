@@ -41,11 +41,14 @@ MODELS: dict[str, dict] = {
     "carve": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "carve", "temperature": 1.0,
               "encoder_parents": True},
     "raster": {"kind": "vae", "latent_dim": 32, "hidden": [512, 512], "output": "raster", "loops": True,
-               "mix": 8, "context_hidden": 128, "context_groups": 2, "cell_decoder": "dense", "window_hidden": [64]},
+               "mix": 8, "context_hidden": 128, "context_groups": 2, "cell_decoder": "dense", "window_hidden": [64],
+               "walk_order": "identity"},
 }
 # Outputs built by another class than MazeAutoencoder (module, class), imported when first built.
 ARCHITECTURES = {"carve": ("daedalus.trainer.carve_model", "CarveVAE"),
                  "raster": ("daedalus.trainer.raster_model", "RasterVAE")}
+# Keys of a model configuration that say how it was chosen and are no constructor argument.
+INFORMATIONAL = ("name", "walk_order_nats")
 # The kind the shipped decoder uses.
 DEFAULT_MODEL = "raster"
 
@@ -171,7 +174,7 @@ class MazeAutoencoder(nn.Module):
         return None
 
     @staticmethod
-    def options_for(*grids: np.ndarray) -> dict:
+    def options_for(config: dict, *grids: np.ndarray) -> dict:
         """Configuration the training levels call for (none: a threshold decoder is the same for any grids)."""
         return {}
 
@@ -247,15 +250,16 @@ def model_class(config: dict) -> type[nn.Module]:
 
 
 def fit_to_data(config: dict, *grids: np.ndarray) -> dict:
-    """The model configuration with what its class derives from the training levels (``options_for``: a raster
-    walk learns closed cells only from levels that have wall cells)."""
-    return {**config, **model_class(config).options_for(*grids)}
+    """The model configuration with what its class derives from the training levels, then the held-out levels
+    (``options_for``: a raster walk learns closed cells only from levels that have wall cells, and chooses its
+    order for ``walk_order`` ``"auto"``)."""
+    return {**config, **model_class(config).options_for(config, *grids)}
 
 
 def build_model(config: dict) -> nn.Module:
     """A fresh model from a configuration dict as stored in ``config.json`` (``"name"`` is informational; the
     ``output`` picks the class)."""
-    args = {k: v for k, v in config.items() if k != "name"}
+    args = {k: v for k, v in config.items() if k not in INFORMATIONAL}
     cls = model_class(config)
     try:
         return cls(**args)

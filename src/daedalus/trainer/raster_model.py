@@ -23,6 +23,7 @@ from torch import nn
 
 from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, check_shape, link_positions
+from daedalus.maze.symmetry import CORNER_KEEPING, INVERSES, TRANSFORMS, square_only, transform
 from daedalus.maze.raster_walk import (
     CONTEXT_GROUPS,
     CONTEXTS,
@@ -42,6 +43,26 @@ CELL_DECODERS = ("dense", "shared", "modulated")
 # Position features of a cell (position_features): the distance to each border in cells, one-hot up to this.
 BORDER_REACH = 3
 FREQUENCIES = (1, 2, 4, 8)
+
+
+def check_walk_order(name, height: int, width: int, closed_cells: bool = False) -> str:
+    """``name`` if a raster walk can draw ``height`` x ``width`` levels in that order, else a UsageError: a known
+    transform; one that swaps rows and columns only for square levels; with closed cells only one that keeps the
+    start and exit corners where the walk keeps its first and last cell open. ``"auto"`` (chosen from the data by
+    ``options_for`` before training) passes."""
+    from daedalus.trainer.walk_order import AUTO
+
+    if name == AUTO:
+        return name
+    if name not in TRANSFORMS:
+        raise UsageError(f"walk_order must be {AUTO} or one of {', '.join(TRANSFORMS)}, got {name!r}")
+    if square_only(name) and height != width:
+        raise UsageError(f"walk_order {name!r} swaps rows and columns and needs square levels, got "
+                         f"{height}x{width} (use identity, flip_rows, flip_cols or rot180)")
+    if closed_cells and name not in CORNER_KEEPING:
+        raise UsageError(f"walk_order {name!r} moves the start or the exit corner, which a walk with closed cells "
+                         f"keeps open: use one of {', '.join(CORNER_KEEPING)}")
+    return name
 
 
 def position_features(rows: int, cols: int) -> np.ndarray:
@@ -84,6 +105,11 @@ class RasterVAE(nn.Module):
         window_hidden: hidden widths of the window network, a ReLU network over the 65 bits of a wide window of
             decided links (``WINDOW_BITS``) whose scores add to every cell's, its first layer's bias read from the
             code; empty for none (EXPERIMENTS.md "The window network").
+        walk_order: the order the walk draws a level in, as the flip or quarter turn of the level it walks row by
+            row from the top left (``daedalus.maze.symmetry.TRANSFORMS``): ``"flip_rows"`` walks from the bottom
+            up, ``"transpose"`` column by column. Training reads every level under it; a drawn level is turned back
+            (EXPERIMENTS.md "The walk's order"). ``"identity"``: rows from the top, what runs from before it had;
+            ``"auto"``: chosen from the training levels (``options_for``), rows from the top until then.
     """
 
     OUTPUT = "raster"
@@ -94,7 +120,7 @@ class RasterVAE(nn.Module):
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
                  context_hidden: int = 128, context_groups: int = 1, cell_decoder: str = "dense",
-                 cell_hidden: int = 64, closed_cells: bool = False, window_hidden=()):
+                 cell_hidden: int = 64, closed_cells: bool = False, window_hidden=(), walk_order: str = "identity"):
         super().__init__()
         if kind != "vae":
             raise UsageError(f"model output 'raster' is a VAE: kind must be 'vae', got {kind!r}")
@@ -106,6 +132,7 @@ class RasterVAE(nn.Module):
         if not isinstance(closed_cells, bool):
             raise UsageError(f"closed_cells must be true or false, got {closed_cells!r}")
         self.closed_cells = closed_cells
+        self.walk_order = check_walk_order(walk_order, self.height, self.width, closed_cells)
         try:
             self.window_hidden = window_widths(window_hidden)
         except ValueError as error:
@@ -166,7 +193,7 @@ class RasterVAE(nn.Module):
                 "height": self.height, "width": self.width, "output": self.output, "loops": self.loops,
                 "mix": self.mix, "context_hidden": self.context_hidden, "context_groups": self.context_groups,
                 "cell_decoder": self.cell_decoder, "cell_hidden": self.cell_hidden, "closed_cells": self.closed_cells,
-                "window_hidden": list(self.window_hidden)}
+                "window_hidden": list(self.window_hidden), "walk_order": self.walk_order}
 
     @property
     def input_dim(self) -> int:
@@ -258,10 +285,24 @@ class RasterVAE(nn.Module):
         return self
 
     @staticmethod
-    def options_for(*grids: np.ndarray) -> dict:
-        """The configuration the training levels (arrays ``(N, H, W)``) call for: ``closed_cells`` when any has
-        a wall cell (otherwise the walk keeps every cell open, by construction)."""
-        return {"closed_cells": any(bool((np.asarray(g)[:, ::2, ::2] == 0).any()) for g in grids)}
+    def options_for(config: dict, *grids: np.ndarray) -> dict:
+        """The configuration the training and held-out levels (arrays ``(N, H, W)``) call for: ``closed_cells``
+        when any has a wall cell (otherwise the walk keeps every cell open, by construction); for ``walk_order``
+        ``"auto"`` the order whose walk explains the held-out levels best (``daedalus.trainer.walk_order``), with
+        each candidate's nats per level in ``walk_order_nats``."""
+        from daedalus.trainer.walk_order import AUTO, choose_walk_order
+
+        options = {"closed_cells": any(bool((np.asarray(g)[:, ::2, ::2] == 0).any()) for g in grids)}
+        if config.get("walk_order") == AUTO and grids:
+            train, held = np.asarray(grids[0]), np.asarray(grids[-1] if len(grids) > 1 else grids[0][:0])
+            try:
+                order, nats = choose_walk_order(train, held, loops=bool(config.get("loops", True)),
+                                                closed_cells=options["closed_cells"],
+                                                any_size=config.get("cell_decoder", "dense") != "dense")
+            except ValueError:  # levels no walk can draw: the trainer refuses them, naming the first (refusal)
+                order, nats = "identity", {}
+            options.update(walk_order=order, walk_order_nats=nats)
+        return options
 
     def undrawable(self, grids: np.ndarray) -> tuple[int, str] | None:
         """The first of the ``(N, H, W)`` levels this decoder cannot draw and why, or None. Every level whose open
@@ -270,7 +311,7 @@ class RasterVAE(nn.Module):
         from daedalus.maze.raster_walk import closed_cell_problem
         from daedalus.maze.stats import loops, pieces
 
-        grids = np.asarray(grids)
+        grids = self.walked(np.asarray(grids))
         found = closed_cell_problem(grids, self.closed_cells)
         if found is not None:
             return found
@@ -287,7 +328,7 @@ class RasterVAE(nn.Module):
     def target(self, grids: torch.Tensor) -> torch.Tensor:
         """int64 ``[B, cells, groups + 5]``: per cell the walk's basis rows (one per context group), chosen option and
         the four allowed flags; with a window network then the 65 window bits."""
-        levels = grids.detach().cpu().numpy()
+        levels = self.walked(grids.detach().cpu().numpy())
         contexts, allowed, options = raster_events(levels, loops=self.loops, groups=self.context_groups,
                                                    closed_cells=self.closed_cells)
         parts = [contexts, options[..., None], allowed.astype(np.int64)]
@@ -360,7 +401,8 @@ class RasterVAE(nn.Module):
                 "loops": "learned" if self.loops else "none", "context_mix": str(self.mix),
                 "context_groups": str(self.context_groups),
                 **({"closed_cells": "learned"} if self.closed_cells else {}),
-                **({"window_hidden": ",".join(map(str, self.window_hidden))} if self.window_hidden else {})}
+                **({"window_hidden": ",".join(map(str, self.window_hidden))} if self.window_hidden else {}),
+                **({"walk_order": self.walk_order} if self.walk_order not in ("identity", "auto") else {})}
 
     def preview(self, code: torch.Tensor) -> torch.Tensor:
         """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
@@ -368,7 +410,7 @@ class RasterVAE(nn.Module):
         basis = self.context_basis().detach().cpu().numpy()
         grids = raster_walk(cell, mix, basis, np.full((len(cell), self.cells), 0.5), closed_cells=self.closed_cells,
                             window=self.window(*window) if window else None)
-        return torch.from_numpy(grids.astype(np.float32))
+        return torch.from_numpy(self.turned_back(grids).astype(np.float32))
 
     @torch.no_grad()
     def sample_grids(self, code: np.ndarray, rng: np.random.Generator, threshold: float = 0.5,
@@ -381,5 +423,14 @@ class RasterVAE(nn.Module):
         code, noise = z[:, : self.latent_dim], z[:, self.latent_dim :]
         cell, mix, *window = (t.cpu().numpy() for t in self.tables(code))
         uniforms = (0.5 * (1.0 + torch.erf(noise * 0.7071067811865476))).cpu().numpy()
-        return raster_walk(cell, mix, self.context_basis().cpu().numpy(), uniforms, loops=loops,
-                           closed_cells=self.closed_cells, window=self.window(*window) if window else None)
+        return self.turned_back(raster_walk(cell, mix, self.context_basis().cpu().numpy(), uniforms, loops=loops,
+                                            closed_cells=self.closed_cells,
+                                            window=self.window(*window) if window else None))
+
+    def walked(self, grids: np.ndarray) -> np.ndarray:
+        """``(N, H, W)`` levels as the walk draws them: under ``walk_order``."""
+        return grids if self.walk_order in ("identity", "auto") else transform(grids, self.walk_order)
+
+    def turned_back(self, grids: np.ndarray) -> np.ndarray:
+        """The walk's ``(N, H, W)`` levels the right way round (the inverse of ``walk_order``)."""
+        return grids if self.walk_order in ("identity", "auto") else transform(grids, INVERSES[self.walk_order])
