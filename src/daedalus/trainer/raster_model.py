@@ -23,7 +23,6 @@ from torch import nn
 
 from daedalus.errors import UsageError
 from daedalus.maze.grid import cell_shape, check_shape, link_positions
-from daedalus.maze.symmetry import CORNER_KEEPING, INVERSES, TRANSFORMS, square_only, transform
 from daedalus.maze.raster_walk import (
     CONTEXT_GROUPS,
     CONTEXTS,
@@ -36,6 +35,7 @@ from daedalus.maze.raster_walk import (
     window_set_bits,
     window_widths,
 )
+from daedalus.maze.symmetry import CORNER_KEEPING, INVERSES, TRANSFORMS, square_only, transform
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
