@@ -42,7 +42,7 @@ def study(folder: Path, name: str, threads: int, critics: int, train_args: tuple
         transformed(folder / f"{part}.npz", name, out / f"{part}.npz")
     started = time.perf_counter()
     run("train", "--data", str(out / "train.npz"), "--out", str(out / "run"), "--quiet", "--no-figures",
-        "--threads", str(threads), *train_args)
+        "--threads", str(threads), "--walk-order", "identity", *train_args)
     seconds = time.perf_counter() - started
     run("export", str(out / "run"), "--out", str(out / "model.onnx"), "--quality-samples", "200")
     report = json.loads(run("eval", "--model", str(out / "model.onnx"), "--data", str(out / "held-out.npz"),
@@ -52,7 +52,11 @@ def study(folder: Path, name: str, threads: int, critics: int, train_args: tuple
     log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
     beta = config["schedule"]["beta_max"]
     kept = min(log, key=lambda r: r["holdout_rec"] + beta * r["holdout_kl"])
-    return {"transform": name, "two_sample": report["two_sample"]["model"],
+    from daedalus.trainer.walk_order import order_nats
+
+    train_levels, held_levels = (np.load(folder / f"{part}.npz")["grids"] for part in ("train", "held-out"))
+    count_nats = float(order_nats(train_levels, held_levels[:256], name).mean())
+    return {"transform": name, "two_sample": report["two_sample"]["model"], "count_nats": count_nats,
             "elbo": kept["holdout_rec"] + kept["holdout_kl"], "rec": kept["holdout_rec"],
             **{k: report["style"][f"w_{k}"] for k in ("dead_ends", "junctions", "straights", "turns",
                                                       "solution_length")},
@@ -69,13 +73,14 @@ def main() -> None:
     parser.add_argument("--train-args", default="", help="more options for daedalus train, e.g. '--epochs 8'")
     parser.add_argument("--suffix", default="", help="appended to each order-<transform> folder's name")
     args = parser.parse_args()
-    print("| transform (walk order) | two-sample | held-out -ELBO (nats) | rec | W1 dead / junct / straight / turns / "
-          "solution | train s |")
-    print("|---|---|---|---|---|---|")
+    print("| transform (walk order) | two-sample | count model nats | held-out -ELBO (nats) | rec | W1 dead / junct / "
+          "straight / turns / solution | train s |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.transforms:
         row = study(args.folder, name, args.threads, args.critics, tuple(args.train_args.split()), args.suffix)
         w = " / ".join(f"{row[k]:.3f}" for k in ("dead_ends", "junctions", "straights", "turns", "solution_length"))
-        print(f"| {row['transform']} | {row['two_sample']:.3f} | {row['elbo']:.1f} | {row['rec']:.1f} | {w} | "
+        print(f"| {row['transform']} | {row['two_sample']:.3f} | {row['count_nats']:.1f} | {row['elbo']:.1f} | "
+              f"{row['rec']:.1f} | {w} | "
               f"{row['train_s']} |", flush=True)
 
 
