@@ -40,13 +40,14 @@ def study(folder: Path, name: str, threads: int, critics: int, train_args: tuple
     out.mkdir(exist_ok=True)
     for part in ("train", "held-out"):
         transformed(folder / f"{part}.npz", name, out / f"{part}.npz")
+    mode = "braid" if float(np.load(folder / "held-out.npz")["braid"]) > 0 else "perfect"
     started = time.perf_counter()
     run("train", "--data", str(out / "train.npz"), "--out", str(out / "run"), "--quiet", "--no-figures",
         "--threads", str(threads), "--walk-order", "identity", *train_args)
     seconds = time.perf_counter() - started
     run("export", str(out / "run"), "--out", str(out / "model.onnx"), "--quality-samples", "200")
     report = json.loads(run("eval", "--model", str(out / "model.onnx"), "--data", str(out / "held-out.npz"),
-                            "--samples", "2000", "--mode", "perfect", "--critics", str(critics), "--json"))
+                            "--samples", "2000", "--mode", mode, "--critics", str(critics), "--json"))
     (out / "report.json").write_text(json.dumps(report, indent=1))
     config = json.loads((out / "run" / "config.json").read_text())
     log = [json.loads(line) for line in (out / "run" / "log.jsonl").read_text().splitlines()]
