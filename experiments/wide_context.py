@@ -168,9 +168,10 @@ def main() -> None:
     set_window(args.rows_up, args.cols, args.set_reach)
     sys.modules.setdefault("wide_context", sys.modules[__name__])
     models.ARCHITECTURES["wide"] = ("wide_context", "WideRasterVAE")
-    # window "none": the MLP here takes the shipped window network's place (the raster preset has one now).
+    # window "none": the MLP here takes the shipped window network's place (the raster preset has one now); its walk
+    # goes rows from the top (to try another order, pass levels turned by experiments/walk_order.py).
     config = resolve_config({"data": args.data, "model": "raster", "epochs": args.epochs, "figures": False,
-                             "eval_samples": 0, "window": "none"})
+                             "eval_samples": 0, "window": "none", "walk_order": "identity"})
     config["model"] = {**config["model"], "output": "wide", "hidden_mlp": args.hidden_mlp,
                        "mlp_layers": args.mlp_layers}
     started = time.perf_counter()
