@@ -43,6 +43,10 @@ def test_auto_walks_a_top_down_corpus_from_the_bottom_and_keeps_rows_for_one_wit
     order, nats = choose_walk_order(*hunt)
     assert order in ("rot180", "flip_rows") and set(nats) == set(TRANSFORMS)
     assert nats[order] < nats["identity"] - 2.0
+    # The same corpus handed over turned a quarter gets the order that walks it the same way (rot90 after rot90 is
+    # the rot180 it chose for the corpus as it was): the choice follows the style, not a fixed direction.
+    turned, turned_nats = choose_walk_order(*(transform(grids, "rot90") for grids in hunt))
+    assert turned == "rot90" and turned_nats["rot90"] < turned_nats["identity"] - 2.0
     # Kruskal has no direction (every order within the noise), Eller's algorithm is itself a row-by-row walk from
     # the top, and the braided backtracker's best order wins by less than MIN_GAIN: all keep the identity.
     for generator, braid in (("kruskal", 0), ("eller", 0), ("backtracker", 0.5)):
