@@ -56,6 +56,12 @@ def test_auto_walks_a_top_down_corpus_from_the_bottom_and_keeps_rows_for_one_wit
         assert order == "identity", (generator, nats)
 
 
+def test_a_symmetric_corpus_keeps_the_identity_without_a_count():
+    # Prim's levels look the same under all eight transforms: every order walks them as rows from the top do, so
+    # none is a candidate, however the count model's noise would rank them.
+    assert choose_walk_order(levels("prim", 400, 1), levels("prim", 100, 2)) == ("identity", {})
+
+
 def test_the_orders_nats_are_the_count_model_s_and_too_few_held_out_levels_keep_the_identity():
     train, held = levels("sidewinder", 300, 1, 12), levels("sidewinder", 40, 2, 12)
     nats = order_nats(train, held, "flip_rows")
@@ -106,7 +112,8 @@ def test_auto_is_the_default_for_raster_decoders_only():
     # Fitting to the data chooses (and records what it compared); a named order stays as given.
     hunt = levels("hunt-and-kill", 600, 1), levels("hunt-and-kill", 200, 2)
     fitted = fit_to_data(model_config("raster", 28, 28, walk_order="auto"), *hunt)
-    assert fitted["walk_order"] in TRANSFORMS and set(fitted["walk_order_nats"]) == set(TRANSFORMS)
+    assert fitted["walk_order"] in ("rot180", "flip_rows")
+    assert {"identity", fitted["walk_order"]} <= set(fitted["walk_order_nats"]) <= set(TRANSFORMS)
     assert build_model(fitted).walk_order == fitted["walk_order"]
     assert fit_to_data(model_config("raster", 28, 28, walk_order="flip_cols"), *hunt)["walk_order"] == "flip_cols"
 
