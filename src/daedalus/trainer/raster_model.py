@@ -311,7 +311,10 @@ class RasterVAE(nn.Module):
         from daedalus.maze.raster_walk import closed_cell_problem
         from daedalus.maze.stats import loops, pieces
 
-        grids = self.walked(np.asarray(grids))
+        # What the walk can draw does not depend on its order (every rule is local and symmetric, and a walk with
+        # closed cells has an order that keeps its first and last cell on the corners), so the levels are checked
+        # as they are and a refusal names the cell where the user sees it.
+        grids = np.asarray(grids)
         found = closed_cell_problem(grids, self.closed_cells)
         if found is not None:
             return found
