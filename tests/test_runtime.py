@@ -293,7 +293,8 @@ def test_shipped_default_model_keeps_the_contract():
     assert [d.dim_value for d in proto.graph.output[4].type.tensor_type.shape.dim[1:]] == [64]
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["context_groups"] == "2"  # the recommended configuration's two context groups
-    assert meta["window_hidden"] == "64" and meta["daedalus_format"] == "2"  # and its window network
+    assert meta["window_hidden"] == "64"  # and its window network
+    assert meta["walk_order"] == "flip_rows" and meta["daedalus_format"] == "3"  # walked from the bottom up
     assert meta["decoding"] == "raster" and meta["model_name"] == "raster"
     # The many-style default (issue 11): at least six styles, one of them braided, each with its Gaussian.
     styles = json.loads(meta["styles"])
