@@ -51,6 +51,28 @@ def square_only(name: str) -> bool:
     return TRANSFORMS[name][0] % 2 == 1
 
 
+def walk_order_problem(name, height: int, width: int, closed_cells: bool = False) -> str | None:
+    """Why a raster walk cannot draw ``height`` x ``width`` levels in order ``name`` (a transform of rows from the
+    top, docs/formats.md "Raster decoders" step 7), or None: the order must be a known transform, one that swaps
+    rows and columns needs square levels, and a walk with closed cells needs one that keeps the start and exit
+    corners (where it keeps its first and last cell open)."""
+    if name not in TRANSFORMS:
+        return f"must be one of {', '.join(TRANSFORMS)}, got {name!r}"
+    if square_only(name) and height != width:
+        return (f"{name!r} swaps rows and columns and needs square levels, got {height}x{width} (use identity, "
+                f"flip_rows, flip_cols or rot180)")
+    if closed_cells and name not in CORNER_KEEPING:
+        return (f"{name!r} moves the start or the exit corner, which a walk with closed cells keeps open: use one "
+                f"of {', '.join(CORNER_KEEPING)}")
+    return None
+
+
+def turned_back(grids: np.ndarray, name: str) -> np.ndarray:
+    """Levels a walk drew in order ``name``, the right way round: the inverse transform (the same array for the
+    identity, so a walk in rows from the top copies nothing)."""
+    return grids if name == "identity" else transform(grids, INVERSES[name])
+
+
 def transform(grids: np.ndarray, name: str) -> np.ndarray:
     """``(N, H, W)`` grids under the transform ``name`` (a new array; the lattice's wall border stays in place).
 

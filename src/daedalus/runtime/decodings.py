@@ -26,7 +26,7 @@ from daedalus.maze.raster_walk import (
 )
 from daedalus.maze.repair import repair
 from daedalus.maze.scored_carve import carve
-from daedalus.maze.symmetry import INVERSES, TRANSFORMS, square_only, transform
+from daedalus.maze.symmetry import turned_back, walk_order_problem
 
 # Braid levels from a carve decoder: its walk plus every wall whose p_open (the decoder's preference for the link)
 # reaches this. 0.75 gives about 11 loops per 28 x 28 level, as many as the link VAE's braid levels had.
@@ -204,12 +204,9 @@ class RasterDecoding(Decoding):
                 raise ModelError(f"model {source}: metadata window_hidden names no width ({text!r})")
 
         self.walk_order = info.metadata.get("walk_order", "identity")
-        if self.walk_order not in TRANSFORMS:
-            raise ModelError(f"model {source}: metadata walk_order must be one of {', '.join(TRANSFORMS)}, got "
-                             f"{self.walk_order!r}")
-        if square_only(self.walk_order) and info.height != info.width:
-            raise ModelError(f"model {source}: metadata walk_order {self.walk_order!r} swaps rows and columns, but "
-                             f"the levels are {info.height}x{info.width} (not square)")
+        problem = walk_order_problem(self.walk_order, info.height, info.width, self.closed_cells)
+        if problem is not None:
+            raise ModelError(f"model {source}: metadata walk_order {problem}")
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
         self.noise_start = int(code_dim) if code_dim is not None else None
@@ -265,7 +262,7 @@ class RasterDecoding(Decoding):
         window = self._window(*window) if self.window_hidden else None
         grids = raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus,
                             closed_cells=self.closed_cells, window=window)
-        return grids if self.walk_order == "identity" else transform(grids, INVERSES[self.walk_order])
+        return turned_back(grids, self.walk_order)
 
     def _window(self, bias: np.ndarray, weights: np.ndarray) -> Window:
         """The window network's numbers, its first layer's tables made once for the decoder's fixed weights (the

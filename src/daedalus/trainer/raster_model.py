@@ -35,7 +35,7 @@ from daedalus.maze.raster_walk import (
     window_set_bits,
     window_widths,
 )
-from daedalus.maze.symmetry import CORNER_KEEPING, INVERSES, TRANSFORMS, square_only, transform
+from daedalus.maze.symmetry import transform, turned_back, walk_order_problem
 from daedalus.trainer.losses import reparameterize
 from daedalus.trainer.models import _mlp, check_sizes
 
@@ -46,22 +46,16 @@ FREQUENCIES = (1, 2, 4, 8)
 
 
 def check_walk_order(name, height: int, width: int, closed_cells: bool = False) -> str:
-    """``name`` if a raster walk can draw ``height`` x ``width`` levels in that order, else a UsageError: a known
-    transform; one that swaps rows and columns only for square levels; with closed cells only one that keeps the
-    start and exit corners where the walk keeps its first and last cell open. ``"auto"`` (chosen from the data by
+    """``name`` if a raster walk can draw ``height`` x ``width`` levels in that order
+    (``daedalus.maze.symmetry.walk_order_problem``), else a UsageError. ``"auto"`` (chosen from the data by
     ``options_for`` before training) passes."""
     from daedalus.trainer.walk_order import AUTO
 
     if name == AUTO:
         return name
-    if name not in TRANSFORMS:
-        raise UsageError(f"walk_order must be {AUTO} or one of {', '.join(TRANSFORMS)}, got {name!r}")
-    if square_only(name) and height != width:
-        raise UsageError(f"walk_order {name!r} swaps rows and columns and needs square levels, got "
-                         f"{height}x{width} (use identity, flip_rows, flip_cols or rot180)")
-    if closed_cells and name not in CORNER_KEEPING:
-        raise UsageError(f"walk_order {name!r} moves the start or the exit corner, which a walk with closed cells "
-                         f"keeps open: use one of {', '.join(CORNER_KEEPING)}")
+    problem = walk_order_problem(name, height, width, closed_cells)
+    if problem is not None:
+        raise UsageError(f"walk_order {problem.replace('must be', f'must be {AUTO} or', 1)}")
     return name
 
 
@@ -133,6 +127,8 @@ class RasterVAE(nn.Module):
             raise UsageError(f"closed_cells must be true or false, got {closed_cells!r}")
         self.closed_cells = closed_cells
         self.walk_order = check_walk_order(walk_order, self.height, self.width, closed_cells)
+        # The transform the walk draws under: rows from the top until "auto" is chosen.
+        self._order = "identity" if self.walk_order == "auto" else self.walk_order
         try:
             self.window_hidden = window_widths(window_hidden)
         except ValueError as error:
@@ -405,7 +401,7 @@ class RasterVAE(nn.Module):
                 "context_groups": str(self.context_groups),
                 **({"closed_cells": "learned"} if self.closed_cells else {}),
                 **({"window_hidden": ",".join(map(str, self.window_hidden))} if self.window_hidden else {}),
-                **({"walk_order": self.walk_order} if self.walk_order not in ("identity", "auto") else {})}
+                **({"walk_order": self._order} if self._order != "identity" else {})}
 
     def preview(self, code: torch.Tensor) -> torch.Tensor:
         """What the decoder draws for a code, as an image: its walk with every uniform at 0.5 (the median choice)."""
@@ -432,8 +428,8 @@ class RasterVAE(nn.Module):
 
     def walked(self, grids: np.ndarray) -> np.ndarray:
         """``(N, H, W)`` levels as the walk draws them: under ``walk_order``."""
-        return grids if self.walk_order in ("identity", "auto") else transform(grids, self.walk_order)
+        return grids if self._order == "identity" else transform(grids, self._order)
 
     def turned_back(self, grids: np.ndarray) -> np.ndarray:
         """The walk's ``(N, H, W)`` levels the right way round (the inverse of ``walk_order``)."""
-        return grids if self.walk_order in ("identity", "auto") else transform(grids, INVERSES[self.walk_order])
+        return turned_back(grids, self._order)

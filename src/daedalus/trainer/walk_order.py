@@ -22,7 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from daedalus.maze.raster_walk import CONTEXTS, OPTIONS, raster_events
-from daedalus.maze.symmetry import CORNER_KEEPING, TRANSFORMS, corpus_symmetries, largest_group, square_only, transform
+from daedalus.maze.symmetry import (
+    TRANSFORMS,
+    corpus_symmetries,
+    largest_group,
+    square_only,
+    transform,
+    walk_order_problem,
+)
 
 AUTO = "auto"
 # How many standard errors of the paired per-level difference an order must win by to replace the identity.
@@ -35,12 +42,11 @@ MOST_LEVELS = 20000
 
 
 def candidates(height: int, width: int, closed_cells: bool, any_size: bool = False) -> tuple[str, ...]:
-    """The orders a raster walk can draw such levels in (``raster_model.check_walk_order``'s rule); for a decoder
-    that draws ``any_size`` (a shared cell decoder, ``export --size``) only those that keep rows rows, which apply
-    to levels of every shape."""
-    return tuple(name for name in TRANSFORMS
-                 if (height == width and not any_size or not square_only(name))
-                 and (not closed_cells or name in CORNER_KEEPING))
+    """The orders a raster walk can draw such levels in (``walk_order_problem``); for a decoder that draws
+    ``any_size`` (a shared cell decoder, ``export --size``) only those that keep rows rows, which apply to levels of
+    every shape."""
+    return tuple(name for name in TRANSFORMS if walk_order_problem(name, height, width, closed_cells) is None
+                 and not (any_size and square_only(name)))
 
 
 def order_nats(train: np.ndarray, held: np.ndarray, name: str, loops: bool = True,
