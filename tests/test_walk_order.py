@@ -159,7 +159,8 @@ def test_the_runtime_turns_the_walk_s_levels_back_by_the_metadata(identity_model
         MazeGenerator.load(bad, device="cpu")
     square_only = with_metadata(identity_model / "plain.onnx", identity_model / "square.onnx",
                                 walk_order="transpose", daedalus_format="3")
-    with pytest.raises(ModelError, match="walk_order 'transpose' swaps rows and columns and needs square levels, got 12x16"):
+    with pytest.raises(ModelError,
+                       match="walk_order 'transpose' swaps rows and columns and needs square levels, got 12x16"):
         MazeGenerator.load(square_only, device="cpu")
 
 
