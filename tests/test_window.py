@@ -133,6 +133,10 @@ def test_bad_window_shapes_are_refused_with_what_was_expected():
         raster_walk(*arrays, window=window._replace(weights=window.weights[:-1]))
     with pytest.raises(ValueError, match="window hidden widths must be 1 to 1024"):
         raster_walk(*arrays, window=window._replace(hidden=(0,)))
+    # The widths are checked once per tuple of ints: a float width equal to a checked int one is still refused.
+    raster_walk(*arrays, window=window)
+    with pytest.raises(ValueError, match=r"window hidden widths must be 1 to 1024 .*got \(8\.0,\)"):
+        raster_walk(*arrays, window=window._replace(hidden=(8.0,)))
 
 
 def test_the_window_option_is_checked():

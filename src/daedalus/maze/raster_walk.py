@@ -32,6 +32,7 @@ braid maze with the loops the scores chose otherwise. Every such maze is reachab
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import NamedTuple
 
@@ -438,19 +439,14 @@ def _check_window(window: Window | None, count: int) -> Window | None:
     """The window's arrays as contiguous float32, its shapes checked (ValueError naming what disagrees)."""
     if window is None:
         return None
-    try:
-        hidden = window_widths(window.hidden)
-        if not hidden:
-            raise ValueError(f"must be at least one; got {window.hidden!r}")
-    except ValueError as error:
-        raise ValueError(f"window hidden widths {error}") from None
+    hidden, weight_count = _checked_widths(window.hidden)
     bias = np.ascontiguousarray(window.bias, dtype=np.float32)
     weights = np.ascontiguousarray(window.weights, dtype=np.float32).reshape(-1)
     if bias.shape != (count, hidden[0]):
         raise ValueError(f"window bias must be ({count}, {hidden[0]}), got {bias.shape}")
-    if weights.size != window_weight_count(hidden):
-        raise ValueError(f"window weights for hidden widths {list(hidden)} must hold {window_weight_count(hidden)} "
-                         f"numbers, got {weights.size}")
+    if weights.size != weight_count:
+        raise ValueError(f"window weights for hidden widths {list(hidden)} must hold {weight_count} numbers, got "
+                         f"{weights.size}")
     tables = window.tables
     if tables is None:
         tables = window_tables(window_layers(weights, hidden)[0][0])
@@ -458,6 +454,25 @@ def _check_window(window: Window | None, count: int) -> Window | None:
     if tables.shape != (WINDOW_TABLE_ROWS, hidden[0]):
         raise ValueError(f"window tables must be ({WINDOW_TABLE_ROWS}, {hidden[0]}), got {tables.shape}")
     return Window(bias, weights, hidden, tables)
+
+
+def _checked_widths(value) -> tuple[tuple[int, ...], int]:
+    """A window's hidden widths (at least one) and its weights' count; a tuple of ints (the runtime's, every batch)
+    is checked once. Only exact ints are cached: ``(64.0,)`` equals ``(64,)`` as a key but is refused."""
+    if isinstance(value, tuple) and all(type(w) is int for w in value):
+        return _checked_int_widths(value)
+    return _checked_int_widths.__wrapped__(value)
+
+
+@functools.lru_cache(maxsize=32)
+def _checked_int_widths(value) -> tuple[tuple[int, ...], int]:
+    try:
+        hidden = window_widths(value)
+        if not hidden:
+            raise ValueError(f"must be at least one; got {value!r}")
+    except ValueError as error:
+        raise ValueError(f"window hidden widths {error}") from None
+    return hidden, window_weight_count(hidden)
 
 
 def _walk_c(cell_logits, context_mix, context_basis, uniforms, count, rows, cols, loops, loop_bonus,

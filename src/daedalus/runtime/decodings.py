@@ -10,6 +10,8 @@ Every class takes the graph's outputs for a batch (in ``contract.OUTPUTS`` order
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from daedalus.contract import ModelInfo
@@ -54,15 +56,14 @@ class Decoding:
         """Shapes as the contract says, every value finite (a decoder that emits inf or NaN is broken) and
         probabilities in [0, 1]. ``checked``: indices of outputs whose values were checked before (fixed outputs
         the pipeline keeps from its probe)."""
-        for i, (name, array, shape) in enumerate(zip(self.info.outputs, outputs, self.shapes())):
-            expected = tuple(count if d is None else d for d in shape)
+        for i, ((name, expected), array) in enumerate(zip(self._expected_outputs(count), outputs)):
             if array.shape != expected:
                 raise ModelError(f"decoder {self.source} returned {name} of shape {array.shape}, expected "
                                  f"{expected}")
             if i in checked:
                 continue
             # A sum is finite exactly when every term is (a large finite sum of float32 cannot overflow float64).
-            if not np.isfinite(array.sum(dtype=np.float64)):
+            if not math.isfinite(array.sum(dtype=np.float64)):
                 bad = int((~np.isfinite(array.reshape(len(array), -1))).any(axis=1).sum())
                 raise ModelError(f"decoder {self.source} returned non-finite {name} (NaN or inf) in {bad} of "
                                  f"{len(array)} rows")
@@ -70,6 +71,17 @@ class Decoding:
                 bad = int(((array < 0) | (array > 1)).reshape(len(array), -1).any(axis=1).sum())
                 raise ModelError(f"decoder {self.source} returned {name} outside [0, 1] (from {array.min():.6g} to "
                                  f"{array.max():.6g}) in {bad} of {len(array)} rows; it must be a probability")
+
+    def _expected_outputs(self, count: int) -> list[tuple[str, tuple]]:
+        """Each output's name and shape for a batch of ``count`` (kept per count: the runtime checks every batch,
+        and at batch 1 rebuilding them cost as much as the checks themselves)."""
+        kept = self.__dict__.setdefault("_outputs_by_count", {})
+        if count not in kept:
+            if len(kept) > 64:
+                kept.clear()
+            kept[count] = [(name, tuple(count if d is None else d for d in shape))
+                           for name, shape in zip(self.info.outputs, self.shapes())]
+        return kept[count]
 
     def check_varies(self, outputs: list[np.ndarray]) -> None:
         """Outputs for two different latents must differ: a decoder that ignores its input would give the same
