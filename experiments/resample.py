@@ -1,0 +1,95 @@
+"""Importance resampling by a learned density ratio, measured offline (an experiment, not a runtime feature).
+
+A critic (the two-sample test's CNN) learns to tell the model's levels from the training corpus (its symmetries
+included, so 200 levels give up to 1,600); r(x) = exp(logit) estimates p_corpus / p_model. For each level, K walks
+are drawn (K level codes) and one is kept with probability proportional to r. The kept levels and the plain ones
+are both compared with the held-out corpus by `two_sample_accuracy`.
+
+    python experiments/resample.py runs/few-dense/prim-200 --k 8
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from daedalus.maze.symmetry import TRANSFORMS, corpus_symmetries, transform
+from daedalus.runtime import MazeGenerator
+from daedalus.trainer.two_sample import BATCH_SIZE, LEARNING_RATE, _Critic, _recalibrate, _tensor, two_sample_accuracy
+
+
+def grids_of(path: Path) -> np.ndarray:
+    with np.load(path) as data:
+        return np.asarray(data["grids"] if "grids" in data else data[data.files[0]])
+
+
+def train_critic(model_levels: np.ndarray, corpus: np.ndarray, steps: int, seed: int) -> nn.Module:
+    rng = np.random.default_rng(seed)
+    x = _tensor(np.concatenate([model_levels, corpus]))
+    y = torch.tensor([0.0] * len(model_levels) + [1.0] * len(corpus))
+    weight = torch.where(y > 0, len(model_levels) / len(corpus), 1.0)  # balance the classes
+    torch.manual_seed(seed)
+    critic = _Critic()
+    optimizer = torch.optim.Adam(critic.parameters(), lr=LEARNING_RATE)
+    for _ in range(steps):
+        index = torch.from_numpy(rng.integers(0, len(x), BATCH_SIZE))
+        loss = nn.functional.binary_cross_entropy_with_logits(critic(x[index]), y[index], weight=weight[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    _recalibrate(critic, x)
+    critic.eval()
+    return critic
+
+
+def logits(critic: nn.Module, grids: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        x = _tensor(grids)
+        return np.concatenate([critic(x[i:i + 2048]).numpy() for i in range(0, len(x), 2048)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="an experiments/styles.py folder (model.onnx, train.npz, held-out.npz)")
+    parser.add_argument("--k", type=int, nargs="+", default=[8])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    generator = MazeGenerator.load(args.folder / "model.onnx", device="cpu")
+    corpus, held_out = grids_of(args.folder / "train.npz"), grids_of(args.folder / "held-out.npz")
+    views = [transform(corpus, name) for name in corpus_symmetries(corpus) if name in TRANSFORMS]
+    corpus_views = np.concatenate(views)
+    critic_levels = np.stack([level.grid for level in generator.generate(max(len(corpus_views), 2000), seed=10**6)])
+    critic = train_critic(critic_levels, corpus_views, args.steps, seed=0)
+    plain = np.stack([level.grid for level in generator.generate(args.count, seed=0)])
+    print(f"corpus {len(corpus)} levels ({len(views)} views), critic on {len(critic_levels)} model levels")
+    seen = {grid.tobytes() for grid in corpus_views}
+
+    def novel(levels: np.ndarray) -> float:
+        return float(np.mean([grid.tobytes() not in seen for grid in levels]))
+
+    print("| K | two-sample against held-out | mean critic logit of kept | novel |")
+    print("|---|---|---|---|")
+    print(f"| 1 (plain) | {two_sample_accuracy(plain, held_out, seed=0)['accuracy']:.3f} | "
+          f"{logits(critic, plain).mean():.2f} | {novel(plain):.3f} |")
+    rng = np.random.default_rng(1)
+    for k in args.k:
+        candidates = np.stack([level.grid for level in generator.generate(args.count * k, seed=2 * 10**6)])
+        candidates = candidates.reshape(args.count, k, *candidates.shape[1:])
+        score = logits(critic, candidates.reshape(-1, *candidates.shape[2:])).reshape(args.count, k)
+        weights = np.exp(score - score.max(axis=1, keepdims=True))
+        cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+        pick = np.minimum((cumulative < rng.random((args.count, 1))).sum(axis=1), k - 1)
+        kept = candidates[np.arange(args.count), pick]
+        print(f"| {k} | {two_sample_accuracy(kept, held_out, seed=0)['accuracy']:.3f} | "
+              f"{score[np.arange(args.count), pick].mean():.2f} | {novel(kept):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
