@@ -54,7 +54,7 @@ def logits(critic: nn.Module, grids: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="an experiments/styles.py folder (model.onnx, train.npz, held-out.npz)")
+    parser.add_argument("folder", type=Path, help="a styles.py folder: model.onnx, train.npz, held-out.npz")
     parser.add_argument("--k", type=int, nargs="+", default=[8])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=1500)
