@@ -62,12 +62,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     generator = MazeGenerator.load(args.folder / "model.onnx", device="cpu")
+    mode = generator.mode_for()  # braid for a corpus with loops
     corpus, held_out = grids_of(args.folder / "train.npz"), grids_of(args.folder / "held-out.npz")
     views = [transform(corpus, name) for name in corpus_symmetries(corpus) if name in TRANSFORMS]
     corpus_views = np.concatenate(views)
-    critic_levels = np.stack([level.grid for level in generator.generate(max(len(corpus_views), 2000), seed=10**6)])
+    critic_count = max(len(corpus_views), 2000)
+    critic_levels = np.stack([level.grid for level in generator.generate(critic_count, seed=10**6, mode=mode)])
     critic = train_critic(critic_levels, corpus_views, args.steps, seed=0)
-    plain = np.stack([level.grid for level in generator.generate(args.count, seed=0)])
+    plain = np.stack([level.grid for level in generator.generate(args.count, seed=0, mode=mode)])
     print(f"corpus {len(corpus)} levels ({len(views)} views), critic on {len(critic_levels)} model levels")
     seen = {grid.tobytes() for grid in corpus_views}
 
@@ -80,7 +82,8 @@ def main() -> None:
           f"{logits(critic, plain).mean():.2f} | {novel(plain):.3f} |")
     rng = np.random.default_rng(1)
     for k in args.k:
-        candidates = np.stack([level.grid for level in generator.generate(args.count * k, seed=2 * 10**6)])
+        drawn = generator.generate(args.count * k, seed=2 * 10**6, mode=mode)
+        candidates = np.stack([level.grid for level in drawn])
         candidates = candidates.reshape(args.count, k, *candidates.shape[1:])
         score = logits(critic, candidates.reshape(-1, *candidates.shape[2:])).reshape(args.count, k)
         weights = np.exp(score - score.max(axis=1, keepdims=True))
