@@ -17,14 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from daedalus.maze.symmetry import TRANSFORMS, corpus_symmetries, transform
+from daedalus.maze.corpus import read_corpus
+from daedalus.maze.symmetry import corpus_symmetries, transform
 from daedalus.runtime import MazeGenerator
 from daedalus.trainer.two_sample import BATCH_SIZE, LEARNING_RATE, _Critic, _recalibrate, _tensor, two_sample_accuracy
-
-
-def grids_of(path: Path) -> np.ndarray:
-    with np.load(path) as data:
-        return np.asarray(data["grids"] if "grids" in data else data[data.files[0]])
 
 
 def train_critic(model_levels: np.ndarray, corpus: np.ndarray, steps: int, seed: int) -> nn.Module:
@@ -63,8 +59,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     generator = MazeGenerator.load(args.folder / "model.onnx", device="cpu")
     mode = generator.mode_for()  # braid for a corpus with loops
-    corpus, held_out = grids_of(args.folder / "train.npz"), grids_of(args.folder / "held-out.npz")
-    views = [transform(corpus, name) for name in corpus_symmetries(corpus) if name in TRANSFORMS]
+    corpus, held_out = (read_corpus(args.folder / name).grids for name in ("train.npz", "held-out.npz"))
+    views = [transform(corpus, name) for name in corpus_symmetries(corpus)]
     corpus_views = np.concatenate(views)
     critic_count = max(len(corpus_views), 2000)
     critic_levels = np.stack([level.grid for level in generator.generate(critic_count, seed=10**6, mode=mode)])

@@ -460,12 +460,12 @@ def _checked_widths(value) -> tuple[tuple[int, ...], int]:
     """A window's hidden widths (at least one) and its weights' count; a tuple of ints (the runtime's, every batch)
     is checked once. Only exact ints are cached: ``(64.0,)`` equals ``(64,)`` as a key but is refused."""
     if isinstance(value, tuple) and all(type(w) is int for w in value):
-        return _checked_int_widths(value)
-    return _checked_int_widths.__wrapped__(value)
+        return _widths_and_count(value)
+    return _widths_and_count.__wrapped__(value)
 
 
 @functools.lru_cache(maxsize=32)
-def _checked_int_widths(value) -> tuple[tuple[int, ...], int]:
+def _widths_and_count(value) -> tuple[tuple[int, ...], int]:
     try:
         hidden = window_widths(value)
         if not hidden:

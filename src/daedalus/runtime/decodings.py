@@ -47,6 +47,7 @@ class Decoding:
 
     def __init__(self, info: ModelInfo, source: str):
         self.info, self.source = info, source
+        self._outputs_by_count: dict[int, list[tuple[str, tuple]]] = {}
 
     def shapes(self) -> list[tuple]:
         """Each output's shape, ``None`` standing for the batch axis."""
@@ -75,7 +76,7 @@ class Decoding:
     def _expected_outputs(self, count: int) -> list[tuple[str, tuple]]:
         """Each output's name and shape for a batch of ``count`` (kept per count: the runtime checks every batch,
         and at batch 1 rebuilding them cost as much as the checks themselves)."""
-        kept = self.__dict__.setdefault("_outputs_by_count", {})
+        kept = self._outputs_by_count
         if count not in kept:
             if len(kept) > 64:
                 kept.clear()
