@@ -1,4 +1,5 @@
-"""Importance resampling by a learned density ratio, measured offline (an experiment, not a runtime feature).
+"""Importance resampling by a learned density ratio, measured offline (the runtime feature is `daedalus critic` +
+`generate --resample K`; this script compares K values on one critic).
 
 A critic (the two-sample test's CNN) learns to tell the model's levels from the training corpus (its symmetries
 included, so 200 levels give up to 1,600); r(x) = exp(logit) estimates p_corpus / p_model. For each level, K walks
@@ -20,26 +21,8 @@ from torch import nn
 from daedalus.maze.corpus import read_corpus
 from daedalus.maze.symmetry import corpus_symmetries, transform
 from daedalus.runtime import MazeGenerator
-from daedalus.trainer.two_sample import BATCH_SIZE, LEARNING_RATE, _Critic, _recalibrate, _tensor, two_sample_accuracy
-
-
-def train_critic(model_levels: np.ndarray, corpus: np.ndarray, steps: int, seed: int) -> nn.Module:
-    rng = np.random.default_rng(seed)
-    x = _tensor(np.concatenate([model_levels, corpus]))
-    y = torch.tensor([0.0] * len(model_levels) + [1.0] * len(corpus))
-    weight = torch.where(y > 0, len(model_levels) / len(corpus), 1.0)  # balance the classes
-    torch.manual_seed(seed)
-    critic = _Critic()
-    optimizer = torch.optim.Adam(critic.parameters(), lr=LEARNING_RATE)
-    for _ in range(steps):
-        index = torch.from_numpy(rng.integers(0, len(x), BATCH_SIZE))
-        loss = nn.functional.binary_cross_entropy_with_logits(critic(x[index]), y[index], weight=weight[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    _recalibrate(critic, x)
-    critic.eval()
-    return critic
+from daedalus.trainer.critic import train_critic
+from daedalus.trainer.two_sample import _tensor, two_sample_accuracy
 
 
 def logits(critic: nn.Module, grids: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from daedalus.errors import DaedalusError
 COMMAND_MODULES = [
     "daedalus.maze.cli",
     "daedalus.trainer.cli",
+    "daedalus.trainer.critic_cli",
     "daedalus.export.cli",
     "daedalus.runtime.cli",
     "daedalus.runtime.eval_cli",

@@ -56,10 +56,27 @@ def register(subparsers) -> None:
     gen.add_argument("--out", required=True, help="the .npz file (npz) or a folder (png, json, txt)")
     gen.add_argument("--preview", help="also draw the first levels (up to 64) on one PNG sheet")
     gen.add_argument("--style", help="a many-style decoder: draw this style (daedalus info lists them)")
+    gen.add_argument("--critic", help="a critic file for this decoder (written by 'daedalus critic'), for --resample")
+    gen.add_argument("--resample", type=resample_count, default=1,
+                     help="keep one of K candidate walks per level, chosen with probability proportional to "
+                          "exp(critic logit): levels closer to the critic's corpus at about K times the cost "
+                          "(default 1: no resampling; needs --critic)")
     from daedalus.runtime.targets import add_arguments
 
     add_arguments(gen)  # --target, --tolerance, --like, --distance (daedalus.runtime.targets)
     gen.set_defaults(func=run_generate)
+
+
+def resample_count(text: str) -> int:
+    """argparse type of ``--resample``: an integer from 1 to ``resample.MAX_RESAMPLE``."""
+    from daedalus.runtime.resample import check_resample
+
+    try:
+        return check_resample(int(text))
+    except (ValueError, UsageError):
+        from daedalus.runtime.resample import MAX_RESAMPLE
+
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_RESAMPLE}, got {text!r}") from None
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -145,9 +162,9 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.format != "npz":
         check_file_count(args.count)
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
-    generator = MazeGenerator.load(args.model, device=args.device)
+    generator = MazeGenerator.load(args.model, device=args.device, critic=args.critic)
     if args.mode is None:
-        args.mode = generator.mode_for(args.style)
+        args.mode = generator.critic.mode if generator.critic is not None else generator.mode_for(args.style)
     seed = args.seed if args.seed is not None else fresh_seed()
     height, width = generator.shape
     if args.format == "npz":  # grids, latents, edits, starts and exits, and the npz buffer

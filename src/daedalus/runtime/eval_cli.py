@@ -102,6 +102,10 @@ def register(subparsers) -> None:
                         help="two-sample critics to train, each on its own split and seed (seed, seed + 1, ...); "
                              "the accuracy reported is their mean, and the JSON lists each (default 1: one "
                              "critic's figure moves by a few hundredths from seed to seed)")
+    parser.add_argument("--critic", help="a critic file for this decoder ('daedalus critic'), for --resample")
+    parser.add_argument("--resample", type=int, default=1,
+                        help="measure the levels 'generate --resample K' makes: one of K candidate walks per level, "
+                             "chosen by the critic (default 1: none)")
     parser.set_defaults(func=run_eval)
 
 
@@ -202,11 +206,13 @@ def untrained_levels(generator, z: np.ndarray, mode: str) -> np.ndarray | None:
 
 
 def evaluate_model(generator, samples: int, seed: int, mode: str | None = "perfect", data: str | None = None,
-                   style: str | None = None, untrained: bool = True, two_sample: bool = True, critics: int = 1):
+                   style: str | None = None, untrained: bool = True, two_sample: bool = True, critics: int = 1,
+                   resample: int = 1):
     """Sample ``samples`` levels; return ``(figures dict, raw grids, repaired grids, reference grids)``. ``mode``
     None picks it from the reference corpus (``corpus_mode``); ``figures["mode"]`` says which was used. The
     two-sample accuracy is the mean of ``critics`` critics (seeds ``seed .. seed + critics - 1``); with more than
-    one, ``figures["two_sample_runs"]`` lists each."""
+    one, ``figures["two_sample_runs"]`` lists each. ``resample`` K > 1: the levels are those ``generate(...,
+    resample=K)`` makes with the generator's critic (the untrained decoder is run on the kept latents)."""
     from tqdm import tqdm
 
     from daedalus.maze.evaluation import corpus_figures, corpus_mode, evaluate_grids
@@ -219,7 +225,13 @@ def evaluate_model(generator, samples: int, seed: int, mode: str | None = "perfe
     latents, raw, repaired, edits = [], [], [], []
     chunk = 1024
     for begin in tqdm(range(0, samples, chunk), desc="levels", unit="batch", leave=False, disable=samples < 4096):
-        z = generator.sample_latents(min(chunk, samples - begin), rng, style)
+        size = min(chunk, samples - begin)
+        if resample > 1:
+            first = int(rng.integers(0, 2**52))  # seeds stay exact in JSON (check_seed)
+            z = np.concatenate([b["latents"] for b in generator.batches(size, first, mode, style=style,
+                                                                         resample=resample)])
+        else:
+            z = generator.sample_latents(size, rng, style)
         drawn, levels, changed = generator.raw_and_levels(z, mode, style)
         latents.append(z)
         raw.append(drawn)
@@ -274,6 +286,8 @@ def format_report(figures: dict, samples: int, model: str) -> str:
     lines = [f"model: {model}", f"corpus: {figures.get('corpus')}",
              f"{samples} samples in {figures.get('mode')} mode; edits = positions repair changed; two-sample 0.5 = "
              "indistinguishable", ""]
+    if figures.get("resample", 1) > 1:
+        lines.insert(3, f"resampled: each level the critic's choice of {figures['resample']} candidate walks")
     lines.append("| figure | " + " | ".join(title for _, title in columns) + " |")
     lines.append("|---|" + "---|" * len(columns))
     for key, label, fmt in ROWS:
@@ -324,7 +338,12 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.critics < 1:
         raise UsageError(f"--critics must be a positive integer, got {args.critics}")
     plot = None if (args.no_plot or not args.plot) else check_output(args.plot, "--plot", (".png",))
-    generator = MazeGenerator.load(args.model, device=args.device)
+    from daedalus.runtime.resample import check_resample
+
+    check_resample(args.resample)
+    if args.resample > 1 and not args.critic:
+        raise UsageError(f"--resample {args.resample} needs --critic CRITIC (write one with 'daedalus critic')")
+    generator = MazeGenerator.load(args.model, device=args.device, critic=args.critic)
     if args.style is not None and args.style not in generator.styles:
         raise UsageError(f"--style {args.style!r} is not one of this decoder's styles "
                          f"({', '.join(generator.styles) or 'it has one style'})")
@@ -335,11 +354,13 @@ def run_eval(args: argparse.Namespace) -> int:
             raise UsageError("the untrained decoder and the two-sample test need torch: pip install "
                              "'daedalus[train]' (or pass --no-untrained --no-two-sample)") from None
     figures, raw, repaired, reference = evaluate_model(generator, args.samples, args.seed, args.mode, args.data,
-                                                       args.style, args.untrained, args.two_sample, args.critics)
+                                                       args.style, args.untrained, args.two_sample, args.critics,
+                                                       args.resample)
     figures["goals"] = {name: _goal(check, figures) for name, check in GOALS.items()}
     figures["model_path"] = str(generator.path)
     figures["samples"] = args.samples
     figures["style_name"] = args.style
+    figures["resample"] = args.resample
     if plot is not None:
         from daedalus.maze.range_plot import MissingExtraError, expressive_range_plot
 

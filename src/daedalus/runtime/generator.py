@@ -22,6 +22,7 @@ from daedalus.runtime import levelcode
 from daedalus.runtime.checks import check_count, check_latents, check_mode, check_seed
 from daedalus.runtime.decodings import decoding_for
 from daedalus.runtime.level import Level
+from daedalus.runtime.resample import Critic, candidate_codes, check_resample, choice_uniforms, choose
 from daedalus.runtime.session import (
     DEFAULT_MODEL,
     check_signature,
@@ -50,8 +51,9 @@ class MazeGenerator:
     """
 
     def __init__(self, session, path: Path, info: ModelInfo,
-                 chunk_size: int = DEFAULT_CHUNK):
+                 chunk_size: int = DEFAULT_CHUNK, critic: Critic | None = None):
         self._session = session
+        self.critic = critic
         self.path = path
         self.info = info
         self.chunk_size = int(chunk_size)
@@ -64,7 +66,8 @@ class MazeGenerator:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", providers: Sequence | None = None,
-             chunk_size: int = DEFAULT_CHUNK, threads: int | None = 1) -> "MazeGenerator":
+             chunk_size: int = DEFAULT_CHUNK, threads: int | None = 1,
+             critic: str | os.PathLike | None = None) -> "MazeGenerator":
         """Load and check a decoder.
 
         Args:
@@ -75,6 +78,8 @@ class MazeGenerator:
             threads: onnxruntime intra-op threads. Default 1: large batches are made slice by slice on
                 ``PIPELINE_WORKERS`` threads, each decoding and walking its own slice, which fills the cores.
                 None: onnxruntime's default (all cores).
+            critic: a critic file written by ``daedalus critic`` for this decoder, which ``generate(...,
+                resample=K)`` uses to keep one of K candidate walks per level (``daedalus.runtime.resample``).
 
         Raises:
             ModelError: the file is missing, not ONNX, uses external data or an opset this onnxruntime lacks, or is
@@ -86,6 +91,9 @@ class MazeGenerator:
         session, info = open_session(path, device, providers, threads)
         generator = cls(session, path, info, chunk_size)
         generator._check_signature(f"model {str(path)!r}")
+        if critic is not None:
+            generator.critic = Critic.load(critic, device="cpu", threads=threads)
+            generator.critic.check_decoder(generator.shape, path)
         return generator
 
     def _check_signature(self, source: str) -> None:
@@ -165,11 +173,8 @@ class MazeGenerator:
         return self._code_latents(first, count, style)
 
     def _code_latents(self, first: int, count: int, style: str | None) -> np.ndarray:
-        mean, tril = self.info.prior_mean, self.info.prior_scale_tril
-        chosen = self._style(style)
-        if chosen is not None:
-            mean, tril = chosen.mean, chosen.scale_tril
-        return levelcode.latents(first, count, self.latent_dim, mean, tril)
+        levelcode.check_codes(first, count)
+        return self._latents_of(np.arange(count, dtype=np.uint64) + np.uint64(first), style)
 
     def mode_for(self, style: str | None = None) -> str:
         """The mode this decoder's levels (or one style's) are drawn in when the caller names none: metadata
@@ -185,6 +190,24 @@ class MazeGenerator:
         if mode not in ("perfect", "braid"):
             raise ModelError(f"model {str(self.path)!r}: metadata default_mode must be perfect or braid, got {mode!r}")
         return mode
+
+    def _latents_of(self, codes: np.ndarray, style: str | None) -> np.ndarray:
+        mean, tril = self.info.prior_mean, self.info.prior_scale_tril
+        chosen = self._style(style)
+        if chosen is not None:
+            mean, tril = chosen.mean, chosen.scale_tril
+        return levelcode.latents_of(codes, self.latent_dim, mean, tril)
+
+    def _check_resample(self, k, mode: str, style: str | None, z) -> int:
+        k = check_resample(k)
+        if k > 1:
+            if self.critic is None:
+                raise UsageError(f"resample={k} needs a critic: MazeGenerator.load(path, critic=CRITIC) (write one "
+                                 "with 'daedalus critic --model M --data PATH')")
+            if z is not None:
+                raise UsageError("resample chooses among level codes; it does not apply to given latents")
+            self.critic.check_request(mode, style)
+        return k
 
     def _style(self, name: str | None):
         """The ``contract.Style`` of a name (None for None). Raises UsageError naming the styles."""
@@ -263,12 +286,13 @@ class MazeGenerator:
         return self._decoding.repair(p_open, mode)
 
     def batches(self, count: int, seed: int | None = None, mode: str = "perfect",
-                z: np.ndarray | None = None, style: str | None = None) -> Iterator[dict]:
+                z: np.ndarray | None = None, style: str | None = None, resample: int = 1) -> Iterator[dict]:
         """Generate in chunks of at most ``chunk_size`` without building ``Level`` objects (memory stays bounded).
 
         Yields dicts with ``grids`` (n, H, W) uint8, ``latents`` (n, d) float32, ``edits`` (n,) int64 and ``first``
         (the index of the chunk's first level). ``z`` given: decode those latents instead of sampling; ``style``:
-        sample that style of a many-style decoder.
+        sample that style of a many-style decoder; ``resample`` K > 1: each level is one of K candidate walks,
+        kept with probability ∝ exp(critic logit) (``daedalus.runtime.resample``; needs ``load(critic=...)``).
 
         Large batches are cut into slices that ``PIPELINE_WORKERS`` threads make side by side, each slice whole
         (sample, onnxruntime, walk or repair): onnxruntime, the compiled walk and the level codes release the GIL,
@@ -278,6 +302,7 @@ class MazeGenerator:
         """
         check_mode(mode)
         chosen = self._style(style)
+        k = self._check_resample(resample, mode, style, z)
         if z is None:
             count = check_count(count)
             seed = fresh_seed() if seed is None else check_seed(seed)
@@ -289,15 +314,27 @@ class MazeGenerator:
         step = self.chunk_size
         if count > PIPELINE_SLICE:
             step = min(step, max(PIPELINE_SLICE, -(-count // 4)))
+        step = max(1, step // k)  # one slice decodes its K candidates in one run
         bounds = [(begin, min(step, count - begin)) for begin in range(0, count, step)]
 
         def latents_for(begin: int, size: int) -> np.ndarray:
             return self._code_latents(seed + begin, size, style) if z is None else z[begin : begin + size]
 
         def make(begin: int, size: int) -> dict:
+            if k > 1:
+                return resampled(begin, size)
             latents = latents_for(begin, size)
             grids, edits = self._decoding.levels(self._run(latents), mode, chosen)
             return {"grids": grids, "latents": latents, "edits": edits, "first": begin}
+
+        def resampled(begin: int, size: int) -> dict:
+            codes = np.arange(size, dtype=np.uint64) + np.uint64(seed + begin)
+            latents = self._latents_of(candidate_codes(codes, k).reshape(-1), style)
+            grids, edits = self._decoding.levels(self._run(latents), mode, chosen)
+            scores = self.critic.logits(grids).reshape(size, k)
+            kept = np.arange(size) * k + choose(scores, choice_uniforms(codes))
+            return {"grids": grids[kept], "latents": latents[kept], "edits": edits[kept], "first": begin,
+                    "logits": scores[np.arange(size), kept % k]}
 
         if len(bounds) <= 1:
             for begin, size in bounds:
@@ -326,7 +363,7 @@ class MazeGenerator:
 
     def generate(self, count: int, seed: int | None = None, mode: str = "perfect",
                  style: str | None = None, targets: dict | None = None, tolerance: float = 0.05,
-                 strict: bool = True) -> list[Level]:
+                 strict: bool = True, resample: int = 1) -> list[Level]:
         """``count`` levels from latents drawn with ``seed``: the same seed gives the same levels, and level i is
         the same whatever ``count`` is (level code = seed + index, or the level's ``z``).
 
@@ -340,6 +377,10 @@ class MazeGenerator:
                 level, which carries ``targets``, ``achieved`` and ``met``. Its ``z`` rebuilds it.
             tolerance: with targets, the relative tolerance: ``|achieved - target| <= tolerance * |target|``.
             strict: with targets, raise when a level misses after the search; False returns it with met=False.
+            resample: K > 1 keeps, for each level, one of K candidate walks with probability ∝ exp(logit) of the
+                critic given to ``load`` (``daedalus.runtime.resample``, docs/formats.md "Resampling"): levels
+                closer to the corpus the critic was trained on, at about K times the cost. The choice depends on
+                the level code alone; the level's ``z`` is the kept candidate's, so ``from_latents`` rebuilds it.
 
         Raises:
             UsageError: negative or non-integer count, bad seed, mode or style; ``TargetError`` (a UsageError) for
@@ -350,6 +391,8 @@ class MazeGenerator:
         check_mode(mode)
         seed = check_seed(fresh_seed() if seed is None else seed)
         if targets is not None:
+            if resample != 1:
+                raise UsageError("targets and resample do not combine: a latent search already chooses each level")
             from daedalus.runtime.targets import targeted_levels
 
             wanted = dict(targets or {})
@@ -357,7 +400,7 @@ class MazeGenerator:
                 wanted.setdefault("style", style)
             return targeted_levels(self, count, seed, mode, wanted, tolerance, strict)
         levels: list[Level] = []
-        for batch in self.batches(count, seed, mode, style=style):
+        for batch in self.batches(count, seed, mode, style=style, resample=resample):
             levels.extend(self.levels_from_batch(batch, seed, mode, True))
         return levels
 

@@ -106,7 +106,11 @@ def latents(first: int, count: int, dim: int, mean=None, scale_tril=None) -> np.
         UsageError: a code outside [0, 2**64 - 1].
     """
     check_codes(first, count)
-    codes = np.arange(count, dtype=np.uint64) + np.uint64(first)
+    return latents_of(np.arange(count, dtype=np.uint64) + np.uint64(first), dim, mean, scale_tril)
+
+
+def latents_of(codes, dim: int, mean=None, scale_tril=None) -> np.ndarray:
+    """``(len(codes), dim)`` float32 latents of any level codes (uint64), as ``latents`` makes them."""
     eps = normals(codes, dim)
     if mean is not None:
         k = len(mean)

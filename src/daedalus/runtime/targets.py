@@ -600,8 +600,11 @@ def _cli_target(text: str):
 def cli_batches(generator, args, seed: int):
     """What ``generate`` writes, as ``generator.batches`` dicts plus ``levels`` (the ``Level`` objects, with their
     targets) — checked before any level is made, so that a bad request stops the command before it writes."""
+    resample = getattr(args, "resample", 1)
     if args.like is None and not args.target:
-        return generator.batches(args.count, seed, args.mode, style=args.style)
+        return generator.batches(args.count, seed, args.mode, style=args.style, resample=resample)
+    if resample != 1:
+        raise UsageError("--resample does not combine with --target or --like: those already choose each level")
     if args.like is not None and args.target:
         near = latent_of(generator, args.like)
         wanted = dict(args.target)
