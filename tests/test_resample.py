@@ -181,3 +181,11 @@ def test_eval_measures_the_resampled_levels(decoder_path, critic_path, prim_corp
     assert kept["style"]["w_dead_ends"] != plain["style"]["w_dead_ends"]
     assert main([*common, "--resample", "8"]) == 2
     assert "needs --critic" in capsys.readouterr().err
+
+
+def test_the_documented_vectors():
+    codes = np.array([0, 1, 12345], dtype=np.uint64)
+    table = candidate_codes(codes, 3)
+    assert [hex(int(x)) for x in table[:, 1]] == ["0x8209b480faed1b11", "0x1d60447fea35414", "0xaeed712506177c47"]
+    assert [hex(int(x)) for x in table[:, 2]] == ["0x8209b480faed1b12", "0x1d60447fea35415", "0xaeed712506177c48"]
+    assert choice_uniforms(codes).tolist() == [0.3481516471005235, 0.12152772785073929, 0.1255574023597683]

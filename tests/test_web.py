@@ -337,3 +337,45 @@ def turned_model(tmp_path_factory):
 def test_a_decoder_with_a_walk_order_gives_python_s_levels_in_both_modes(turned_model):
     assert MazeGenerator.load(turned_model, device="cpu").metadata["walk_order"] == "rot90"
     assert_the_browser_draws_python_s_levels(turned_model)
+
+
+@pytest.fixture(scope="module")
+def shipped_critic(tmp_path_factory):
+    """A critic for the shipped decoder against a small Prim corpus (a few seconds of training)."""
+    from daedalus.cli import main
+    from daedalus.runtime import DEFAULT_MODEL
+    from daedalus.trainer.critic import build_critic
+
+    tmp = tmp_path_factory.mktemp("critic")
+    assert main(["dataset", "--generator", "prim", "--count", "60", "--seed", "5", "--out", str(tmp / "p.npz")]) == 0
+    build_critic(DEFAULT_MODEL, tmp / "p.npz", tmp / "default.critic.onnx", steps=40, mode="perfect", threads=2)
+    return tmp / "default.critic.onnx"
+
+
+def test_resampling_by_a_critic_gives_python_s_levels(shipped_critic):
+    from daedalus.runtime import DEFAULT_MODEL
+
+    resampler = MazeGenerator.load(DEFAULT_MODEL, device="cpu", critic=shipped_critic)
+    plain = MazeGenerator.load()
+    codes = CODES[:12]
+    with served(critic=shipped_critic) as url, chromium() as driver:
+        open_page(driver, url, "?code=0&export=1&resample=4")
+        texts = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            (async () => {
+              const out = {};
+              for (const code of arguments[0]) out[code] = await window.daedalus.exportText(code, "perfect");
+              return out;
+            })().then(done, (e) => done({error: String(e)}));""", [str(code) for code in codes])
+        assert "error" not in texts, texts
+        for query, message in (("?code=0&export=1&resample=4&mode=braid", 'trained on perfect levels, got mode'),
+                               ("?code=0&export=1&resample=0", "resample must be an integer from 1 to 64")):
+            driver.get(url + query)
+            wait_for(driver, "return document.body.dataset.state === 'error'")
+            assert message in driver.execute_script("return window.daedalus.error")
+    python = [resampler.generate(1, seed=code, mode="perfect", resample=4)[0].to_text() for code in codes]
+    differ = [code for code, text in zip(codes, python) if texts[str(code)] != text]
+    assert differ == [], f"the browser's resampled levels differ from Python's for codes {differ}"
+    unchanged = sum(text == plain.generate(1, seed=code, mode="perfect")[0].to_text()
+                    for code, text in zip(codes, python))
+    assert unchanged < len(codes), "every kept level was the plain one: the choice is untested"

@@ -32,13 +32,13 @@ def ensure_ort() -> None:
 
 
 @contextmanager
-def served(model=None):
+def served(model=None, critic=None):
     """The page on http://127.0.0.1:PORT/ for the duration (a daemon thread), serving ``model`` (default: the
     shipped decoder)."""
     from daedalus.web import make_server
 
     ensure_ort()
-    server = make_server(port=0, model=model)
+    server = make_server(port=0, model=model, critic=critic)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

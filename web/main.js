@@ -1,7 +1,8 @@
 // The page: load the decoder, decode a level code, play the chase on a canvas; `?export=1` writes the level's
 // text form into <pre id="level-text"> instead (what `daedalus generate --count 1 --seed C --mode M --format txt`
 // writes). State for scripts and tests is on window.daedalus.
-import { Decoder } from "./model.js";
+import { Critic, Decoder } from "./model.js";
+import { parseResample } from "./resample.js";
 import { parseCode } from "./levelcode.js";
 import { Autopilot, Board, levelParams, PLAYING, TICKS_PER_SECOND, WON, World } from "./game.js";
 
@@ -178,7 +179,7 @@ $("code-form").addEventListener("submit", (event) => {
 
 /** The text form of a level code in a mode (for scripts: window.daedalus.exportText("17", "braid")). */
 state.exportText = async (code, mode) => (await decoder.level(parseCode(code), mode)).text;
-/** Both modes from one decode: {perfect, braid}. */
+/** Both modes from one decode, without resampling: {perfect, braid}. */
 state.exportBoth = async (code) => {
   const outputs = await decoder.outputs(parseCode(code));
   return { perfect: decoder.walk(outputs, "perfect").text, braid: decoder.walk(outputs, "braid").text };
@@ -188,6 +189,14 @@ async function main() {
   if (!MODES.includes(state.mode)) throw new Error(`mode must be perfect or braid, got ${JSON.stringify(state.mode)}`);
   const code = params.has("code") ? parseCode(params.get("code")) : BigInt(Math.floor(Math.random() * 2 ** 31));
   decoder = await Decoder.load(params.get("model") || "./model.onnx");
+  if (params.has("resample")) {
+    // ?resample=K: each level is the critic's choice of K candidate walks (the critic daedalus web --critic serves).
+    const k = parseResample(params.get("resample"));
+    if (k > 1) {
+      decoder.useCritic(await Critic.load(params.get("critic") || "./critic.onnx"), k);
+      if (!params.has("mode")) state.mode = decoder.critic.meta.mode || "perfect";
+    }
+  }
   state.ready = true;
   if (params.get("export") === "1") {
     const level = await decoder.level(code, state.mode);

@@ -2,6 +2,7 @@
 // ONNX file itself (ModelProto.metadata_props), so the page needs nothing but the .onnx file.
 import * as ort from "./ort/ort.wasm.min.mjs";
 import { latents } from "./levelcode.js";
+import { candidateCodes, choiceUniform, choose } from "./resample.js";
 import { CARVE_BRAID_PREFERENCE, carveWalk, levelText, rasterWalk, turnBack, windowTables } from "./walk.js";
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
@@ -90,7 +91,9 @@ export class Decoder {
       throw new Error(`the page walks ${Object.keys(DECODINGS).join(" and ")} decoders; this model's decoding is ${JSON.stringify(meta.decoding)}`);
     }
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-    return new Decoder(session, meta);
+    const decoder = new Decoder(session, meta);
+    decoder.sha256 = await sha256(bytes);
+    return decoder;
   }
 
   constructor(session, meta) {
@@ -119,7 +122,71 @@ export class Decoder {
     return { grid, text: levelText(grid, this.height, this.width, this.start, this.exit) };
   }
 
+  /** From now on, each level is the critic's choice of k candidate walks (docs/formats.md "Critic files and
+   * resampling"); the critic must be this decoder's, for perfect or braid levels as it says. */
+  useCritic(critic, k) {
+    critic.checkDecoder(this);
+    this.critic = critic;
+    this.resample = k;
+  }
+
   async level(code, mode) {
-    return this.walk(await this.outputs(code), mode);
+    if (!this.critic || this.resample === 1) return this.walk(await this.outputs(code), mode);
+    this.critic.checkMode(mode);
+    const levels = [];
+    for (const candidate of candidateCodes(code, this.resample)) {
+      levels.push(this.walk(await this.outputs(candidate), mode));
+    }
+    const logits = await this.critic.logits(levels.map((level) => level.grid), this.height, this.width);
+    return levels[choose(logits, choiceUniform(code))];
+  }
+}
+
+async function sha256(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A critic file (daedalus critic): input level float32 [batch, H, W] (1 = floor), output logit float32 [batch]. */
+export class Critic {
+  static async load(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`cannot fetch the critic ${url}: HTTP ${response.status}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const meta = onnxMetadata(bytes);
+    if (meta.daedalus_critic !== "1") {
+      throw new Error(`${url} is not a Daedalus critic of format "1" (daedalus_critic ${JSON.stringify(meta.daedalus_critic)})`);
+    }
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    return new Critic(session, meta, url);
+  }
+
+  constructor(session, meta, url) {
+    this.session = session;
+    this.meta = meta;
+    this.url = url;
+  }
+
+  checkDecoder(decoder) {
+    if (Number(this.meta.height) !== decoder.height || Number(this.meta.width) !== decoder.width) {
+      throw new Error(`the critic ${this.url} scores ${this.meta.height}x${this.meta.width} levels, the model draws ${decoder.height}x${decoder.width}`);
+    }
+    if (this.meta.decoder_sha256 && decoder.sha256 && this.meta.decoder_sha256 !== decoder.sha256) {
+      throw new Error(`the critic ${this.url} was trained against another decoder (decoder_sha256 differs)`);
+    }
+    if (this.meta.style) throw new Error(`the critic ${this.url} is for style ${JSON.stringify(this.meta.style)}; the page draws the prior`);
+  }
+
+  checkMode(mode) {
+    const trained = this.meta.mode || "perfect";
+    if (mode !== trained) throw new Error(`the critic ${this.url} was trained on ${trained} levels, got mode ${JSON.stringify(mode)}`);
+  }
+
+  /** Float32 logits of grids (Uint8Array H*W each). */
+  async logits(grids, height, width) {
+    const x = new Float32Array(grids.length * height * width);
+    grids.forEach((grid, i) => x.set(grid, i * height * width));
+    const out = await this.session.run({ level: new ort.Tensor("float32", x, [grids.length, height, width]) });
+    return Array.from(out.logit.data);
   }
 }

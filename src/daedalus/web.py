@@ -1,8 +1,8 @@
 """``daedalus web``: serve the browser game (the repository's ``web/`` folder) on this machine.
 
 The page (web/index.html and its ES modules) needs three things from the server: its own files, onnxruntime-web's
-``dist`` files (installed by ``npm ci`` in ``web/``) under ``/ort/``, and the decoder under ``/model.onnx``. Standard
-library only; it binds to 127.0.0.1 unless told otherwise.
+``dist`` files (installed by ``npm ci`` in ``web/``) under ``/ort/``, and the decoder under ``/model.onnx`` (with
+``--critic``, a critic under ``/critic.onnx``). Standard library only; it binds to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def register(subparsers) -> None:
     web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     web.add_argument("--model", help="decoder .onnx file (default: the shipped model)")
     web.add_argument("--dir", default=None, help="the web/ folder (default: the checkout's)")
+    web.add_argument("--critic", help="a critic file for the model ('daedalus critic'), served as /critic.onnx for "
+                     "/?resample=K (each level the critic's choice of K candidate walks)")
     web.set_defaults(func=run_web)
 
 
@@ -52,14 +54,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
-    def __init__(self, *args, root: Path, model: Path, **kwargs):
-        self.root, self.model = root, model
+    def __init__(self, *args, root: Path, model: Path, critic: Path | None = None, **kwargs):
+        self.root, self.model, self.critic = root, model, critic
         super().__init__(*args, directory=str(root), **kwargs)
 
     def translate_path(self, path: str) -> str:
         clean = path.split("?", 1)[0].split("#", 1)[0]
         if clean == "/model.onnx":
             return str(self.model)
+        if clean == "/critic.onnx":
+            return str(self.critic if self.critic is not None else self.root / "missing")
         if clean.startswith("/ort/"):
             name = Path(clean[len("/ort/"):]).name  # one file of dist, nothing above it
             return str(self.root / ORT_DIST / name)
@@ -76,8 +80,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             super().log_request(code, size)
 
 
-def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=None) -> http.server.HTTPServer:
-    """A threading HTTP server for the page (not started). ``port`` 0 picks a free port (``server.server_port``)."""
+def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=None,
+                critic=None) -> http.server.HTTPServer:
+    """A threading HTTP server for the page (not started). ``port`` 0 picks a free port (``server.server_port``);
+    ``critic``: a critic file served as ``/critic.onnx``."""
     from daedalus.runtime.session import model_path
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -86,7 +92,10 @@ def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=No
     model = Path(model_path(model))
     if not model.is_file():
         raise UsageError(f"model file {str(model)!r} does not exist")
-    handler = functools.partial(Handler, root=root, model=model.resolve())
+    if critic is not None and not Path(critic).is_file():
+        raise UsageError(f"critic file {str(critic)!r} does not exist")
+    handler = functools.partial(Handler, root=root, model=model.resolve(),
+                                critic=None if critic is None else Path(critic).resolve())
     try:
         return http.server.ThreadingHTTPServer((host, port), handler)
     except OSError as error:
@@ -94,7 +103,7 @@ def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=No
 
 
 def run_web(args: argparse.Namespace) -> int:
-    server = make_server(args.port, args.host, args.model, args.dir)
+    server = make_server(args.port, args.host, args.model, args.dir, args.critic)
     host, port = server.server_address[:2]
     print(f"daedalus web: serving {server.RequestHandlerClass.keywords['root']} on http://{host}:{port}/ "
           "(Ctrl-C stops)", flush=True)
