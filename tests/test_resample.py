@@ -189,3 +189,15 @@ def test_the_documented_vectors():
     assert [hex(int(x)) for x in table[:, 1]] == ["0x8209b480faed1b11", "0x1d60447fea35414", "0xaeed712506177c47"]
     assert [hex(int(x)) for x in table[:, 2]] == ["0x8209b480faed1b12", "0x1d60447fea35415", "0xaeed712506177c48"]
     assert choice_uniforms(codes).tolist() == [0.3481516471005235, 0.12152772785073929, 0.1255574023597683]
+
+
+def test_a_resampled_level_says_so_in_its_json_and_reads_back(resampler, generator):
+    from daedalus.runtime import Level
+
+    level = resampler.generate(1, seed=21, resample=4)[0]
+    assert level.resample == 4 and generator.generate(1, seed=21)[0].resample is None
+    back = Level.from_json(level.to_json())
+    assert back.resample == 4 and np.array_equal(back.z, level.z)
+    assert "resample" not in json.loads(generator.generate(1, seed=21)[0].to_json())
+    with pytest.raises(UsageError, match="resample must be a positive integer or absent, got 0"):
+        Level.from_dict({**level.to_dict(), "resample": 0})

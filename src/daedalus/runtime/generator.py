@@ -334,7 +334,7 @@ class MazeGenerator:
             scores = self.critic.logits(grids).reshape(size, k)
             kept = np.arange(size) * k + choose(scores, choice_uniforms(codes))
             return {"grids": grids[kept], "latents": latents[kept], "edits": edits[kept], "first": begin,
-                    "logits": scores[np.arange(size), kept % k]}
+                    "logits": scores[np.arange(size), kept % k], "resample": k}
 
         if len(bounds) <= 1:
             for begin, size in bounds:
@@ -356,6 +356,9 @@ class MazeGenerator:
         grids.setflags(write=False)
         latents.setflags(write=False)
         start, exit, first = self.info.start, self.info.exit, batch["first"]
+        if "resample" in batch:
+            return [Level(grids[i], start, exit, seed, latents[i], first + i if indexed else None, mode, edits[i],
+                          resample=batch["resample"]) for i in range(len(grids))]
         return [
             Level(grids[i], start, exit, seed, latents[i], first + i if indexed else None, mode, edits[i])
             for i in range(len(grids))

@@ -33,6 +33,9 @@ class Level:
         targets, tolerance, achieved, met: a level generated with targets (``generate(targets=...)``): what was
             asked, the relative tolerance, the values the level has (``daedalus.runtime.targets``) and whether every
             target holds; None for a level generated without targets.
+        resample: K for a level that is the critic's choice of K candidate walks of its code (``generate(...,
+            resample=K)``, docs/formats.md "Critic files and resampling"); None otherwise. ``z`` is the kept
+            candidate's, so ``from_latents(z)`` rebuilds the level without the critic.
     """
 
     grid: np.ndarray
@@ -47,6 +50,7 @@ class Level:
     tolerance: float | None = None
     achieved: dict | None = None
     met: bool | None = None
+    resample: int | None = None
     _stats: dict | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -94,6 +98,8 @@ class Level:
         if self.targets is not None:  # optional keys (issue 12): a version-1 reader ignores them
             out.update(targets=dict(self.targets), tolerance=self.tolerance, achieved=dict(self.achieved or {}),
                        met=bool(self.met))
+        if self.resample is not None:
+            out["resample"] = int(self.resample)
         return out
 
     def to_json(self, path: str | os.PathLike | None = None, indent: int | None = None) -> str:
@@ -142,7 +148,10 @@ class Level:
         grid.setflags(write=False)
         z.setflags(write=False)
         targets = _targets_fields(data, source)
-        return cls(grid=grid, start=(int(start[0]), int(start[1])), exit=(int(exit[0]), int(exit[1])),
+        resample = data.get("resample")
+        if resample is not None and (isinstance(resample, bool) or not isinstance(resample, int) or resample < 1):
+            raise UsageError(f"{source}: level resample must be a positive integer or absent, got {resample!r}")
+        return cls(resample=resample, grid=grid, start=(int(start[0]), int(start[1])), exit=(int(exit[0]), int(exit[1])),
                    seed=data.get("seed"), z=z, index=data.get("index"), mode=str(data.get("mode", "perfect")),
                    edits=int(data.get("edits", 0)), **targets)
 
