@@ -1,7 +1,10 @@
 """Runtime speed: Daedalus levels (sample → decode → walk or repair) against the seed's recursive backtracker,
 mazelib's BacktrackingGenerator and a compiled C backtracker (the floor for "no learning"), side by side in one run.
 
-    python benchmarks/runtime.py [--model PATH] [--seconds 2] [--rounds 5] [--threads 1]
+    python benchmarks/runtime.py [--model PATH] [--seconds 2] [--rounds 5] [--threads 1] [--critic PATH]
+
+With --critic (a critic file for the model, ``daedalus critic``) it adds resampled rows: batch 1024 with
+``generate(..., resample=K)`` for K = 4 and 16 (each level the critic's choice of K candidate walks).
 
 Besides the contenders' table it prints where the time goes at batch 1024 with each stage's limit: the decoder's
 FLOPs (counted from the graph's Gemm/MatMul weights) at the float32 matmul rate numpy reaches in the same run, and
@@ -117,9 +120,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     parser.add_argument("--mode", default="perfect", choices=("perfect", "braid"))
+    parser.add_argument("--critic", help="a critic file for the model: adds resample 4 and 16 rows")
     args = parser.parse_args()
 
     generator = load_generator(args.model, args.threads)
+    if args.critic:
+        from daedalus.runtime import MazeGenerator
+
+        generator = MazeGenerator.load(generator.path, device="cpu", threads=args.threads, critic=args.critic)
+        args.mode = generator.critic.mode
     height, width = generator.shape
     rows, cols = height // 2, width // 2
     try:
@@ -139,10 +148,10 @@ def main() -> None:
     compiled = c_backtracker()
     floor_out = np.empty((1024, height, width), dtype=np.uint8)
 
-    def daedalus(batch: int, mode: str):
+    def daedalus(batch: int, mode: str, resample: int = 1):
         def run():
             seed[0] += 1
-            generator.generate(batch, seed=seed[0], mode=mode)
+            generator.generate(batch, seed=seed[0], mode=mode, resample=resample)
             return batch
         return run
 
@@ -184,6 +193,9 @@ def main() -> None:
         "recursive backtracker (seed)": one_backtracker,
         "mazelib BacktrackingGenerator": one_mazelib,
     }
+    if args.critic:
+        for k in (4, 16):
+            contenders[f"daedalus batch 1024, resample {k}"] = daedalus(1024, args.mode, k)
     if mazelib_gen is None:
         del contenders["mazelib BacktrackingGenerator"]
     if compiled is None:

@@ -151,9 +151,9 @@ class Level:
         resample = data.get("resample")
         if resample is not None and (isinstance(resample, bool) or not isinstance(resample, int) or resample < 1):
             raise UsageError(f"{source}: level resample must be a positive integer or absent, got {resample!r}")
-        return cls(resample=resample, grid=grid, start=(int(start[0]), int(start[1])), exit=(int(exit[0]), int(exit[1])),
+        return cls(grid=grid, start=(int(start[0]), int(start[1])), exit=(int(exit[0]), int(exit[1])),
                    seed=data.get("seed"), z=z, index=data.get("index"), mode=str(data.get("mode", "perfect")),
-                   edits=int(data.get("edits", 0)), **targets)
+                   edits=int(data.get("edits", 0)), resample=resample, **targets)
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike) -> Level:
