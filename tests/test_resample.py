@@ -159,9 +159,6 @@ def test_the_command_line_resamples_as_the_library_does(resampler, decoder_path,
     with np.load(out) as saved:
         want = np.stack([level.grid for level in resampler.generate(10, seed=2, resample=4)])
         assert np.array_equal(saved["grids"], want)
-    assert main(["generate", "--model", str(decoder_path), "--resample", "4", "--count", "1", "--format", "npz",
-                 "--out", str(tmp_path / "x.npz")]) == 2
-    assert "needs a critic" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stopped:
         main(["generate", "--model", str(decoder_path), "--resample", "0", "--count", "1", "--format", "npz",
               "--out", str(tmp_path / "x.npz")])
@@ -179,8 +176,17 @@ def test_eval_measures_the_resampled_levels(decoder_path, critic_path, prim_corp
     kept = json.loads(capsys.readouterr().out)
     assert kept["resample"] == 8 and plain["resample"] == 1
     assert kept["style"]["w_dead_ends"] != plain["style"]["w_dead_ends"]
-    assert main([*common, "--resample", "8"]) == 2
-    assert "needs --critic" in capsys.readouterr().err
+    assert main([*common, "--resample", "8"]) == 0  # the critic beside the model, decoder.critic.onnx
+    assert json.loads(capsys.readouterr().out)["style"] == kept["style"]
+
+
+def test_without_a_critic_beside_it_resampling_is_refused(decoder_path, tmp_path, capsys):
+    alone = tmp_path / "alone.onnx"
+    alone.write_bytes(decoder_path.read_bytes())
+    assert main(["generate", "--model", str(alone), "--resample", "2", "--count", "1", "--format", "npz",
+                 "--out", str(tmp_path / "x.npz")]) == 2
+    assert "resample=2 needs a critic" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_the_documented_vectors():
@@ -201,3 +207,32 @@ def test_a_resampled_level_says_so_in_its_json_and_reads_back(resampler, generat
     assert "resample" not in json.loads(generator.generate(1, seed=21)[0].to_json())
     with pytest.raises(UsageError, match="resample must be a positive integer or absent, got 0"):
         Level.from_dict({**level.to_dict(), "resample": 0})
+
+
+def test_one_critic_per_style_is_chosen_by_the_style(tmp_path):
+    """A many-style decoder with critics for two of its styles: each style resamples with its own; a third style
+    and a duplicate are refused by name."""
+    from daedalus.runtime import DEFAULT_MODEL
+    from daedalus.runtime.resample import critic_files
+    from daedalus.trainer.critic import build_critic
+
+    plain = MazeGenerator.load(DEFAULT_MODEL, device="cpu")
+    first, second, third = plain.styles[:3]
+    corpus = tmp_path / "prim.npz"
+    assert main(["dataset", "--generator", "prim", "--count", "40", "--out", str(corpus)]) == 0
+    model = tmp_path / "m.onnx"
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    for style in (first, second):
+        build_critic(model, corpus, tmp_path / f"m.{style}.critic.onnx", steps=10, style=style, threads=2)
+    files = critic_files(model)
+    assert [p.name for p in files] == sorted(f"m.{s}.critic.onnx" for s in (first, second))
+    both = MazeGenerator.load(model, device="cpu", critic=files)
+    assert set(both.critics) == {first, second} and both.critic is None
+    for style in (first, second):
+        mode = both.critics[style].mode
+        level = both.generate(1, seed=3, style=style, mode=mode, resample=4)[0]
+        assert level.resample == 4 and np.array_equal(plain.from_latents(level.z, mode, style).grid, level.grid)
+    with pytest.raises(UsageError, match=f"needs a critic for style '{third}'"):
+        both.generate(1, seed=3, style=third, resample=4)
+    with pytest.raises(UsageError, match=f"two critics for style '{first}'"):
+        MazeGenerator.load(model, device="cpu", critic=[files[0], files[0]])

@@ -56,15 +56,28 @@ def register(subparsers) -> None:
     gen.add_argument("--out", required=True, help="the .npz file (npz) or a folder (png, json, txt)")
     gen.add_argument("--preview", help="also draw the first levels (up to 64) on one PNG sheet")
     gen.add_argument("--style", help="a many-style decoder: draw this style (daedalus info lists them)")
-    gen.add_argument("--critic", help="a critic file for this decoder (written by 'daedalus critic'), for --resample")
+    gen.add_argument("--critic", action="append",
+                     help="a critic file for this decoder (written by 'daedalus critic'), for --resample; repeat for "
+                          "one per style (default with --resample: the critics beside the model, M.critic.onnx and "
+                          "M.STYLE.critic.onnx)")
     gen.add_argument("--resample", type=resample_count, default=1,
                      help="keep one of K candidate walks per level, chosen with probability proportional to "
                           "exp(critic logit): levels closer to the critic's corpus at about K times the cost "
-                          "(default 1: no resampling; needs --critic)")
+                          "(default 1: no resampling; needs a critic)")
     from daedalus.runtime.targets import add_arguments
 
     add_arguments(gen)  # --target, --tolerance, --like, --distance (daedalus.runtime.targets)
     gen.set_defaults(func=run_generate)
+
+
+def critic_paths(args: argparse.Namespace) -> list[str]:
+    """``--critic`` files, or with ``--resample`` above 1 and none given, the critics beside the model."""
+    if args.critic or getattr(args, "resample", 1) <= 1:
+        return list(args.critic or [])
+    from daedalus.runtime.resample import critic_files
+    from daedalus.runtime.session import model_path
+
+    return [str(path) for path in critic_files(model_path(args.model))]
 
 
 def resample_count(text: str) -> int:
@@ -162,9 +175,10 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.format != "npz":
         check_file_count(args.count)
     preview = check_output(args.preview, "--preview", (".png",)) if args.preview else None
-    generator = MazeGenerator.load(args.model, device=args.device, critic=args.critic)
+    generator = MazeGenerator.load(args.model, device=args.device, critic=critic_paths(args))
     if args.mode is None:
-        args.mode = generator.critic.mode if generator.critic is not None else generator.mode_for(args.style)
+        chosen = generator.critics.get(args.style) if args.resample > 1 else None
+        args.mode = chosen.mode if chosen is not None else generator.mode_for(args.style)
     seed = args.seed if args.seed is not None else fresh_seed()
     height, width = generator.shape
     if args.format == "npz":  # grids, latents, edits, starts and exits, and the npz buffer

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from daedalus.errors import UsageError
+from daedalus.runtime.cli import resample_count
 
 
 def _w(r: dict, name: str) -> float:
@@ -102,8 +103,10 @@ def register(subparsers) -> None:
                         help="two-sample critics to train, each on its own split and seed (seed, seed + 1, ...); "
                              "the accuracy reported is their mean, and the JSON lists each (default 1: one "
                              "critic's figure moves by a few hundredths from seed to seed)")
-    parser.add_argument("--critic", help="a critic file for this decoder ('daedalus critic'), for --resample")
-    parser.add_argument("--resample", type=int, default=1,
+    parser.add_argument("--critic", action="append",
+                        help="a resampling critic for this decoder ('daedalus critic'; not the two-sample test's), for "
+                             "--resample; repeatable (default with --resample: the critics beside the model)")
+    parser.add_argument("--resample", type=resample_count, default=1,
                         help="measure the levels 'generate --resample K' makes: one of K candidate walks per level, "
                              "chosen by the critic (default 1: none)")
     parser.set_defaults(func=run_eval)
@@ -338,12 +341,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.critics < 1:
         raise UsageError(f"--critics must be a positive integer, got {args.critics}")
     plot = None if (args.no_plot or not args.plot) else check_output(args.plot, "--plot", (".png",))
-    from daedalus.runtime.resample import check_resample
+    from daedalus.runtime.cli import critic_paths
 
-    check_resample(args.resample)
-    if args.resample > 1 and not args.critic:
-        raise UsageError(f"--resample {args.resample} needs --critic CRITIC (write one with 'daedalus critic')")
-    generator = MazeGenerator.load(args.model, device=args.device, critic=args.critic)
+    generator = MazeGenerator.load(args.model, device=args.device, critic=critic_paths(args))
     if args.style is not None and args.style not in generator.styles:
         raise UsageError(f"--style {args.style!r} is not one of this decoder's styles "
                          f"({', '.join(generator.styles) or 'it has one style'})")

@@ -51,9 +51,10 @@ class MazeGenerator:
     """
 
     def __init__(self, session, path: Path, info: ModelInfo,
-                 chunk_size: int = DEFAULT_CHUNK, critic: Critic | None = None):
+                 chunk_size: int = DEFAULT_CHUNK, critics: dict | None = None):
         self._session = session
-        self.critic = critic
+        # Critic files by the style they are for (None: the prior), for generate(..., resample=K).
+        self.critics: dict[str | None, Critic] = dict(critics or {})
         self.path = path
         self.info = info
         self.chunk_size = int(chunk_size)
@@ -67,7 +68,7 @@ class MazeGenerator:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", providers: Sequence | None = None,
              chunk_size: int = DEFAULT_CHUNK, threads: int | None = 1,
-             critic: str | os.PathLike | None = None) -> "MazeGenerator":
+             critic: str | os.PathLike | Sequence | None = None) -> "MazeGenerator":
         """Load and check a decoder.
 
         Args:
@@ -78,8 +79,10 @@ class MazeGenerator:
             threads: onnxruntime intra-op threads. Default 1: large batches are made slice by slice on
                 ``PIPELINE_WORKERS`` threads, each decoding and walking its own slice, which fills the cores.
                 None: onnxruntime's default (all cores).
-            critic: a critic file written by ``daedalus critic`` for this decoder, which ``generate(...,
-                resample=K)`` uses to keep one of K candidate walks per level (``daedalus.runtime.resample``).
+            critic: a critic file written by ``daedalus critic`` for this decoder, or several (one per style of a
+                many-style decoder, as each file's metadata says; ``resample.critic_files(path)`` lists those
+                beside the model), which ``generate(..., resample=K)`` uses to keep one of K candidate walks per
+                level (``daedalus.runtime.resample``).
 
         Raises:
             ModelError: the file is missing, not ONNX, uses external data or an opset this onnxruntime lacks, or is
@@ -91,9 +94,16 @@ class MazeGenerator:
         session, info = open_session(path, device, providers, threads)
         generator = cls(session, path, info, chunk_size)
         generator._check_signature(f"model {str(path)!r}")
-        if critic is not None:
-            generator.critic = Critic.load(critic, device="cpu", threads=threads)
-            generator.critic.check_decoder(generator.shape, path)
+        paths = [] if critic is None else [critic] if isinstance(critic, (str, os.PathLike)) else list(critic)
+        for file in paths:
+            loaded = Critic.load(file, device="cpu", threads=threads)
+            loaded.check_decoder(generator.shape, path)
+            if loaded.style is not None:
+                generator._style(loaded.style)  # a style this decoder has
+            if loaded.style in generator.critics:
+                earlier = str(generator.critics[loaded.style].path)
+                raise UsageError(f"two critics for style {loaded.style!r}: {earlier!r} and {str(file)!r}")
+            generator.critics[loaded.style] = loaded
         return generator
 
     def _check_signature(self, source: str) -> None:
@@ -143,6 +153,13 @@ class MazeGenerator:
     # ---- latents ----------------------------------------------------------------------------------------------
     def _check_latents(self, z) -> np.ndarray:
         return check_latents(z, self.latent_dim)
+
+    @property
+    def critic(self) -> Critic | None:
+        """The critic for the prior (no style), or the only one loaded; None without critics."""
+        if None in self.critics:
+            return self.critics[None]
+        return next(iter(self.critics.values())) if len(self.critics) == 1 else None
 
     @property
     def decoding(self):
@@ -201,12 +218,14 @@ class MazeGenerator:
     def _check_resample(self, k, mode: str, style: str | None, z) -> int:
         k = check_resample(k)
         if k > 1:
-            if self.critic is None:
-                raise UsageError(f"resample={k} needs a critic: MazeGenerator.load(path, critic=CRITIC) (write one "
-                                 "with 'daedalus critic --model M --data PATH')")
+            if style not in self.critics:
+                which = "a critic" if style is None else f"a critic for style {style!r}"
+                have = f" (critics loaded for: {', '.join(repr(s) for s in self.critics)})" if self.critics else ""
+                raise UsageError(f"resample={k} needs {which}: MazeGenerator.load(path, critic=CRITIC) (write one "
+                                 f"with 'daedalus critic --model M --data PATH'){have}")
             if z is not None:
                 raise UsageError("resample chooses among level codes; it does not apply to given latents")
-            self.critic.check_request(mode, style)
+            self.critics[style].check_request(mode, style)
         return k
 
     def _style(self, name: str | None):
@@ -331,7 +350,7 @@ class MazeGenerator:
             codes = np.arange(size, dtype=np.uint64) + np.uint64(seed + begin)
             latents = self._latents_of(candidate_codes(codes, k).reshape(-1), style)
             grids, edits = self._decoding.levels(self._run(latents), mode, chosen)
-            scores = self.critic.logits(grids).reshape(size, k)
+            scores = self.critics[style].logits(grids).reshape(size, k)
             kept = np.arange(size) * k + choose(scores, choice_uniforms(codes))
             return {"grids": grids[kept], "latents": latents[kept], "edits": edits[kept], "first": begin,
                     "logits": scores[np.arange(size), kept % k], "resample": k}
@@ -407,13 +426,14 @@ class MazeGenerator:
             levels.extend(self.levels_from_batch(batch, seed, mode, True))
         return levels
 
-    def from_latents(self, z, mode: str = "perfect") -> Level | list[Level]:
+    def from_latents(self, z, mode: str = "perfect", style: str | None = None) -> Level | list[Level]:
         """Levels for given latents: ``(latent_dim,)`` gives one ``Level``, ``(count, latent_dim)`` a list.
-        ``from_latents(level.z)`` rebuilds ``level``'s grid."""
+        ``from_latents(level.z, level.mode)`` rebuilds ``level``'s grid (``style`` too for a level of a style whose
+        braid links have their own bonus: a braided style of a many-style decoder)."""
         single = np.ndim(z) == 1
         z = np.asarray(z)[None] if single else z
         levels: list[Level] = []
-        for batch in self.batches(0, None, mode, z=z):
+        for batch in self.batches(0, None, mode, z=z, style=style):
             levels.extend(self.levels_from_batch(batch, None, mode, False))
         return levels[0] if single else levels
 

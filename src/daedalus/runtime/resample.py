@@ -17,6 +17,7 @@ numpy + onnxruntime only (no torch), like the rest of the runtime.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 from pathlib import Path
@@ -77,6 +78,15 @@ def choose(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
 def file_digest(path: Path) -> str:
     """sha256 of a file (the decoder a critic was trained against), hex."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def critic_files(model: str | os.PathLike) -> list[Path]:
+    """The critic files beside a decoder ``M.onnx``: ``M.critic.onnx`` (what ``daedalus critic`` writes by default)
+    and ``M.*.critic.onnx`` (one per style, e.g. the shipped ``default.prim.critic.onnx``), sorted."""
+    path = Path(model)
+    stem = path.stem if path.suffix == ".onnx" else path.name
+    return sorted(p for p in path.parent.glob(f"{glob.escape(stem)}*.critic.onnx")
+                  if p.name == f"{stem}.critic.onnx" or p.name.startswith(f"{stem}."))
 
 
 class Critic:
