@@ -236,3 +236,11 @@ def test_one_critic_per_style_is_chosen_by_the_style(tmp_path):
         both.generate(1, seed=3, style=third, resample=4)
     with pytest.raises(UsageError, match=f"two critics for style '{first}'"):
         MazeGenerator.load(model, device="cpu", critic=[files[0], files[0]])
+
+
+def test_info_lists_the_critics_beside_the_model(decoder_path, critic_path, capsys):
+    assert main(["info", "--model", str(decoder_path), "--json"]) == 0
+    critics = json.loads(capsys.readouterr().out)["critics"]
+    assert {"path": str(critic_path), "style": None, "mode": "perfect", "usable": True, "problem": None} in critics
+    assert main(["info", "--model", str(decoder_path)]) == 0
+    assert f"critic for --resample: {critic_path} (style (the prior), perfect levels)" in capsys.readouterr().out

@@ -80,6 +80,25 @@ def critic_paths(args: argparse.Namespace) -> list[str]:
     return [str(path) for path in critic_files(model_path(args.model))]
 
 
+def _critics_beside(generator) -> list[dict]:
+    """The critic files beside the model, each with its style and mode and whether this decoder can use it."""
+    from daedalus.errors import DaedalusError
+    from daedalus.runtime.resample import Critic, critic_files
+
+    found = []
+    for path in critic_files(generator.path):
+        entry = {"path": str(path), "style": None, "mode": None, "usable": False, "problem": None}
+        try:
+            critic = Critic.load(path)
+            entry.update(style=critic.style, mode=critic.mode)
+            critic.check_decoder(generator.shape, generator.path)
+            entry["usable"] = True
+        except DaedalusError as error:
+            entry["problem"] = str(error)
+        found.append(entry)
+    return found
+
+
 def resample_count(text: str) -> int:
     """argparse type of ``--resample``: an integer from 1 to ``resample.MAX_RESAMPLE``."""
     from daedalus.runtime.resample import check_resample
@@ -118,6 +137,7 @@ def run_info(args: argparse.Namespace) -> int:
     from daedalus.runtime.targets import ranges_report
 
     report["target_ranges"] = ranges_report(generator)  # per mode: attribute -> [low, high] (generate --target)
+    report["critics"] = _critics_beside(generator)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -135,6 +155,9 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"providers available: {', '.join(report['available_providers'])}")
     print(f"provider chosen: {report['provider']}")
     print(f"walk: {report['walk']} ({'compiled' if report['walk'] == 'c' else 'numpy reference'})")
+    for critic in report["critics"]:
+        print(f"critic for --resample: {critic['path']} (style {critic['style'] or '(the prior)'}, {critic['mode']} "
+              f"levels)" + ("" if critic["usable"] else f": not usable, {critic['problem']}"))
     if not report["target_ranges"]:
         print("reachable targets: not estimated yet for this model (the first generate --target estimates them "
               "and caches them beside the model)")
