@@ -1,0 +1,55 @@
+"""The shipped decoder per style, plain and resampled by its shipped critics (EXPERIMENTS.md "Resampling by a critic,
+built"): for each style, 2,000 fresh held-out levels of its generator (seeds 300 + i, never the training seeds
+100 + i of scripts/build_default_model.sh), then `daedalus eval --style S --data HELD-OUT --resample K` for each K
+(the critics beside the model: scripts/build_default_critics.sh). Prints one markdown row per style.
+
+    python experiments/default_critics.py --k 1 4 16 --out runs/default-critics
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SPECS = {"backtracker": ("backtracker", "0"), "backtracker-braid": ("backtracker", "0.5"), "prim": ("prim", "0"),
+         "kruskal": ("kruskal", "0"), "wilson": ("wilson", "0"), "sidewinder": ("sidewinder", "0"),
+         "binary-tree": ("binary-tree", "0"), "recursive-division": ("recursive-division", "0")}
+
+
+def daedalus(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "daedalus", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"daedalus {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=Path("runs/default-critics"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("| style | " + " | ".join(f"two-sample K {k}" for k in args.k) + " | W1 dead ends / junctions / solution "
+          f"(K {args.k[0]} → K {args.k[-1]}) | loops model / corpus (K {args.k[-1]}) |")
+    print("|---|" + "---|" * (len(args.k) + 2))
+    for i, (style, (generator, braid)) in enumerate(SPECS.items()):
+        held_out = args.out / f"{style}-held-out.npz"
+        daedalus("dataset", "--generator", generator, "--braid", braid, "--count", str(args.samples), "--seed",
+                 str(300 + i), "--out", str(held_out))
+        reports = [json.loads(daedalus("eval", "--style", style, "--data", str(held_out), "--samples",
+                                       str(args.samples), "--resample", str(k), "--no-untrained", "--json"))
+                   for k in args.k]
+        accuracy = " | ".join(f"{r['two_sample']['model']:.3f}" for r in reports)
+        first, last = reports[0]["style"], reports[-1]["style"]
+        w = " / ".join(f"{first[f'w_{n}']:.3f} → {last[f'w_{n}']:.3f}" for n in ("dead_ends", "junctions",
+                                                                                  "solution_length"))
+        loops = f"{reports[-1]['repaired']['loops']:.1f} / {reports[-1]['reference']['loops']:.1f}"
+        print(f"| {style} | {accuracy} | {w} | {loops} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
