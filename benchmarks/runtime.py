@@ -151,7 +151,8 @@ def main() -> None:
     def daedalus(batch: int, mode: str, resample: int = 1):
         def run():
             seed[0] += 1
-            generator.generate(batch, seed=seed[0], mode=mode, resample=resample)
+            style = generator.critic.style if resample > 1 else None  # a style's critic resamples that style
+            generator.generate(batch, seed=seed[0], mode=mode, resample=resample, style=style)
             return batch
         return run
 

@@ -69,13 +69,15 @@ def test_a_bad_candidate_count_is_refused_by_name(bad):
         check_resample(bad)
 
 
-def test_the_critic_file_gives_the_torch_critic_logits(tmp_path):
+@pytest.mark.parametrize("channels", [32, 8])
+def test_the_critic_file_gives_the_torch_critic_logits(tmp_path, channels):
     from daedalus.trainer.critic import _OnLevels, critic_onnx, train_critic
 
     rng = np.random.default_rng(0)
     a = generate_batch("prim", 40, 12, 12, rng)
     b = generate_batch("backtracker", 40, 12, 12, rng)
-    critic = train_critic(a, b, steps=20, seed=1)
+    critic = train_critic(a, b, steps=20, seed=1, channels=channels)
+    assert critic.features[0].out_channels == channels
     path = tmp_path / "c.onnx"
     path.write_bytes(critic_onnx(critic, 12, 12, {"daedalus_critic": "1", "height": "12", "width": "12",
                                                       "mode": "perfect"}))

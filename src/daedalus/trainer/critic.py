@@ -24,7 +24,7 @@ from torch import nn
 from daedalus.errors import UsageError
 from daedalus.files import atomic_write
 from daedalus.runtime.resample import CRITIC_FORMAT, CRITIC_INPUT, CRITIC_OUTPUT, file_digest
-from daedalus.trainer.critic_cli import DEFAULT_STEPS
+from daedalus.trainer.critic_cli import DEFAULT_CHANNELS, DEFAULT_STEPS
 from daedalus.trainer.two_sample import BATCH_SIZE, LEARNING_RATE, _Critic, _recalibrate, _tensor
 
 MAX_VIEWS = 40_000  # corpus levels times symmetries kept for training (memory: 4 bytes per position)
@@ -32,7 +32,7 @@ MIN_MODEL_LEVELS = 2000
 
 
 def train_critic(model_levels: np.ndarray, corpus: np.ndarray, steps: int = DEFAULT_STEPS, seed: int = 0,
-                 progress: bool = False) -> nn.Module:
+                 progress: bool = False, channels: int = DEFAULT_CHANNELS) -> nn.Module:
     """A ``_Critic`` trained to say 1 for ``corpus`` grids and 0 for ``model_levels`` (classes weighted to balance),
     its batch norm recalibrated on all of them; in eval mode."""
     rng = np.random.default_rng(seed)
@@ -41,7 +41,7 @@ def train_critic(model_levels: np.ndarray, corpus: np.ndarray, steps: int = DEFA
     weight = torch.where(y > 0, len(model_levels) / len(corpus), 1.0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**31)))
-        critic = _Critic()
+        critic = _Critic(channels)
     optimizer = torch.optim.Adam(critic.parameters(), lr=LEARNING_RATE)
     from tqdm import tqdm
 
@@ -97,7 +97,7 @@ def critic_onnx(critic: nn.Module, height: int, width: int, metadata: dict[str, 
 
 def build_critic(model: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
                  steps: int = DEFAULT_STEPS, seed: int = 0, mode: str | None = None, style: str | None = None,
-                 threads: int | None = None, progress: bool = False) -> dict:
+                 threads: int | None = None, progress: bool = False, channels: int = DEFAULT_CHANNELS) -> dict:
     """Train a critic for decoder ``model`` against corpus ``data`` (a dataset npz or a folder of level files) and
     write it to ``out`` atomically. Returns its metadata (strings) plus ``train_accuracy``.
 
@@ -127,7 +127,7 @@ def build_critic(model: str | os.PathLike, data: str | os.PathLike, out: str | o
     if threads is not None:
         torch.set_num_threads(int(threads))
     try:
-        critic = train_critic(np.stack(drawn), views, steps, seed, progress)
+        critic = train_critic(np.stack(drawn), views, steps, seed, progress, channels)
         with torch.no_grad():
             x = _tensor(np.concatenate([np.stack(drawn), views]))
             truth = np.array([0] * len(drawn) + [1] * len(views))
@@ -144,6 +144,7 @@ def build_critic(model: str | os.PathLike, data: str | os.PathLike, out: str | o
                                   "symmetries": list(names)}),
             "model_levels": str(len(drawn)),
             "steps": str(int(steps)),
+            "channels": str(int(channels)),
             "seed": str(int(seed)),
             "train_accuracy": f"{train_accuracy:.4f}",
         }

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 DEFAULT_STEPS = 1500
+DEFAULT_CHANNELS = 32
 
 
 def register(subparsers) -> None:
@@ -26,6 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", help="the critic .onnx file to write (default: MODEL's name with .critic.onnx)")
     parser.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS,
                         help=f"optimiser steps of 64 levels (default {DEFAULT_STEPS})")
+    parser.add_argument("--channels", type=positive_int, default=DEFAULT_CHANNELS,
+                        help=f"convolution channels (default {DEFAULT_CHANNELS}; the critic's cost per level grows "
+                             "with their square)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the critic's weights, batches and levels")
     parser.add_argument("--mode", choices=("perfect", "braid"), help="the mode the levels are drawn in (default: "
                         "the model's)")
@@ -52,7 +56,7 @@ def run_critic(args) -> int:
 
     out = Path(args.out) if args.out else default_critic_path(args.model)
     meta = build_critic(args.model, args.data, out, steps=args.steps, seed=args.seed, mode=args.mode,
-                        style=args.style, threads=args.threads, progress=True)
+                        style=args.style, threads=args.threads, progress=True, channels=args.channels)
     print(f"wrote {out}: critic for {args.model} ({meta['mode']} levels), {meta['model_levels']} model levels "
           f"against {json.loads(meta['corpus'])['levels']} corpus levels, training accuracy "
           f"{meta['train_accuracy']:.3f} (0.5: the decoder already looks like its corpus to it)")
