@@ -2,7 +2,7 @@
 # Rebuild the many-style default decoder shipped with the runtime: a corpus of eight styles (1,000 levels each from
 # the classic generators, one of them braided), trained with the one recommended configuration (configs/styles.toml)
 # for 80 epochs instead of 40 (the mixture's held-out loss still falls at 40; EXPERIMENTS.md "The window network"),
-# then exported. About 15 minutes on two CPU threads; then python scripts/target_ranges.py (the reachable ranges the
+# then exported, then its critics (scripts/build_default_critics.sh). About 25 minutes on two CPU threads; then python scripts/target_ranges.py (the reachable ranges the
 # game's targeted levels read) and python scripts/style_figures.py --run RUN_DIR --out docs/figures.
 #   scripts/build_default_model.sh [RUN_DIR]
 set -euo pipefail
@@ -28,3 +28,5 @@ daedalus train --config configs/styles.toml --data "$CORPUS" --out "$RUN" --epoc
   --threads "$OMP_NUM_THREADS" --quiet
 mkdir -p src/daedalus/runtime/models
 daedalus export "$RUN" --out src/daedalus/runtime/models/default.onnx --opset 15
+# Its critics (one per style, for generate --style NAME --resample K) are trained against this very file:
+scripts/build_default_critics.sh "$CORPUS-critics"

@@ -246,3 +246,15 @@ def test_info_lists_the_critics_beside_the_model(decoder_path, critic_path, caps
     assert {"path": str(critic_path), "style": None, "mode": "perfect", "usable": True, "problem": None} in critics
     assert main(["info", "--model", str(decoder_path)]) == 0
     assert f"critic for --resample: {critic_path} (style (the prior), perfect levels)" in capsys.readouterr().out
+
+
+def test_the_shipped_decoder_ships_one_critic_per_style():
+    from daedalus.runtime import DEFAULT_MODEL
+    from daedalus.runtime.resample import critic_files
+
+    generator = MazeGenerator.load(critic=critic_files(DEFAULT_MODEL))  # each checked against default.onnx's sha256
+    assert set(generator.critics) == set(generator.styles)
+    for style, critic in generator.critics.items():
+        assert critic.mode == generator.mode_for(style), style
+    level = generator.generate(1, seed=5, style="prim", resample=4)[0]
+    assert level.resample == 4
