@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from critic_study import daedalus  # experiments/ is on the path when run as a script
 
 SPECS = {"backtracker": ("backtracker", "0"), "backtracker-braid": ("backtracker", "0.5"), "prim": ("prim", "0"),
          "kruskal": ("kruskal", "0"), "wilson": ("wilson", "0"), "sidewinder": ("sidewinder", "0"),
          "binary-tree": ("binary-tree", "0"), "recursive-division": ("recursive-division", "0")}
-
-
-def daedalus(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "daedalus", *args], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"daedalus {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    return done.stdout
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 # Rebuild the many-style default decoder shipped with the runtime: a corpus of eight styles (1,000 levels each from
 # the classic generators, one of them braided), trained with the one recommended configuration (configs/styles.toml)
 # for 80 epochs instead of 40 (the mixture's held-out loss still falls at 40; EXPERIMENTS.md "The window network"),
-# then exported, then its critics (scripts/build_default_critics.sh). About 25 minutes on two CPU threads; then python scripts/target_ranges.py (the reachable ranges the
-# game's targeted levels read) and python scripts/style_figures.py --run RUN_DIR --out docs/figures.
+# then exported, then its critics (scripts/build_default_critics.sh). About 25 minutes on two CPU threads; then
+# python scripts/target_ranges.py (the reachable ranges the game's targeted levels read) and python scripts/style_figures.py --run RUN_DIR --out docs/figures.
 #   scripts/build_default_model.sh [RUN_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,16 +11,8 @@ RUN="${1:-runs/default-model}"
 CORPUS="$RUN-corpus"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 rm -rf "$RUN" "$CORPUS"
-mkdir -p "$CORPUS"
-seed=100
-for spec in backtracker:0 backtracker:0.5 prim:0 kruskal:0 wilson:0 sidewinder:0 binary-tree:0 recursive-division:0; do
-  generator="${spec%%:*}"
-  braid="${spec##*:}"
-  style="$generator"
-  [ "$braid" = 0 ] || style="$generator-braid"
-  daedalus dataset --generator "$generator" --braid "$braid" --count 1000 --seed "$seed" --out "$CORPUS/$style.npz"
-  seed=$((seed + 1))
-done
+source scripts/default_corpus.sh
+default_corpus "$CORPUS"
 # The configuration's walk_order "auto" walks this mixture flip_rows (from the bottom up). --seed 1: of two seeds with
 # it (mean two-sample over the eight styles 0.671 and 0.648; rows from the top: 0.676 and 0.693) the better one is
 # shipped (EXPERIMENTS.md "The walk's order").
@@ -29,4 +21,4 @@ daedalus train --config configs/styles.toml --data "$CORPUS" --out "$RUN" --epoc
 mkdir -p src/daedalus/runtime/models
 daedalus export "$RUN" --out src/daedalus/runtime/models/default.onnx --opset 15
 # Its critics (one per style, for generate --style NAME --resample K) are trained against this very file:
-scripts/build_default_critics.sh "$CORPUS-critics"
+scripts/build_default_critics.sh "$CORPUS"
