@@ -22,7 +22,7 @@ from daedalus.runtime import levelcode
 from daedalus.runtime.checks import check_count, check_latents, check_mode, check_seed
 from daedalus.runtime.decodings import decoding_for
 from daedalus.runtime.level import Level
-from daedalus.runtime.resample import Critic, candidate_codes, check_resample, choice_uniforms, choose
+from daedalus.runtime.resample import Critic, candidate_codes, check_resample, choice_uniforms, choose, file_digest
 from daedalus.runtime.session import (
     DEFAULT_MODEL,
     check_signature,
@@ -95,9 +95,10 @@ class MazeGenerator:
         generator = cls(session, path, info, chunk_size)
         generator._check_signature(f"model {str(path)!r}")
         paths = [] if critic is None else [critic] if isinstance(critic, (str, os.PathLike)) else list(critic)
+        digest = file_digest(path) if paths else None
         for file in paths:
             loaded = Critic.load(file, device="cpu", threads=threads)
-            loaded.check_decoder(generator.shape, path)
+            loaded.check_decoder(generator.shape, path, digest)
             if loaded.style is not None:
                 generator._style(loaded.style)  # a style this decoder has
             if loaded.style in generator.critics:

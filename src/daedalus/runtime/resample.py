@@ -141,13 +141,14 @@ class Critic:
                              f"expected [{CRITIC_INPUT!r}] and [{CRITIC_OUTPUT!r}]")
         return cls(session, path, metadata)
 
-    def check_decoder(self, shape: tuple[int, int], model_path: Path) -> None:
-        """Refuse a decoder this critic was not trained against (its ratio would be another model's)."""
+    def check_decoder(self, shape: tuple[int, int], model_path: Path, digest: str | None = None) -> None:
+        """Refuse a decoder this critic was not trained against (its ratio would be another model's). ``digest``:
+        the model file's sha256 when the caller has it already."""
         source = f"critic {str(self.path)!r}"
         if self.shape != tuple(shape):
             raise UsageError(f"{source} scores {self.shape[0]}x{self.shape[1]} levels, the model draws "
                              f"{shape[0]}x{shape[1]}")
-        if self.decoder_sha256 and self.decoder_sha256 != file_digest(model_path):
+        if self.decoder_sha256 and self.decoder_sha256 != (digest or file_digest(model_path)):
             raise UsageError(f"{source} was trained against another decoder than {str(model_path)!r} "
                              "(decoder_sha256 differs); train one for it with 'daedalus critic'")
 
