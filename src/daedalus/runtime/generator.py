@@ -221,7 +221,8 @@ class MazeGenerator:
         if k > 1:
             if style not in self.critics:
                 which = "a critic" if style is None else f"a critic for style {style!r}"
-                have = f" (critics loaded for: {', '.join(repr(s) for s in self.critics)})" if self.critics else ""
+                have = (f" (critics loaded for styles: {', '.join(repr(s) for s in self.critics)}; pick one with "
+                        "style=NAME, --style NAME)") if self.critics else ""
                 raise UsageError(f"resample={k} needs {which}: MazeGenerator.load(path, critic=CRITIC) (write one "
                                  f"with 'daedalus critic --model M --data PATH'){have}")
             if z is not None:
