@@ -25,6 +25,8 @@ if [ "$FAST" = 1 ]; then exit 0; fi
 
 daedalus dataset --count 16 --seed 0 --out "$TMP/fig.npz" --preview "$OUT/backtracker-sheet.png" \
   --animate "$OUT/backtracker-carve.gif"
+# README "Closer to your corpus": a style's corpus, plain levels and the same codes resampled by its shipped critic.
+"$PY" scripts/resample_figure.py --style recursive-division --k 16 --out "$OUT/resample-sheet.png" >/dev/null
 
 # docs/training.md: the KL schedules; the default model's prior samples (written by its training run).
 "$PY" experiments/plot_schedules.py "$OUT/kl-schedules.png"
