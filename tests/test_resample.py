@@ -258,3 +258,17 @@ def test_the_shipped_decoder_ships_one_critic_per_style():
         assert critic.mode == generator.mode_for(style), style
     level = generator.generate(1, seed=5, style="prim", resample=4)[0]
     assert level.resample == 4
+
+
+def test_without_data_the_critic_learns_the_training_data_the_metadata_names(decoder_path, tmp_path, capsys):
+    from daedalus.runtime.eval_cli import training_grids
+
+    out = tmp_path / "c.onnx"
+    assert main(["critic", "--model", str(decoder_path), "--out", str(out), "--steps", "5", "--threads", "2"]) == 0
+    corpus = json.loads(Critic.load(out).metadata["corpus"])
+    assert corpus["path"] == "the training data its metadata names"
+    assert corpus["levels"] == len(training_grids(MazeGenerator.load(decoder_path).metadata))
+    capsys.readouterr()
+    assert main(["critic", "--model", str(decoder_path), "--style", "prim", "--out", str(tmp_path / "d.onnx")]) == 2
+    assert "needs that style's corpus: pass --data PATH" in capsys.readouterr().err
+    assert not (tmp_path / "d.onnx").exists()

@@ -95,11 +95,12 @@ def critic_onnx(critic: nn.Module, height: int, width: int, metadata: dict[str, 
     return data
 
 
-def build_critic(model: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
+def build_critic(model: str | os.PathLike, data: str | os.PathLike | None, out: str | os.PathLike,
                  steps: int = DEFAULT_STEPS, seed: int = 0, mode: str | None = None, style: str | None = None,
                  threads: int | None = None, progress: bool = False, channels: int = DEFAULT_CHANNELS) -> dict:
-    """Train a critic for decoder ``model`` against corpus ``data`` (a dataset npz or a folder of level files) and
-    write it to ``out`` atomically. Returns its metadata (strings) plus ``train_accuracy``.
+    """Train a critic for decoder ``model`` against corpus ``data`` (a dataset npz or a folder of level files; None:
+    the training data the model's metadata names, rebuilt as ``daedalus eval`` does) and write it to ``out``
+    atomically. Returns its metadata (strings) plus ``train_accuracy``.
 
     Raises:
         UsageError: a corpus of another size than the decoder's, or a bad step count. ModelError: a bad model.
@@ -112,13 +113,25 @@ def build_critic(model: str | os.PathLike, data: str | os.PathLike, out: str | o
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise UsageError(f"steps must be a positive integer, got {steps!r}")
     generator = MazeGenerator.load(model, device="cpu")
-    corpus = read_corpus(data)
-    if tuple(corpus.grids.shape[1:]) != tuple(generator.shape):
-        raise UsageError(f"corpus {str(data)!r} holds {corpus.grids.shape[1]}x{corpus.grids.shape[2]} levels, "
+    if data is None:
+        if style is not None:
+            raise UsageError(f"a critic for style {style!r} needs that style's corpus: pass --data PATH")
+        from daedalus.runtime.eval_cli import training_grids
+
+        grids = training_grids(generator.metadata)
+        if grids is None:
+            raise UsageError(f"the metadata of {str(model)!r} names no training corpus that can be rebuilt (or it "
+                             "has moved); pass the corpus as --data PATH")
+        where = "the training data its metadata names"
+    else:
+        grids = read_corpus(data).grids
+        where = str(Path(data).resolve())
+    if tuple(grids.shape[1:]) != tuple(generator.shape):
+        raise UsageError(f"corpus {where!r} holds {grids.shape[1]}x{grids.shape[2]} levels, "
                          f"the model draws {generator.shape[0]}x{generator.shape[1]}")
     mode = generator.mode_for(style) if mode is None else mode
-    names = corpus_symmetries(corpus.grids)
-    views = np.concatenate([transform(corpus.grids, name) for name in names])
+    names = corpus_symmetries(grids)
+    views = np.concatenate([transform(grids, name) for name in names])
     views = views[np.random.default_rng(seed).permutation(len(views))[:MAX_VIEWS]]
     count = min(max(len(views), MIN_MODEL_LEVELS), MAX_VIEWS)
     # Codes far from generate's usual 0.. seeds, so that the critic is not fitted to the very levels it scores.
@@ -140,8 +153,7 @@ def build_critic(model: str | os.PathLike, data: str | os.PathLike, out: str | o
             "decoder_sha256": file_digest(generator.path),
             "mode": mode,
             "style": style or "",
-            "corpus": json.dumps({"path": str(Path(data).resolve()), "levels": len(corpus.grids),
-                                  "symmetries": list(names)}),
+            "corpus": json.dumps({"path": where, "levels": len(grids), "symmetries": list(names)}),
             "model_levels": str(len(drawn)),
             "steps": str(int(steps)),
             "channels": str(int(channels)),

@@ -23,7 +23,9 @@ def register(subparsers) -> None:
         "exp(logit): levels closer to the corpus at about K times the cost. Needs the 'train' and 'export' extras.",
     )
     parser.add_argument("--model", required=True, help="the decoder .onnx file the critic is for")
-    parser.add_argument("--data", required=True, help="the corpus: a dataset npz or a folder of level files")
+    parser.add_argument("--data", help="the corpus: a dataset npz or a folder of level files (default: the training "
+                        "data the model's metadata names, when it can be rebuilt: a generator and seed, or a corpus "
+                        "file still where it was)")
     parser.add_argument("--out", help="the critic .onnx file to write (default: MODEL's name with .critic.onnx)")
     parser.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS,
                         help=f"optimiser steps of 64 levels (default {DEFAULT_STEPS})")
