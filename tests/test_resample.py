@@ -272,3 +272,13 @@ def test_without_data_the_critic_learns_the_training_data_the_metadata_names(dec
     assert main(["critic", "--model", str(decoder_path), "--style", "prim", "--out", str(tmp_path / "d.onnx")]) == 2
     assert "needs that style's corpus: pass --data PATH" in capsys.readouterr().err
     assert not (tmp_path / "d.onnx").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx file", None])
+def test_a_broken_critic_file_is_refused_by_name(critic_path, tmp_path, content):
+    bad = tmp_path / "bad.critic.onnx"
+    bad.write_bytes(critic_path.read_bytes()[:200] if content is None else content)  # None: truncated
+    with pytest.raises(ModelError, match="bad.critic.onnx"):
+        Critic.load(bad)
+    with pytest.raises(ModelError, match="critic file .*missing.onnx' does not exist"):
+        Critic.load(tmp_path / "missing.onnx")

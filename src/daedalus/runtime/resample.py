@@ -115,6 +115,9 @@ class Critic:
 
         path = Path(path)
         source = f"critic {str(path)!r}"
+        if not path.is_file():
+            raise ModelError(f"critic file {str(path)!r} does not exist (or is not a file); write one with "
+                             "'daedalus critic --model M'")
         data = _read_file(path)
         metadata = inspect_onnx(data, source).metadata
         found = metadata.get("daedalus_critic")
