@@ -282,3 +282,38 @@ def test_a_broken_critic_file_is_refused_by_name(critic_path, tmp_path, content)
         Critic.load(bad)
     with pytest.raises(ModelError, match="critic file .*missing.onnx' does not exist"):
         Critic.load(tmp_path / "missing.onnx")
+
+
+def test_review_fixes_refusals_before_any_work(decoder_path, critic_path, prim_corpus, tmp_path, capsys):
+    from daedalus.runtime.resample import critic_files
+    from daedalus.trainer.critic import build_critic
+
+    with pytest.raises(UsageError, match="folder .* does not exist"):
+        build_critic(decoder_path, prim_corpus, tmp_path / "no" / "c.onnx", steps=5)
+    with pytest.raises(UsageError, match="is the decoder itself"):
+        build_critic(decoder_path, prim_corpus, decoder_path, steps=5)
+    with pytest.raises(UsageError, match="seed must be an integer from 0"):
+        build_critic(decoder_path, prim_corpus, tmp_path / "c.onnx", steps=5, seed=-1)
+    with pytest.raises(UsageError, match="critic must be a path, a list of paths or None, got 3"):
+        MazeGenerator.load(decoder_path, device="cpu", critic=3)
+    assert main(["eval", "--model", str(decoder_path), "--critic", "2", "--samples", "8", "--no-untrained"]) == 2
+    assert "for N two-sample critics, the option is --critics 2" in capsys.readouterr().err
+    # Another decoder's critic beside this one (m.small.critic.onnx for m.small.onnx) is not taken for its own.
+    model = tmp_path / "m.onnx"
+    model.write_bytes(decoder_path.read_bytes())
+    (tmp_path / "m.small.critic.onnx").write_bytes(critic_path.read_bytes())
+    import onnx
+
+    proto = onnx.load(str(model))
+    proto.doc_string = "m itself"
+    onnx.save(proto, str(model))
+    assert critic_files(model) == [] and critic_files(model, matching=False) == [tmp_path / "m.small.critic.onnx"]
+
+
+def test_the_npz_records_the_resampling(decoder_path, critic_path, tmp_path):
+    for k in (1, 3):
+        out = tmp_path / f"k{k}.npz"
+        assert main(["generate", "--model", str(decoder_path), "--critic", str(critic_path), "--resample", str(k),
+                     "--count", "4", "--seed", "1", "--format", "npz", "--out", str(out)]) == 0
+        with np.load(out) as saved:
+            assert int(saved["resample"]) == k

@@ -373,6 +373,15 @@ def test_resampling_by_a_critic_gives_python_s_levels(shipped_critic):
             driver.get(url + query)
             wait_for(driver, "return document.body.dataset.state === 'error'")
             assert message in driver.execute_script("return window.daedalus.error")
+        # Playing resampled levels, the form's switch to the other mode draws that mode without the critic.
+        severe(driver)  # the two refusals above logged their errors; read them out of the log
+        open_page(driver, url, "?code=3&resample=4", "playing")
+        driver.execute_script("document.getElementById('mode-input').value = 'braid';"
+                              "document.getElementById('code-form').requestSubmit();")
+        wait_for(driver, "return document.getElementById('status').textContent.includes('not resampled')")
+        assert driver.execute_script("return window.daedalus.error") is None
+        assert driver.execute_script("return window.daedalus.mode") == "braid"
+        assert severe(driver) == []
     python = [resampler.generate(1, seed=code, mode="perfect", resample=4)[0].to_text() for code in codes]
     differ = [code for code, text in zip(codes, python) if texts[str(code)] != text]
     assert differ == [], f"the browser's resampled levels differ from Python's for codes {differ}"

@@ -51,7 +51,9 @@ function fitBoard() {
 const held = [];
 
 async function play(code, mode) {
-  const level = await decoder.level(code, mode);
+  // A critic is trained for one mode; a level of the other mode (the form's switch) is drawn without it.
+  const plain = decoder.critic && mode !== (decoder.critic.meta.mode || "perfect");
+  const level = plain ? await decoder.plainLevel(code, mode) : await decoder.level(code, mode);
   state.code = code; state.mode = mode;
   board = new Board(level.grid, decoder.height, decoder.width);
   const pick = Number(code % 1000n) / 1000;
@@ -65,7 +67,7 @@ async function play(code, mode) {
   $("mode-name").textContent = mode;
   $("code-input").value = code.toString();
   $("mode-input").value = mode;
-  $("status").textContent = "Run!";
+  $("status").textContent = plain ? `Run! (${mode}: not resampled, the critic is for ${decoder.critic.meta.mode || "perfect"} levels)` : "Run!";
   state.levelsPlayed += 1;
   state.pendingAt = null;
 }
@@ -193,7 +195,7 @@ async function main() {
     // ?resample=K: each level is the critic's choice of K candidate walks (the critic daedalus web --critic serves).
     const k = parseResample(params.get("resample"));
     if (k > 1) {
-      decoder.useCritic(await Critic.load(params.get("critic") || "./critic.onnx"), k);
+      await decoder.useCritic(await Critic.load(params.get("critic") || "./critic.onnx"), k);
       if (!params.has("mode")) state.mode = decoder.critic.meta.mode || "perfect";
     }
   }

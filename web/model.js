@@ -92,7 +92,7 @@ export class Decoder {
     }
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
     const decoder = new Decoder(session, meta);
-    decoder.sha256 = await sha256(bytes);
+    decoder.bytes = bytes; // hashed only when a critic asks which decoder it was trained against
     return decoder;
   }
 
@@ -124,14 +124,22 @@ export class Decoder {
 
   /** From now on, each level is the critic's choice of k candidate walks (docs/formats.md "Critic files and
    * resampling"); the critic must be this decoder's, for perfect or braid levels as it says. */
-  useCritic(critic, k) {
+  async useCritic(critic, k) {
+    // crypto.subtle exists on https and localhost pages only; elsewhere the critic's decoder check is skipped.
+    if (globalThis.crypto && crypto.subtle) this.sha256 ||= await sha256(this.bytes);
+    else console.warn("no crypto.subtle on this page (plain http off localhost): the critic's decoder_sha256 is not checked");
     critic.checkDecoder(this);
     this.critic = critic;
     this.resample = k;
   }
 
+  /** The plain level of a code (no resampling). */
+  async plainLevel(code, mode) {
+    return this.walk(await this.outputs(code), mode);
+  }
+
   async level(code, mode) {
-    if (!this.critic || this.resample === 1) return this.walk(await this.outputs(code), mode);
+    if (!this.critic || this.resample === 1) return this.plainLevel(code, mode);
     this.critic.checkMode(mode);
     const levels = [];
     for (const candidate of candidateCodes(code, this.resample)) {
@@ -158,6 +166,9 @@ export class Critic {
       throw new Error(`${url} is not a Daedalus critic of format "1" (daedalus_critic ${JSON.stringify(meta.daedalus_critic)})`);
     }
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+    if (session.inputNames.join() !== "level" || session.outputNames.join() !== "logit") {
+      throw new Error(`the critic ${url} has inputs ${JSON.stringify(session.inputNames)} and outputs ${JSON.stringify(session.outputNames)}, expected ["level"] and ["logit"]`);
+    }
     return new Critic(session, meta, url);
   }
 

@@ -73,6 +73,10 @@ def register(subparsers) -> None:
 def critic_paths(args: argparse.Namespace) -> list[str]:
     """``--critic`` files, or with ``--resample`` above 1 and none given, the critics beside the model."""
     if args.critic or getattr(args, "resample", 1) <= 1:
+        for path in args.critic or []:
+            if not Path(path).exists() and str(path).isdigit() and hasattr(args, "critics"):
+                raise UsageError(f"--critic {path!r}: no such critic file (for N two-sample critics, the option is "
+                                 f"--critics {path})")
         return list(args.critic or [])
     from daedalus.runtime.resample import critic_files
     from daedalus.runtime.session import model_path
@@ -86,7 +90,7 @@ def _critics_beside(generator) -> list[dict]:
     from daedalus.runtime.resample import Critic, critic_files
 
     found = []
-    for path in critic_files(generator.path):
+    for path in critic_files(generator.path, matching=False):
         entry = {"path": str(path), "style": None, "mode": None, "usable": False, "problem": None}
         try:
             critic = Critic.load(path)
@@ -224,7 +228,7 @@ def run_generate(args: argparse.Namespace) -> int:
         np.savez_compressed(
             buffer, grids=grids, starts=np.tile(np.array(generator.info.start, dtype=np.int64), (args.count, 1)),
             exits=np.tile(np.array(generator.info.exit, dtype=np.int64), (args.count, 1)), latents=latents,
-            edits=edits, seed=seed, mode=args.mode, count=args.count,
+            edits=edits, seed=seed, mode=args.mode, count=args.count, resample=args.resample,
         )
         atomic_write(out, buffer.getvalue())
         print(f"wrote {args.count} {args.mode} levels (seed {seed}) to {out}")

@@ -94,7 +94,12 @@ class MazeGenerator:
         session, info = open_session(path, device, providers, threads)
         generator = cls(session, path, info, chunk_size)
         generator._check_signature(f"model {str(path)!r}")
-        paths = [] if critic is None else [critic] if isinstance(critic, (str, os.PathLike)) else list(critic)
+        if critic is None or isinstance(critic, (str, os.PathLike)):
+            paths = [] if critic is None else [critic]
+        elif isinstance(critic, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in critic):
+            paths = list(critic)
+        else:
+            raise UsageError(f"critic must be a path, a list of paths or None, got {critic!r}")
         digest = file_digest(path) if paths else None
         for file in paths:
             loaded = Critic.load(file, device="cpu", threads=threads)

@@ -80,13 +80,29 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def critic_files(model: str | os.PathLike) -> list[Path]:
+def critic_files(model: str | os.PathLike, matching: bool = True) -> list[Path]:
     """The critic files beside a decoder ``M.onnx``: ``M.critic.onnx`` (what ``daedalus critic`` writes by default)
-    and ``M.*.critic.onnx`` (one per style, e.g. the shipped ``default.prim.critic.onnx``), sorted."""
+    and ``M.*.critic.onnx`` (one per style, e.g. the shipped ``default.prim.critic.onnx``), sorted. ``matching``:
+    only those trained against this very file (metadata ``decoder_sha256``), so that ``m.small.critic.onnx``, the
+    critic of a decoder ``m.small.onnx`` beside it, is not taken for one of ``m.onnx``'s."""
+    from daedalus.runtime.onnxfile import inspect_onnx
+
     path = Path(model)
     stem = path.stem if path.suffix == ".onnx" else path.name
-    return sorted(p for p in path.parent.glob(f"{glob.escape(stem)}*.critic.onnx")
-                  if p.name == f"{stem}.critic.onnx" or p.name.startswith(f"{stem}."))
+    found = sorted(p for p in path.parent.glob(f"{glob.escape(stem)}.*critic.onnx")
+                   if p.is_file() and p.name.endswith(".critic.onnx"))
+    if not matching or not found:
+        return found
+    digest = file_digest(path)
+    kept = []
+    for file in found:
+        try:
+            recorded = inspect_onnx(file.read_bytes(), str(file)).metadata.get("decoder_sha256", "")
+        except (OSError, ModelError):
+            continue
+        if recorded in ("", digest):
+            kept.append(file)
+    return kept
 
 
 class Critic:

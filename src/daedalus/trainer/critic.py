@@ -106,12 +106,21 @@ def build_critic(model: str | os.PathLike, data: str | os.PathLike | None, out: 
         UsageError: a corpus of another size than the decoder's, or a bad step count. ModelError: a bad model.
         CorpusError: a corpus file that does not validate (naming the file and level).
     """
+    from daedalus.maze.cli import check_output
     from daedalus.maze.corpus import read_corpus
     from daedalus.maze.symmetry import corpus_symmetries, transform
     from daedalus.runtime import MazeGenerator
 
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise UsageError(f"steps must be a positive integer, got {steps!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise UsageError(f"seed must be an integer from 0 to 2**32 - 1, got {seed!r}")
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+        raise UsageError(f"channels must be a positive integer, got {channels!r}")
+    out = check_output(out, "--out", (".onnx",))  # before any training: a folder that exists, writable
+    if Path(model).exists() and out.exists() and out.resolve() == Path(model).resolve():
+        raise UsageError(f"--out {str(out)!r} is the decoder itself; name another file (default: "
+                         f"{Path(model).stem}.critic.onnx)")
     generator = MazeGenerator.load(model, device="cpu")
     if data is None:
         if style is not None:
