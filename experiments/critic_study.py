@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-
-def daedalus(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "daedalus", *args], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"daedalus {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    return done.stdout
+from styles import run as daedalus  # experiments/ is on the path when run as a script
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from critic_study import daedalus  # experiments/ is on the path when run as a script
+from styles import run as daedalus  # experiments/ is on the path when run as a script
 
 SPECS = {"backtracker": ("backtracker", "0"), "backtracker-braid": ("backtracker", "0.5"), "prim": ("prim", "0"),
          "kruskal": ("kruskal", "0"), "wilson": ("wilson", "0"), "sidewinder": ("sidewinder", "0"),
