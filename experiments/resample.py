@@ -16,19 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from daedalus.maze.corpus import read_corpus
 from daedalus.maze.symmetry import corpus_symmetries, transform
 from daedalus.runtime import MazeGenerator
+from daedalus.trainer.critic import logits_of as logits
 from daedalus.trainer.critic import train_critic
-from daedalus.trainer.two_sample import _tensor, two_sample_accuracy
-
-
-def logits(critic: nn.Module, grids: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        x = _tensor(grids)
-        return np.concatenate([critic(x[i:i + 2048]).numpy() for i in range(0, len(x), 2048)])
+from daedalus.trainer.two_sample import two_sample_accuracy
 
 
 def main() -> None:

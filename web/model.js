@@ -81,12 +81,17 @@ const DECODINGS = {
   },
 };
 
+/** The bytes of an ONNX file and its metadata; `what` names it in the error ("model", "critic"). */
+async function fetchOnnx(url, what) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot fetch the ${what} ${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return { bytes, meta: onnxMetadata(bytes) };
+}
+
 export class Decoder {
   static async load(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`cannot fetch the model ${url}: HTTP ${response.status}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const meta = onnxMetadata(bytes);
+    const { bytes, meta } = await fetchOnnx(url, "model");
     if (!Object.hasOwn(DECODINGS, meta.decoding)) {
       throw new Error(`the page walks ${Object.keys(DECODINGS).join(" and ")} decoders; this model's decoding is ${JSON.stringify(meta.decoding)}`);
     }
@@ -158,10 +163,7 @@ async function sha256(bytes) {
 /** A critic file (daedalus critic): input level float32 [batch, H, W] (1 = floor), output logit float32 [batch]. */
 export class Critic {
   static async load(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`cannot fetch the critic ${url}: HTTP ${response.status}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const meta = onnxMetadata(bytes);
+    const { bytes, meta } = await fetchOnnx(url, "critic");
     if (meta.daedalus_critic !== "1") {
       throw new Error(`${url} is not a Daedalus critic of format "1" (daedalus_critic ${JSON.stringify(meta.daedalus_critic)})`);
     }

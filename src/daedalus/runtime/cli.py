@@ -87,15 +87,16 @@ def critic_paths(args: argparse.Namespace) -> list[str]:
 def _critics_beside(generator) -> list[dict]:
     """The critic files beside the model, each with its style and mode and whether this decoder can use it."""
     from daedalus.errors import DaedalusError
-    from daedalus.runtime.resample import Critic, critic_files
+    from daedalus.runtime.resample import Critic, critic_files, file_digest
 
-    found = []
+    found, digest = [], None
     for path in critic_files(generator.path, matching=False):
+        digest = digest or file_digest(generator.path)
         entry = {"path": str(path), "style": None, "mode": None, "usable": False, "problem": None}
         try:
             critic = Critic.load(path)
             entry.update(style=critic.style, mode=critic.mode)
-            critic.check_decoder(generator.shape, generator.path)
+            critic.check_decoder(generator.shape, generator.path, digest)
             entry["usable"] = True
         except DaedalusError as error:
             entry["problem"] = str(error)

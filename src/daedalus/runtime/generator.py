@@ -51,10 +51,10 @@ class MazeGenerator:
     """
 
     def __init__(self, session, path: Path, info: ModelInfo,
-                 chunk_size: int = DEFAULT_CHUNK, critics: dict | None = None):
+                 chunk_size: int = DEFAULT_CHUNK):
         self._session = session
-        # Critic files by the style they are for (None: the prior), for generate(..., resample=K).
-        self.critics: dict[str | None, Critic] = dict(critics or {})
+        # Critic files by the style they are for (None: the prior), for generate(..., resample=K); load fills it.
+        self.critics: dict[str | None, Critic] = {}
         self.path = path
         self.info = info
         self.chunk_size = int(chunk_size)
@@ -360,7 +360,7 @@ class MazeGenerator:
             scores = self.critics[style].logits(grids).reshape(size, k)
             kept = np.arange(size) * k + choose(scores, choice_uniforms(codes))
             return {"grids": grids[kept], "latents": latents[kept], "edits": edits[kept], "first": begin,
-                    "logits": scores[np.arange(size), kept % k], "resample": k}
+                    "resample": k}
 
         if len(bounds) <= 1:
             for begin, size in bounds:
@@ -382,11 +382,10 @@ class MazeGenerator:
         grids.setflags(write=False)
         latents.setflags(write=False)
         start, exit, first = self.info.start, self.info.exit, batch["first"]
-        if "resample" in batch:
-            return [Level(grids[i], start, exit, seed, latents[i], first + i if indexed else None, mode, edits[i],
-                          resample=batch["resample"]) for i in range(len(grids))]
+        resample = batch.get("resample")
         return [
-            Level(grids[i], start, exit, seed, latents[i], first + i if indexed else None, mode, edits[i])
+            Level(grids[i], start, exit, seed, latents[i], first + i if indexed else None, mode, edits[i],
+                  resample=resample)
             for i in range(len(grids))
         ]
 

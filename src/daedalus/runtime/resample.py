@@ -127,7 +127,7 @@ class Critic:
             ModelError: missing, not ONNX, not a critic (metadata, input or output), or of an unknown format.
         """
         from daedalus.runtime.onnxfile import inspect_onnx
-        from daedalus.runtime.session import _read_file, choose_providers, onnxruntime
+        from daedalus.runtime.session import _read_file, choose_providers, onnxruntime, session_options
 
         path = Path(path)
         source = f"critic {str(path)!r}"
@@ -145,13 +145,9 @@ class Critic:
         for key in ("height", "width"):
             if not metadata.get(key, "").isdigit():
                 raise ModelError(f"{source}: metadata {key} must be a positive integer, got {metadata.get(key)!r}")
-        ort = onnxruntime()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads is not None:
-            options.intra_op_num_threads = int(threads)
         try:
-            session = ort.InferenceSession(data, sess_options=options, providers=choose_providers(device))
+            session = onnxruntime().InferenceSession(data, sess_options=session_options(threads),
+                                                     providers=choose_providers(device))
         except Exception as error:
             raise ModelError(f"onnxruntime cannot load {source}: {str(error).strip().splitlines()[0]}") from None
         inputs, outputs = session.get_inputs(), session.get_outputs()

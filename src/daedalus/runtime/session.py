@@ -128,12 +128,8 @@ def open_session(path: Path, device: str = "auto", providers: Sequence | None = 
                          f"onnxruntime {ort.__version__} supports)")
     info = read_contract(onnx.metadata, source)
     chosen = choose_providers(device, providers)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads is not None:
-        options.intra_op_num_threads = int(threads)
     try:
-        session = ort.InferenceSession(data, sess_options=options, providers=chosen)
+        session = ort.InferenceSession(data, sess_options=session_options(threads), providers=chosen)
     except Exception as error:  # onnxruntime raises its own pybind exception types
         text = str(error).strip().splitlines()[0]
         if "ValidateOpsetForDomain" in text or "opset" in text.lower():
@@ -146,6 +142,16 @@ def open_session(path: Path, device: str = "auto", providers: Sequence | None = 
         raise DeviceError(f"device 'cuda' asked for, but onnxruntime fell back to {got[0]} (CUDA or cuDNN "
                           "libraries missing?); install the gpu extra and a matching CUDA, or use device='cpu'")
     return session, info
+
+
+def session_options(threads: int | None):
+    """onnxruntime session options as the runtime uses them: errors only in the log, ``threads`` intra-op threads
+    (None: onnxruntime's default)."""
+    options = onnxruntime().SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+    return options
 
 
 def check_signature(session, info: ModelInfo, shapes: list[tuple], source: str) -> None:

@@ -55,6 +55,13 @@ def train_critic(model_levels: np.ndarray, corpus: np.ndarray, steps: int = DEFA
     return critic.eval()
 
 
+def logits_of(critic: nn.Module, grids: np.ndarray) -> np.ndarray:
+    """The critic's float32 logits of uint8 grids ``(n, H, W)``, in chunks of 2,048."""
+    with torch.no_grad():
+        x = _tensor(grids)
+        return np.concatenate([critic(x[i:i + 2048]).numpy() for i in range(0, len(x), 2048)])
+
+
 class _OnLevels(nn.Module):
     """The critic on levels as the runtime holds them: 1 = floor, 0 = wall → its ±1 input channel."""
 
@@ -150,11 +157,8 @@ def build_critic(model: str | os.PathLike, data: str | os.PathLike | None, out: 
         torch.set_num_threads(int(threads))
     try:
         critic = train_critic(np.stack(drawn), views, steps, seed, progress, channels)
-        with torch.no_grad():
-            x = _tensor(np.concatenate([np.stack(drawn), views]))
-            truth = np.array([0] * len(drawn) + [1] * len(views))
-            guess = np.concatenate([(critic(x[i:i + 2048]) > 0).numpy() for i in range(0, len(x), 2048)])
-        train_accuracy = float(np.mean(guess == truth))
+        truth = np.array([0] * len(drawn) + [1] * len(views))
+        train_accuracy = float(np.mean((logits_of(critic, np.concatenate([np.stack(drawn), views])) > 0) == truth))
         metadata = {
             "daedalus_critic": CRITIC_FORMAT,
             "height": str(generator.shape[0]),
