@@ -51,6 +51,7 @@ class CarveVAE(nn.Module):
     DECODING = "carve"
     # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
     OWN_LIKELIHOOD = True
+    TUNABLE = False  # no exact likelihood of its own levels: critic tuning skips it
     # A score off the grid: never taken (the walk ignores those directions anyway).
     OFF_GRID = -1.0e4
 

@@ -86,6 +86,13 @@ def register(subparsers) -> None:
     add("--augment", choices=AUGMENTS,
         help="auto (default): also train on each level flipped and turned, under every symmetry the training "
              "levels pass a test for and the model can draw (docs/training.md 'Symmetries'); none: only as given")
+    add("--tune-rounds", dest="tune_rounds", type=int,
+        help="rounds of critic tuning after training: each trains a fresh critic on the decoder's levels against the "
+             "corpus and moves the walk towards what it calls corpus-like (docs/training.md 'Critic tuning'; default "
+             "12, 0 = off; raster decoders with at least 200 training levels of one style)")
+    add("--tune-steps", dest="tune_steps", type=int, help="policy-gradient steps per tuning round (default 30)")
+    add("--tune-weight", dest="tune_weight", type=float,
+        help="weight of the critic's reward beside the run's own loss while tuning (default 0.3)")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
     add("--nproc", type=positive_int, help="data-parallel training in N processes on this machine: starts "
@@ -98,7 +105,7 @@ OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr",
                 "lr_schedule", "loss", "seed", "device", "eval_samples", "threshold", "figures", "temperature",
                 "free_bits", "prior", "context_groups", "cell_decoder", "context_hidden", "context_mix", "window",
-                "walk_order", "keep", "augment")
+                "walk_order", "keep", "augment", "tune_rounds", "tune_steps", "tune_weight")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -135,6 +142,11 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"trained {record.get('epoch', 0)} epochs into {args.out}: loss "
               f"{record.get('train_loss', float('nan')):.4f}"
               + (f", prior perfect rate {record['prior_perfect']:.3f}" if "prior_perfect" in record else ""))
+        from daedalus.trainer.tune import summary
+
+        tuned = summary(args.out)
+        if tuned:
+            print(tuned)
     return 0
 
 

@@ -54,6 +54,9 @@ OPTIONS: dict[str, object] = {
     "prior": "normal",
     "keep": "best",
     "augment": "auto",
+    "tune_rounds": 12,
+    "tune_steps": 30,
+    "tune_weight": 0.3,
 }
 PRIORS = ("normal", "aggregate")
 # Which epoch's weights a run keeps in model.safetensors: the one with the lowest held-out loss, or the last.
@@ -254,6 +257,9 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         raise UsageError(f"keep must be one of {', '.join(KEEPS)}, got {options['keep']!r}")
     if options["augment"] not in AUGMENTS:
         raise UsageError(f"augment must be one of {', '.join(AUGMENTS)}, got {options['augment']!r}")
+    tune_weight = options["tune_weight"]
+    if isinstance(tune_weight, bool) or not isinstance(tune_weight, (int, float)) or not 0 <= tune_weight < math.inf:
+        raise UsageError(f"tune_weight must be a number >= 0 (the policy-gradient term's weight), got {tune_weight!r}")
     lr = options["lr"]
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise UsageError(f"lr must be a positive finite number, got {lr!r}")
@@ -278,6 +284,9 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "free_bits": float(free_bits),
         "keep": options["keep"],
         "augment": options["augment"],
+        "tune_rounds": _int("tune_rounds", options["tune_rounds"], 0),
+        "tune_steps": _int("tune_steps", options["tune_steps"], 1),
+        "tune_weight": float(tune_weight),
     }
     return {"model": model, **({"alternatives": alternatives} if alternatives else {}), "schedule": schedule,
             "data": data, "train": train, "threshold": threshold, "prior": options["prior"],

@@ -167,6 +167,7 @@ class MazeAutoencoder(nn.Module):
     DECODING = "threshold"
     # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
     OWN_LIKELIHOOD = False
+    TUNABLE = False  # no exact likelihood of its own levels: critic tuning skips it
 
     def undrawable(self, grids: np.ndarray) -> tuple[int, str] | None:
         """The first of the levels this decoder cannot draw and why, or None: a threshold decoder scores any grid

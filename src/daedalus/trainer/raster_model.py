@@ -110,6 +110,8 @@ class RasterVAE(nn.Module):
     DECODING = "raster"
     # Whether the model brings its own likelihood (a walk) instead of a per-position loss; it then needs mazes.
     OWN_LIKELIHOOD = True
+    # Whether critic tuning (daedalus.trainer.tune) can train it: it has the exact likelihood of its own levels.
+    TUNABLE = True
 
     def __init__(self, kind: str = "vae", latent_dim: int = 32, hidden=(512, 512), height: int = 28,
                  width: int = 28, output: str | None = None, loops: bool = True, mix: int = 8,
@@ -352,6 +354,11 @@ class RasterVAE(nn.Module):
         lse = torch.logsumexp(scores.masked_fill(~allowed, float("-inf")), dim=-1)
         chosen = scores.gather(2, option.unsqueeze(-1)).squeeze(-1)
         return (lse - chosen).sum(dim=1)
+
+    def level_nll(self, code: torch.Tensor, grids: np.ndarray) -> torch.Tensor:
+        """``[B]``: minus the log-likelihood of the walk drawing the levels ``grids`` ``(B, H, W)`` from the codes
+        ``code`` ``[B, latent_dim]`` (differentiable in the decoder's weights; what critic tuning follows)."""
+        return self.reconstruction(self.tables(code), self.target(torch.from_numpy(np.asarray(grids))))
 
     def forward(self, grids: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         mu, logvar = self.encode(grids)

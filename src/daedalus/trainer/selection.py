@@ -118,7 +118,7 @@ def _train_candidates(base, tried, refused, folder, out_dir, world, train, resum
         if done is None:
             again = resume and (run_dir / ckpt.STATE_FILE).exists()
             done = train({**base, "model": model}, run_dir, resume=again, progress=progress,
-                         stop_after_epochs=stop_after_epochs, dataset=data)
+                         stop_after_epochs=stop_after_epochs, dataset=data, tune=False)
             if done.get("epoch", 0) < epochs:
                 return done  # stopped early, as a kill would stop it: --resume goes on from here
         records[name] = done
@@ -129,7 +129,10 @@ def _train_candidates(base, tried, refused, folder, out_dir, world, train, resum
         selection = {"chosen": chosen, "candidates": {k: {"holdout_nats": round(v, 3)} for k, v in nats.items()},
                      "refused": refused}
         _adopt(folder / chosen, out_dir, selection)
-    world.barrier()  # every process returns once the run folder is complete
+    from daedalus.trainer.train import finish, pick_device
+
+    finish(out_dir, ckpt.read_config(out_dir) if world.main else base, data, pick_device(base["train"]["device"]),
+           world, progress)  # critic tuning of the kept candidate; every process returns once the folder is done
     return records[chosen]
 
 

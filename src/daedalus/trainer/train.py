@@ -138,7 +138,7 @@ def check_training_memory(config: dict) -> None:
 
 
 def train(config: dict, out_dir: str | Path, resume: bool = False, progress: bool = True,
-          stop_after_epochs: int | None = None, dataset=None) -> dict:
+          stop_after_epochs: int | None = None, dataset=None, tune: bool = True) -> dict:
     """Train the model ``config`` describes, writing a run folder.
 
     Args:
@@ -152,6 +152,8 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         stop_after_epochs: stop after this many epochs in this call (as a kill would; for tests).
         dataset: the ``Dataset`` of the configuration's data, already read (model "auto" reads a corpus once for
             every candidate); None reads it.
+        tune: end a finished run with critic tuning (``tune_rounds``; ``daedalus.trainer.tune``); model "auto"
+            tunes only the candidate it keeps.
 
     Returns:
         The last epoch's log record.
@@ -205,11 +207,25 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     opened = not joined()
     device = join(world, device)
     try:
-        return _train(config, out_dir, state, world, device, data, progress and world.main, stop_after_epochs,
-                      global_batch, tqdm)
+        record = _train(config, out_dir, state, world, device, data, progress and world.main, stop_after_epochs,
+                        global_batch, tqdm)
+        if tune and record.get("epoch", 0) >= config["train"]["epochs"]:
+            finish(out_dir, config, data, device, world, progress)
+        return record
     finally:
         if opened:
             leave(world)
+
+
+def finish(out_dir: Path, config: dict, data, device, world: World, progress: bool) -> None:
+    """Critic tuning of a finished run's kept weights, by the main process (the others wait: only the files
+    matter now)."""
+    from daedalus.trainer.tune import tune_run
+
+    if world.main:
+        if "tune_rounds" in config["train"]:  # runs from before critic tuning have none
+            tune_run(out_dir, ckpt.read_config(out_dir), data, device, progress)
+    world.barrier()
 
 
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:

@@ -1,0 +1,182 @@
+"""Critic tuning: the last stage of a run (``tune_rounds`` > 0), which moves a walk decoder's own levels towards
+what a critic calls corpus-like, so that ``generate`` draws closer to the corpus at no cost at run time
+(EXPERIMENTS.md "The critic distilled into the decoder"; docs/training.md "Critic tuning").
+
+Maximum likelihood makes the walk cover the corpus; what it cannot draw exactly it spreads thin, and a small CNN
+tells those levels apart (the two-sample test). Each round of tuning:
+
+1. draws ``CRITIC_LEVELS`` levels from the decoder (codes from N(0, I), the walk's own noise, the mode the corpus
+   is drawn in: braid where it has loops);
+2. trains a fresh critic (the two-sample test's CNN, ``daedalus.trainer.critic.train_critic``) to tell them from
+   the training levels under the symmetries the run found; its logit estimates ``log p_corpus(x) / p_decoder(x)``;
+3. takes ``tune_steps`` steps, each on ``BATCH`` levels drawn anew: the policy gradient of the walk's exact
+   likelihood, ``mean((r - mean r) · NLL(x | code))`` with the reward ``r`` the critic's logit clipped to
+   ``±REWARD_CLIP`` (a ratio the critic cannot vouch for beyond that), weighted by ``tune_weight``, plus the
+   run's own loss (reconstruction + β_max · KL) on a batch of training levels, which keeps the decoder covering
+   the corpus. Its expected reward is minus the reverse KL from the decoder to the corpus, as far as the critic
+   sees.
+
+A fresh critic each round stops the decoder from fitting one critic's blind spots: with a few hundred steps against
+one critic (or a weight of 1) the decoder learns to fool it and its levels get worse, which the rounds' log shows
+as a mean reward far above 0.
+
+Everything is drawn from generators seeded by the run's seed, so a run resumed after a kill during tuning ends
+with the same weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Training levels below which a run is not tuned: the critic would learn the few levels themselves. 200 is the
+# smallest corpus measured (EXPERIMENTS.md, few examples).
+MIN_LEVELS = 200
+CRITIC_LEVELS = 4000
+CRITIC_STEPS = 500
+MAX_VIEWS = 40_000
+BATCH = 128
+CORPUS_BATCH = 64
+LEARNING_RATE = 1e-4
+REWARD_CLIP = 3.0
+GRAD_CLIP = 10.0
+
+
+def skip_reason(model, train: np.ndarray, labels, rounds: int) -> str | None:
+    """Why a run is not tuned, or None: no rounds asked for, a decoder without an exact walk likelihood, a
+    many-style corpus (one critic would judge every style against the mixture), or too few levels."""
+    if rounds == 0:
+        return "tune_rounds is 0"
+    if not model.TUNABLE:
+        return f"the {model.DECODING} decoder has no exact likelihood of its own levels to tune"
+    if labels is not None:
+        return "a many-style corpus (one critic would judge every style against the mixture)"
+    if len(train) < MIN_LEVELS:
+        return f"{len(train)} training levels (critic tuning needs at least {MIN_LEVELS})"
+    return None
+
+
+def tune(model, train: np.ndarray, symmetries: list[str], beta: float, rounds: int, steps: int, weight: float,
+         seed: int, progress: bool = False) -> list[dict]:
+    """Tune ``model`` (a decoder with ``TUNABLE``) in place on the training levels ``train`` ``(N, H, W)``, shown
+    under ``symmetries``; returns one record per round (the critic's training accuracy and the mean reward) and
+    leaves the model in eval mode."""
+    from tqdm import tqdm
+
+    from daedalus.maze.stats import loops as loop_counts
+    from daedalus.maze.symmetry import transform
+    from daedalus.trainer.critic import logits_of, train_critic
+    from daedalus.trainer.train import loss_parts
+
+    rng = np.random.default_rng([seed, 7])
+    grids = (np.asarray(train) > 0.5).astype(np.uint8)
+    views = np.concatenate([transform(grids, name) for name in symmetries])
+    views = views[rng.permutation(len(views))[:MAX_VIEWS]]
+    braid = bool(model.loops and (np.atleast_1d(loop_counts(grids)) > 0).any())
+    corpus = torch.from_numpy(views.astype(np.float32))
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    records = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(2**31)))
+        model.train()
+        for round_ in tqdm(range(rounds), desc="critic tuning", unit="round", disable=not progress, leave=False):
+            drawn = model.sample_grids(_codes(rng, CRITIC_LEVELS, model.latent_dim), rng, loops=braid)
+            critic = train_critic(drawn, views, CRITIC_STEPS, int(rng.integers(2**31)))
+            told = np.concatenate([logits_of(critic, drawn) < 0, logits_of(critic, views[:len(drawn)]) > 0])
+            rewards = []
+            for _ in range(steps):
+                code = _codes(rng, BATCH, model.latent_dim)
+                levels = model.sample_grids(code, rng, loops=braid)
+                reward = torch.from_numpy(logits_of(critic, levels)).clamp(-REWARD_CLIP, REWARD_CLIP)
+                nll = model.level_nll(torch.from_numpy(code), levels)
+                policy = ((reward - reward.mean()) * nll).mean()
+                batch = corpus[torch.from_numpy(rng.integers(0, len(corpus), CORPUS_BATCH))]
+                loss = loss_parts(model, batch, beta, "model")["loss"] + weight * policy
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+                optimizer.step()
+                rewards.append(float(reward.mean()))
+            if not all(np.isfinite(rewards)) or not all(torch.isfinite(p).all() for p in model.parameters()):
+                from daedalus.trainer.train import TrainingDiverged
+
+                raise TrainingDiverged(f"critic tuning diverged in round {round_ + 1} (non-finite weights or "
+                                       f"rewards); the run's trained weights are kept untuned")
+            records.append({"round": round_ + 1, "critic_accuracy": round(float(told.mean()), 4),
+                            "mean_reward": round(float(np.mean(rewards)), 4) if rewards else None})
+    model.eval()
+    return records
+
+
+def _codes(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
+    return rng.standard_normal((count, dim)).astype(np.float32)
+
+
+TUNE_FILE = "tune.json"
+
+
+def tuned_digest(run_dir) -> str | None:
+    """The sha256 of the tuned weights a run's ``tune.json`` records, or None (not tuned, or skipped)."""
+    import json
+    from pathlib import Path
+
+    path = Path(run_dir) / TUNE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("weights_sha256")
+    except (OSError, ValueError):
+        return None
+
+
+def summary(run_dir) -> str | None:
+    """One line on a run's critic tuning (from its ``tune.json``), or None when it has none."""
+    import json
+    from pathlib import Path
+
+    path = Path(run_dir) / TUNE_FILE
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    if "skipped" in report:
+        return f"critic tuning skipped: {report['skipped']}"
+    last = report["rounds"][-1] if report["rounds"] else {}
+    return (f"critic tuning: {len(report['rounds'])} rounds of {report['steps']} steps in {report['seconds']:.0f} s "
+            f"(last critic told the decoder's levels from the corpus's {last.get('critic_accuracy', 0):.3f} of "
+            f"the time)")
+
+
+def tune_run(run_dir, config: dict, data, device, progress: bool = False) -> dict:
+    """The last stage of ``daedalus train``: tune the run's kept weights (``model.safetensors``) and write them back,
+    with ``tune.json`` saying what was done (each round's record, or why it was skipped). Done once: a run whose
+    weights are the ones ``tune.json`` names is left as it is, so ``--resume`` after a kill during tuning tunes the
+    trained weights again, to the same end. Returns the ``tune.json`` content."""
+    import json
+    import time
+    from pathlib import Path
+
+    from daedalus.files import atomic_write
+    from daedalus.trainer import checkpoint as ckpt
+    from daedalus.trainer.train import weights_digest
+
+    run_dir = Path(run_dir)
+    model, _ = ckpt.load_model(run_dir, device)
+    if tuned_digest(run_dir) == weights_digest(model):
+        return json.loads((run_dir / TUNE_FILE).read_text())
+    tcfg = config["train"]
+    rounds = int(tcfg.get("tune_rounds", 0))
+    why = skip_reason(model, data.train, data.train_labels, rounds)
+    if why is not None:
+        report = {"skipped": why}
+        atomic_write(run_dir / TUNE_FILE, json.dumps(report, indent=1).encode())
+        return report
+    started = time.perf_counter()
+    beta = config["schedule"]["beta_max"] if config["model"]["kind"] == "vae" else 0.0
+    records = tune(model, data.train, tcfg.get("symmetries", ["identity"]), beta, rounds, int(tcfg["tune_steps"]),
+                   float(tcfg["tune_weight"]), int(tcfg["seed"]), progress)
+    report = {"rounds": records, "steps": int(tcfg["tune_steps"]), "weight": float(tcfg["tune_weight"]),
+              "seconds": round(time.perf_counter() - started, 1), "weights_sha256": weights_digest(model)}
+    # tune.json first: a kill before the weights land leaves a digest the untuned weights do not match.
+    atomic_write(run_dir / TUNE_FILE, json.dumps(report, indent=1).encode())
+    ckpt.save_weights(run_dir, model, int(ckpt.load_state(run_dir)["step"]))
+    return report
