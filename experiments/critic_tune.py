@@ -1,14 +1,11 @@
-"""Distil a critic into the decoder (EXPERIMENTS.md "The critic distilled into the decoder"): fine-tune a trained
-walk decoder so that its own levels move towards what a critic calls corpus-like, with no resampling at run time.
+"""Critic tuning measured against its control (EXPERIMENTS.md "The critic distilled into the decoder"): take a
+styles.py folder whose run was trained with ``--tune-rounds 0``, tune a copy of its weights exactly as ``daedalus
+train`` ends (``daedalus.trainer.tune.tune``), export it and evaluate it as styles.py does. ``--weight 0`` is the
+control: the same steps of the run's own loss at the tuning learning rate, with no critic in the gradient.
 
-Each round: draw levels from the decoder (prior codes, the walk's own noise), train a fresh critic (the two-sample
-test's CNN) on them against the training corpus under its symmetries, then take policy-gradient steps on the walk:
-the reward of a level is the critic's logit (an estimate of log p_corpus / p_decoder, so the expected reward is
-minus the reverse KL), the gradient ``E[(r - mean r) ∇ log q(x | code)]`` through the walk's exact likelihood,
-beside the usual ELBO on corpus levels so that the decoder keeps covering the corpus. The run's weights are then
-written to a copy of the run folder, exported and evaluated as styles.py does.
-
-    python experiments/critic_tune.py runs/tune/hunt-and-kill-5000 --rounds 6 --steps 150 --weight 1.0
+    python experiments/styles.py --corpora hunt-and-kill --train-args "--tune-rounds 0" --out runs/plain
+    python experiments/critic_tune.py runs/plain/hunt-and-kill-5000 --weight 0.3 --name tuned
+    python experiments/critic_tune.py runs/plain/hunt-and-kill-5000 --weight 0 --name control
 """
 
 from __future__ import annotations
@@ -16,108 +13,63 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-
-def run(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "daedalus", *args], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"daedalus {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from styles import run  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", help="a styles.py folder: train.npz, held-out.npz, run/")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=150, help="policy-gradient steps per round")
-    parser.add_argument("--batch", type=int, default=128, help="levels drawn per policy-gradient step")
-    parser.add_argument("--weight", type=float, default=1.0, help="weight of the policy-gradient term")
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--critic-levels", type=int, default=4000)
-    parser.add_argument("--critic-steps", type=int, default=600)
-    parser.add_argument("--clip", type=float, default=3.0, help="rewards clipped to ±this (a density ratio "
-                        "the critic cannot vouch for beyond)")
-    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("folder", help="a styles.py folder: train.npz, held-out.npz, run/ (trained untuned)")
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=30, help="policy-gradient steps per round")
+    parser.add_argument("--weight", type=float, default=0.3, help="weight of the policy-gradient term (0: control)")
     parser.add_argument("--mode", default="perfect", choices=("perfect", "braid"))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="tuned")
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--critics", type=int, default=3, help="two-sample critics averaged by eval")
+    parser.add_argument("--eval-seed", type=int, default=7)
     args = parser.parse_args()
 
+    import torch
+
     from daedalus.maze.corpus import read_corpus
-    from daedalus.maze.symmetry import corpus_symmetries, transform
-    from daedalus.trainer.checkpoint import load_model, save_weights
-    from daedalus.trainer.critic import logits_of, train_critic
-    from daedalus.trainer.train import loss_parts
+    from daedalus.trainer.checkpoint import load_model, read_config, save_weights
+    from daedalus.trainer.tune import tune
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
     folder = Path(args.folder)
     out = folder / f"run-{args.name}"
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(folder / "run", out)
-    model, config = load_model(out)
-    grids = read_corpus(folder / "train.npz").grids
-    views = np.concatenate([transform(grids, name) for name in corpus_symmetries(grids)])
-    rng = np.random.default_rng(args.seed)
-    loops = args.mode == "braid"
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    (out / "tune.json").unlink(missing_ok=True)
+    model, _ = load_model(out)
+    config = read_config(out)
     started = time.perf_counter()
-    log = []
-    for round_ in range(args.rounds):
-        model.eval()
-        codes = rng.standard_normal((args.critic_levels, model.latent_dim)).astype(np.float32)
-        drawn = model.sample_grids(codes, rng, loops=loops)
-        critic = train_critic(drawn, views[rng.permutation(len(views))[:40_000]], args.critic_steps,
-                              int(rng.integers(2**31)))
-        accuracy = float(np.mean(np.concatenate([logits_of(critic, drawn) < 0,
-                                                 logits_of(critic, views[:len(drawn)]) > 0])))
-        model.train()
-        rewards = []
-        for _ in range(args.steps):
-            code = rng.standard_normal((args.batch, model.latent_dim)).astype(np.float32)
-            levels = model.sample_grids(code, rng, loops=loops)
-            reward = torch.from_numpy(logits_of(critic, levels)).clamp(-args.clip, args.clip)
-            advantage = reward - reward.mean()
-            x = torch.from_numpy(levels)
-            nll = model.reconstruction(model.tables(torch.from_numpy(code)), model.target(x))
-            pg = (advantage * nll).mean()
-            batch = torch.from_numpy(views[rng.integers(0, len(views), 64)])
-            elbo = loss_parts(model, batch, args.beta, "bce")["loss"]
-            loss = elbo + args.weight * pg
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            optimizer.step()
-            rewards.append(float(reward.mean()))
-        entry = {"round": round_, "critic_train_accuracy": round(accuracy, 4),
-                 "mean_reward": round(float(np.mean(rewards)), 4), "seconds": round(time.perf_counter() - started)}
-        log.append(entry)
-        print(json.dumps(entry), flush=True)
-    model.eval()
+    rounds = tune(model, read_corpus(folder / "train.npz").grids, config["train"].get("symmetries", ["identity"]),
+                  config["schedule"]["beta_max"], args.rounds, args.steps, args.weight, config["train"]["seed"],
+                  progress=True)
+    seconds = time.perf_counter() - started
     save_weights(out, model, 0)
-    (out / "critic_tune.json").write_text(json.dumps({"args": vars(args), "log": log}, indent=1))
+    (out / "critic_tune.json").write_text(json.dumps({"args": vars(args), "rounds": rounds}, indent=1))
     model_path = folder / f"model-{args.name}.onnx"
     run("export", str(out), "--out", str(model_path), "--quality-samples", "200")
-    report = json.loads(run("eval", "--model", str(model_path), "--data", str(folder / "held-out.npz"),
-                            "--samples", str(args.samples), "--mode", args.mode, "--json"))
-    (folder / f"report-{args.name}.json").write_text(json.dumps(report, indent=1))
-    style = report["style"]
-    print(json.dumps({"two_sample": report["two_sample"]["model"],
-                      **{k: style[f"w_{k}"] for k in ("dead_ends", "junctions", "straights", "turns",
-                                                      "solution_length")},
-                      "perfect_raw": report["raw"]["perfect"], "loops": report["repaired"]["loops"],
-                      "novel": report["repaired"].get("novelty"),
-                      "tune_seconds": round(time.perf_counter() - started)}))
+    for name, path in (("plain", folder / "model.onnx"), (args.name, model_path)):
+        report = json.loads(run("eval", "--model", str(path), "--data", str(folder / "held-out.npz"), "--samples",
+                                str(args.samples), "--mode", args.mode, "--json", "--critics", str(args.critics),
+                                "--seed", str(args.eval_seed)))
+        style = report["style"]
+        print(json.dumps({"model": name, "two_sample": round(report["two_sample"]["model"], 3),
+                          **{k: round(style[f"w_{k}"], 3) for k in ("dead_ends", "junctions", "straights", "turns",
+                                                                  "solution_length")},
+                          "perfect_raw": report["raw"]["perfect"], "loops": round(report["repaired"]["loops"], 2),
+                          "corpus_loops": round(report["reference"]["loops"], 2),
+                          "novel": report["repaired"].get("novelty"), "tune_seconds": round(seconds)}), flush=True)
 
 
 if __name__ == "__main__":
