@@ -33,7 +33,8 @@ def _weights(run):
 
 @pytest.fixture(scope="module")
 def untuned(tmp_path_factory):
-    """A raster run on 240 Prim levels (224 to train on), trained with tuning off: (run folder, its config with tuning on)."""
+    """A raster run on 240 Prim levels (224 to train on), trained with tuning off: (run folder, its config with
+    tuning on)."""
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("tune")
     data = _corpus(tmp, 240)
