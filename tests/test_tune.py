@@ -136,7 +136,7 @@ def test_tuning_is_skipped_where_it_cannot_apply_and_says_why(tmp_path):
     grids = np.zeros((250, 12, 12), dtype=np.float32)
     assert tuning.skip_reason(raster, grids, None, 0) == "tune_rounds is 0"
     assert tuning.skip_reason(raster, grids[:50], None, 12) == ("50 training levels (critic tuning needs at "
-                                                                 "least 200)")
+                                                                 "least 150)")
     assert "many-style" in tuning.skip_reason(raster, grids, np.zeros(250, dtype=np.int64), 12)
     assert tuning.skip_reason(raster, grids, None, 12) is None
     carve = build_model(resolve_config({"size": 12, "model": "carve", "latent": 4, "hidden": "32"})["model"])

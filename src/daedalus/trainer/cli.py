@@ -89,7 +89,7 @@ def register(subparsers) -> None:
     add("--tune-rounds", dest="tune_rounds", type=int,
         help="rounds of critic tuning after training: each trains a fresh critic on the decoder's levels against the "
              "corpus and moves the walk towards what it calls corpus-like (docs/training.md 'Critic tuning'; default "
-             "12, 0 = off; raster decoders with at least 200 training levels of one style)")
+             "12, 0 = off; raster decoders with at least 150 training levels of one style)")
     add("--tune-steps", dest="tune_steps", type=int, help="policy-gradient steps per tuning round (default 30)")
     add("--tune-weight", dest="tune_weight", type=float,
         help="weight of the critic's reward beside the run's own loss while tuning (default 0.3)")
