@@ -35,7 +35,7 @@ def run(processes: int, batch: int, args, folder: Path, alone: int = 1) -> list[
     out = folder / f"run-{processes}-{batch}-{len(list(folder.iterdir()))}"
     train = ["-m", "daedalus", "train", "--count", str(args.count), "--batch-size", str(batch), "--epochs",
              str(args.epochs), "--size", args.size, "--eval-samples", "0", "--no-figures", "--quiet", "--threads",
-             "1", "--out", str(out)]
+             "1", "--tune-rounds", "0", "--out", str(out)]  # tuning comes after the epochs timed here
     if processes > 1:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                    str(processes), *train]

@@ -131,8 +131,8 @@ def _train_candidates(base, tried, refused, folder, out_dir, world, train, resum
         _adopt(folder / chosen, out_dir, selection)
     from daedalus.trainer.train import finish, pick_device
 
-    finish(out_dir, ckpt.read_config(out_dir) if world.main else base, data, pick_device(base["train"]["device"]),
-           world, progress)  # critic tuning of the kept candidate; every process returns once the folder is done
+    # Critic tuning of the kept candidate; every process returns once the run folder is complete.
+    finish(out_dir, data, pick_device(base["train"]["device"]), world, progress)
     return records[chosen]
 
 

@@ -210,21 +210,22 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
         record = _train(config, out_dir, state, world, device, data, progress and world.main, stop_after_epochs,
                         global_batch, tqdm)
         if tune and record.get("epoch", 0) >= config["train"]["epochs"]:
-            finish(out_dir, config, data, device, world, progress)
+            finish(out_dir, data, device, world, progress)
         return record
     finally:
         if opened:
             leave(world)
 
 
-def finish(out_dir: Path, config: dict, data, device, world: World, progress: bool) -> None:
-    """Critic tuning of a finished run's kept weights, by the main process (the others wait: only the files
-    matter now)."""
+def finish(out_dir: Path, data, device, world: World, progress: bool) -> None:
+    """Critic tuning of a finished run's kept weights (its ``config.json`` says how), by the main process (the
+    others wait: only the files matter now)."""
     from daedalus.trainer.tune import tune_run
 
     if world.main:
+        config = ckpt.read_config(out_dir)
         if "tune_rounds" in config["train"]:  # runs from before critic tuning have none
-            tune_run(out_dir, ckpt.read_config(out_dir), data, device, progress)
+            tune_run(out_dir, config, data, device, progress)
     world.barrier()
 
 

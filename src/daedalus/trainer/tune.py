@@ -116,33 +116,32 @@ def _codes(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
 TUNE_FILE = "tune.json"
 
 
-def tuned_digest(run_dir) -> str | None:
-    """The sha256 of the tuned weights a run's ``tune.json`` records, or None (not tuned, or skipped)."""
+def report(run_dir) -> dict | None:
+    """A run's ``tune.json`` (what critic tuning did, or why it was skipped), or None when it has none or it is
+    unreadable (a resume then tunes again)."""
     import json
     from pathlib import Path
 
-    path = Path(run_dir) / TUNE_FILE
-    if not path.is_file():
-        return None
     try:
-        return json.loads(path.read_text()).get("weights_sha256")
+        return json.loads((Path(run_dir) / TUNE_FILE).read_text())
     except (OSError, ValueError):
         return None
 
 
+def tuned_digest(run_dir) -> str | None:
+    """The sha256 of the tuned weights a run's ``tune.json`` records, or None (not tuned, or skipped)."""
+    return (report(run_dir) or {}).get("weights_sha256")
+
+
 def summary(run_dir) -> str | None:
     """One line on a run's critic tuning (from its ``tune.json``), or None when it has none."""
-    import json
-    from pathlib import Path
-
-    path = Path(run_dir) / TUNE_FILE
-    if not path.is_file():
+    done = report(run_dir)
+    if done is None:
         return None
-    report = json.loads(path.read_text())
-    if "skipped" in report:
-        return f"critic tuning skipped: {report['skipped']}"
-    last = report["rounds"][-1] if report["rounds"] else {}
-    return (f"critic tuning: {len(report['rounds'])} rounds of {report['steps']} steps in {report['seconds']:.0f} s "
+    if "skipped" in done:
+        return f"critic tuning skipped: {done['skipped']}"
+    last = done["rounds"][-1] if done["rounds"] else {}
+    return (f"critic tuning: {len(done['rounds'])} rounds of {done['steps']} steps in {done['seconds']:.0f} s "
             f"(last critic told the decoder's levels from the corpus's {last.get('critic_accuracy', 0):.3f} of "
             f"the time)")
 
@@ -162,22 +161,23 @@ def tune_run(run_dir, config: dict, data, device, progress: bool = False) -> dic
 
     run_dir = Path(run_dir)
     model, _ = ckpt.load_model(run_dir, device)
-    if tuned_digest(run_dir) == weights_digest(model):
-        return json.loads((run_dir / TUNE_FILE).read_text())
+    done = report(run_dir)
+    if done is not None and done.get("weights_sha256") == weights_digest(model):
+        return done
     tcfg = config["train"]
     rounds = int(tcfg.get("tune_rounds", 0))
     why = skip_reason(model, data.train, data.train_labels, rounds)
     if why is not None:
-        report = {"skipped": why}
-        atomic_write(run_dir / TUNE_FILE, json.dumps(report, indent=1).encode())
-        return report
+        skipped = {"skipped": why}
+        atomic_write(run_dir / TUNE_FILE, json.dumps(skipped, indent=1).encode())
+        return skipped
     started = time.perf_counter()
     beta = config["schedule"]["beta_max"] if config["model"]["kind"] == "vae" else 0.0
     records = tune(model, data.train, tcfg.get("symmetries", ["identity"]), beta, rounds, int(tcfg["tune_steps"]),
                    float(tcfg["tune_weight"]), int(tcfg["seed"]), progress)
-    report = {"rounds": records, "steps": int(tcfg["tune_steps"]), "weight": float(tcfg["tune_weight"]),
-              "seconds": round(time.perf_counter() - started, 1), "weights_sha256": weights_digest(model)}
+    tuned = {"rounds": records, "steps": int(tcfg["tune_steps"]), "weight": float(tcfg["tune_weight"]),
+             "seconds": round(time.perf_counter() - started, 1), "weights_sha256": weights_digest(model)}
     # tune.json first: a kill before the weights land leaves a digest the untuned weights do not match.
-    atomic_write(run_dir / TUNE_FILE, json.dumps(report, indent=1).encode())
+    atomic_write(run_dir / TUNE_FILE, json.dumps(tuned, indent=1).encode())
     ckpt.save_weights(run_dir, model, int(ckpt.load_state(run_dir)["step"]))
-    return report
+    return tuned
