@@ -137,7 +137,9 @@ def test_tuning_is_skipped_where_it_cannot_apply_and_says_why(tmp_path):
     assert tuning.skip_reason(raster, grids, None, 0) == "tune_rounds is 0"
     assert tuning.skip_reason(raster, grids[:50], None, 12) == ("50 training levels (critic tuning needs at "
                                                                  "least 150)")
-    assert "many-style" in tuning.skip_reason(raster, grids, np.zeros(250, dtype=np.int64), 12)
+    assert tuning.skip_reason(raster, grids, np.repeat([0, 1], 125), 12) == (
+        "no style has 150 training levels (the most: 125; critic tuning needs at least 150 of a style)")
+    assert tuning.skip_reason(raster, grids, np.repeat([0, 1], [200, 50]), 12) is None
     assert tuning.skip_reason(raster, grids, None, 12) is None
     carve = build_model(resolve_config({"size": 12, "model": "carve", "latent": 4, "hidden": "32"})["model"])
     assert tuning.skip_reason(carve, grids, None, 12) == ("the carve decoder has no exact likelihood of its own "
@@ -167,3 +169,31 @@ def test_bad_tuning_options_are_refused_naming_the_value(option, value, expected
 def test_the_one_configuration_tunes():
     train_options = resolve_config({})["train"]
     assert (train_options["tune_rounds"], train_options["tune_steps"], train_options["tune_weight"]) == (12, 30, 0.3)
+
+
+def test_a_many_style_corpus_is_tuned_style_by_style(tmp_path):
+    """Each style with enough levels gets its own critic (the record names it), a style with too few is left out,
+    and the decoder changes; the style Gaussians export writes are refitted to the tuned decoder."""
+    torch.set_num_threads(1)
+    corpus = tmp_path / "styles"
+    corpus.mkdir()
+    for generator, count in (("prim", 170), ("sidewinder", 170), ("backtracker", 40)):
+        shutil.move(_corpus(tmp_path, count, generator), corpus / f"{generator}.npz")
+    run = tmp_path / "run"
+    train(resolve_config({**SMALL, "data": str(corpus), "tune_rounds": 0}), run, progress=False)
+    config = ckpt.read_config(run)
+    config["train"] = {**config["train"], "tune_rounds": 1, "tune_steps": 2}
+    (run / tuning.TUNE_FILE).unlink()
+    before = _weights(run)
+    data = load_dataset(config["data"])
+    assert sorted(config["data"]["styles"]) == ["backtracker", "prim", "sidewinder"]
+    report = tuning.tune_run(run, config, data, "cpu")
+    [record] = report["rounds"]
+    assert sorted(record["styles"]) == ["prim", "sidewinder"]
+    for style in record["styles"].values():
+        assert 0.0 <= style["critic_accuracy"] <= 1.0 and np.isfinite(style["mean_reward"])
+    assert record["critic_accuracy"] == pytest.approx(
+        np.mean([s["critic_accuracy"] for s in record["styles"].values()]), abs=1e-4)
+    after = _weights(run)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert ", 2 styles" in tuning.summary(run)

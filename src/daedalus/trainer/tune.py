@@ -44,67 +44,150 @@ GRAD_CLIP = 10.0
 
 
 def skip_reason(model, train: np.ndarray, labels, rounds: int) -> str | None:
-    """Why a run is not tuned, or None: no rounds asked for, a decoder without an exact walk likelihood, a
-    many-style corpus (one critic would judge every style against the mixture), or too few levels."""
+    """Why a run is not tuned, or None: no rounds asked for, a decoder without an exact walk likelihood, or too few
+    levels (of every style, for a many-style corpus: a style with fewer is left as trained)."""
     if rounds == 0:
         return "tune_rounds is 0"
     if not model.TUNABLE:
         return f"the {model.DECODING} decoder has no exact likelihood of its own levels to tune"
-    if labels is not None:
-        return "a many-style corpus (one critic would judge every style against the mixture)"
-    if len(train) < MIN_LEVELS:
-        return f"{len(train)} training levels (critic tuning needs at least {MIN_LEVELS})"
+    if labels is None:
+        if len(train) < MIN_LEVELS:
+            return f"{len(train)} training levels (critic tuning needs at least {MIN_LEVELS})"
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    if counts.max(initial=0) < MIN_LEVELS:
+        return (f"no style has {MIN_LEVELS} training levels (the most: {counts.max(initial=0)}; critic tuning "
+                f"needs at least {MIN_LEVELS} of a style)")
     return None
 
 
-def tune(model, train: np.ndarray, symmetries: list[str], beta: float, rounds: int, steps: int, weight: float,
-         seed: int, progress: bool = False) -> list[dict]:
+class _Style:
+    """One style being tuned: its training views, how its codes are drawn and the mode its levels are drawn in."""
+
+    def __init__(self, name: str, grids: np.ndarray, symmetries: list[str], model, rng, share: int):
+        from daedalus.maze.stats import loops as loop_counts
+        from daedalus.maze.symmetry import transform
+
+        self.name = name
+        self.grids = grids
+        views = np.concatenate([transform(grids, sym) for sym in symmetries])
+        self.views = views[rng.permutation(len(views))[:share]]
+        self.braid = bool(model.loops and (np.atleast_1d(loop_counts(grids)) > 0).any())
+        self.gaussian = None  # (mean, scale_tril) of the style's codes; None: the prior N(0, I)
+
+    def fit_codes(self, model) -> None:
+        """Refit the style's code Gaussian to the model as it is now (the one export writes is fitted the same way,
+        after tuning)."""
+        from daedalus.export.onnx_export import code_gaussian
+
+        was_training = model.training
+        model.eval()
+        self.gaussian = code_gaussian(model, self.grids)
+        model.train(was_training)
+
+    def codes(self, rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
+        eps = _codes(rng, count, dim)
+        if self.gaussian is None:
+            return eps
+        mean, tril = self.gaussian
+        return (eps.astype(np.float64) @ tril.T + mean).astype(np.float32)
+
+
+def _styles(model, grids, labels, names, symmetries, rng) -> list[_Style]:
+    """The styles to tune: the whole corpus under its symmetries (one style), or each style of a many-style corpus
+    with at least ``MIN_LEVELS`` training levels, under its own symmetries, drawn from its code Gaussian."""
+    if labels is None:
+        return [_Style("", grids, symmetries, model, rng, MAX_VIEWS)]
+    styles = []
+    for index in range(int(labels.max()) + 1):
+        own = grids[labels == index]
+        if len(own) >= MIN_LEVELS:
+            name = names[index] if names is not None and index < len(names) else str(index)
+            styles.append(_Style(name, own, style_symmetries(symmetries, index), model, rng, MAX_VIEWS // 4))
+            styles[-1].fit_codes(model)
+    return styles
+
+
+def style_symmetries(symmetries: list, index: int) -> list[str]:
+    """The transforms of style ``index`` in a run's ``symmetries`` (one group for every style, or one per style)."""
+    if not symmetries or isinstance(symmetries[0], str):
+        return list(symmetries or ["identity"])
+    return list(symmetries[index])
+
+
+def tune(model, train: np.ndarray, symmetries: list, beta: float, rounds: int, steps: int, weight: float,
+         seed: int, progress: bool = False, labels: np.ndarray | None = None,
+         style_names: list[str] | None = None) -> list[dict]:
     """Tune ``model`` (a decoder with ``TUNABLE``) in place on the training levels ``train`` ``(N, H, W)``, shown
     under ``symmetries``; returns one record per round (the critic's training accuracy and the mean reward) and
-    leaves the model in eval mode."""
+    leaves the model in eval mode.
+
+    A many-style corpus (``labels``: each level's style index; ``symmetries``: one group per style) is tuned style
+    by style against the mixture's loss: each round trains one critic per style (the style's levels drawn from its
+    code Gaussian, refitted each round, against that style's training views), and each step draws ``BATCH`` levels
+    of every style, each rewarded by its own style's critic and centred within the style. The record then holds
+    each style's critic accuracy and mean reward too."""
     from tqdm import tqdm
 
-    from daedalus.maze.stats import loops as loop_counts
-    from daedalus.maze.symmetry import transform
     from daedalus.trainer.critic import logits_of, train_critic
     from daedalus.trainer.train import loss_parts
 
     rng = np.random.default_rng([seed, 7])
     grids = (np.asarray(train) > 0.5).astype(np.uint8)
-    views = np.concatenate([transform(grids, name) for name in symmetries])
-    views = views[rng.permutation(len(views))[:MAX_VIEWS]]
-    braid = bool(model.loops and (np.atleast_1d(loop_counts(grids)) > 0).any())
-    corpus = torch.from_numpy(views.astype(np.float32))
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int64)
+    styles = _styles(model, grids, labels, style_names, symmetries, rng)
+    if labels is None:
+        corpus_views = styles[0].views
+    else:  # the mixture's loss is taken on every style, tuned or not, under its own symmetries
+        corpus_views = np.concatenate([
+            _Style("", grids[labels == i], style_symmetries(symmetries, i), model, rng, MAX_VIEWS // 4).views
+            for i in range(int(labels.max()) + 1) if (labels == i).any()])
+    corpus = torch.from_numpy(corpus_views.astype(np.float32))
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    critic_levels = max(1000, CRITIC_LEVELS // len(styles))
     records = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**31)))
         model.train()
         for round_ in tqdm(range(rounds), desc="critic tuning", unit="round", disable=not progress, leave=False):
-            drawn = model.sample_grids(_codes(rng, CRITIC_LEVELS, model.latent_dim), rng, loops=braid)
-            critic = train_critic(drawn, views, CRITIC_STEPS, int(rng.integers(2**31)))
-            told = np.concatenate([logits_of(critic, drawn) < 0, logits_of(critic, views[:len(drawn)]) > 0])
-            rewards = []
-            for _ in range(steps):
-                code = _codes(rng, BATCH, model.latent_dim)
-                levels = model.sample_grids(code, rng, loops=braid)
-                reward = torch.from_numpy(logits_of(critic, levels)).clamp(-REWARD_CLIP, REWARD_CLIP)
-                nll = model.level_nll(torch.from_numpy(code), levels)
-                policy = ((reward - reward.mean()) * nll).mean()
+            critics, told = [], []
+            for style in styles:
+                if round_ and style.gaussian is not None:
+                    style.fit_codes(model)
+                drawn = model.sample_grids(style.codes(rng, critic_levels, model.latent_dim), rng, loops=style.braid)
+                critic = train_critic(drawn, style.views, CRITIC_STEPS, int(rng.integers(2**31)))
+                critics.append(critic)
+                told.append(np.concatenate([logits_of(critic, drawn) < 0,
+                                            logits_of(critic, style.views[:len(drawn)]) > 0]).mean())
+            rewards = np.zeros((steps, len(styles)))
+            for step in range(steps):
+                policy = 0.0
+                for index, (style, critic) in enumerate(zip(styles, critics)):
+                    code = style.codes(rng, BATCH, model.latent_dim)
+                    levels = model.sample_grids(code, rng, loops=style.braid)
+                    reward = torch.from_numpy(logits_of(critic, levels)).clamp(-REWARD_CLIP, REWARD_CLIP)
+                    nll = model.level_nll(torch.from_numpy(code), levels)
+                    policy = policy + ((reward - reward.mean()) * nll).mean() / len(styles)
+                    rewards[step, index] = float(reward.mean())
                 batch = corpus[torch.from_numpy(rng.integers(0, len(corpus), CORPUS_BATCH))]
                 loss = loss_parts(model, batch, beta, "model")["loss"] + weight * policy
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
                 optimizer.step()
-                rewards.append(float(reward.mean()))
-            if not all(np.isfinite(rewards)) or not all(torch.isfinite(p).all() for p in model.parameters()):
+            if not np.isfinite(rewards).all() or not all(torch.isfinite(p).all() for p in model.parameters()):
                 from daedalus.trainer.train import TrainingDiverged
 
                 raise TrainingDiverged(f"critic tuning diverged in round {round_ + 1} (non-finite weights or "
                                        f"rewards); the run's trained weights are kept untuned")
-            records.append({"round": round_ + 1, "critic_accuracy": round(float(told.mean()), 4),
-                            "mean_reward": round(float(np.mean(rewards)), 4) if rewards else None})
+            record = {"round": round_ + 1, "critic_accuracy": round(float(np.mean(told)), 4),
+                      "mean_reward": round(float(rewards.mean()), 4) if steps else None}
+            if labels is not None:
+                record["styles"] = {style.name: {"critic_accuracy": round(float(acc), 4),
+                                                 "mean_reward": round(float(rewards[:, i].mean()), 4)}
+                                    for i, (style, acc) in enumerate(zip(styles, told))}
+            records.append(record)
     model.eval()
     return records
 
@@ -141,8 +224,10 @@ def summary(run_dir) -> str | None:
     if "skipped" in done:
         return f"critic tuning skipped: {done['skipped']}"
     last = done["rounds"][-1] if done["rounds"] else {}
-    return (f"critic tuning: {len(done['rounds'])} rounds of {done['steps']} steps in {done['seconds']:.0f} s "
-            f"(last critic told the decoder's levels from the corpus's {last.get('critic_accuracy', 0):.3f} of "
+    styles = f", {len(last['styles'])} styles" if last.get("styles") else ""
+    critic = "critics (mean over styles)" if styles else "critic"
+    return (f"critic tuning: {len(done['rounds'])} rounds of {done['steps']} steps in {done['seconds']:.0f} s{styles} "
+            f"(last {critic} told the decoder's levels from the corpus's {last.get('critic_accuracy', 0):.3f} of "
             f"the time)")
 
 
@@ -174,7 +259,8 @@ def tune_run(run_dir, config: dict, data, device, progress: bool = False) -> dic
     started = time.perf_counter()
     beta = config["schedule"]["beta_max"] if config["model"]["kind"] == "vae" else 0.0
     records = tune(model, data.train, tcfg.get("symmetries", ["identity"]), beta, rounds, int(tcfg["tune_steps"]),
-                   float(tcfg["tune_weight"]), int(tcfg["seed"]), progress)
+                   float(tcfg["tune_weight"]), int(tcfg["seed"]), progress, labels=data.train_labels,
+                   style_names=config["data"].get("styles"))
     tuned = {"rounds": records, "steps": int(tcfg["tune_steps"]), "weight": float(tcfg["tune_weight"]),
              "seconds": round(time.perf_counter() - started, 1), "weights_sha256": weights_digest(model)}
     # tune.json first: a kill before the weights land leaves a digest the untuned weights do not match.
