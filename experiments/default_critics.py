@@ -24,7 +24,10 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=Path("runs/default-critics"))
+    parser.add_argument("--model", help="another many-style decoder (default: the shipped one; its critics beside it)")
+    parser.add_argument("--critics", type=int, default=1, help="two-sample critics per figure (their mean)")
     args = parser.parse_args()
+    model = ["--model", args.model] if args.model else []
     args.out.mkdir(parents=True, exist_ok=True)
     print("| style | " + " | ".join(f"two-sample K {k}" for k in args.k) + " | W1 dead ends / junctions / solution "
           f"(K {args.k[0]} → K {args.k[-1]}) | loops model / corpus (K {args.k[-1]}) |")
@@ -33,8 +36,9 @@ def main() -> None:
         held_out = args.out / f"{style}-held-out.npz"
         daedalus("dataset", "--generator", generator, "--braid", braid, "--count", str(args.samples), "--seed",
                  str(300 + i), "--out", str(held_out))
-        reports = [json.loads(daedalus("eval", "--style", style, "--data", str(held_out), "--samples",
-                                       str(args.samples), "--resample", str(k), "--no-untrained", "--json"))
+        reports = [json.loads(daedalus("eval", *model, "--style", style, "--data", str(held_out), "--samples",
+                                       str(args.samples), "--resample", str(k), "--critics", str(args.critics),
+                                       "--no-untrained", "--json"))
                    for k in args.k]
         accuracy = " | ".join(f"{r['two_sample']['model']:.3f}" for r in reports)
         first, last = reports[0]["style"], reports[-1]["style"]

@@ -10,7 +10,15 @@ import pytest
 from daedalus.errors import UsageError
 from daedalus.maze import stats
 from daedalus.runtime import Level, MazeGenerator
-from daedalus.runtime.targets import ATTRIBUTES, TargetError, parse_target, reachable_ranges, variations, within
+from daedalus.runtime.targets import (
+    ATTRIBUTES,
+    TargetError,
+    parse_target,
+    reachable_ranges,
+    searcher_for,
+    variations,
+    within,
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +145,19 @@ def test_targeted_levels_depend_on_the_seed_and_index_only(default):
     assert not np.array_equal(five[0].grid, default.generate(1, seed=5, targets=targets)[0].grid)
 
 
+def test_targeted_levels_are_fresh_levels_not_the_search_banks(default):
+    # The search starts from a bank of levels shared by every seed; a rare target that some bank levels already meet
+    # must still give each seed a level of its own, not the same few bank levels again and again.
+    targets = {"solution_length": 250}
+    searcher = searcher_for(default, "perfect")
+    z, outputs, _, _ = searcher.bank()
+    bank = {grid.tobytes() for grid in searcher.decoding.levels(outputs, "perfect")[0]}
+    levels = [default.generate(1, seed=seed, targets=targets)[0] for seed in range(8)]
+    assert all(level.met for level in levels)
+    assert not any(level.grid.tobytes() in bank for level in levels)
+    assert len({level.grid.tobytes() for level in levels}) == 8
+
+
 def test_the_level_json_carries_targets_and_achieved(default, tmp_path):
     (level,) = default.generate(1, seed=2, targets={"dead_ends": 40})
     data = level.to_dict()
@@ -207,13 +228,13 @@ def test_generate_target_writes_levels_that_meet_it(tmp_path, capsys):
 
     out = tmp_path / "levels"
     assert main(["generate", "--count", "3", "--seed", "8", "--format", "json", "--out", str(out),
-                 "--target", "solution_length=220", "--target", "dead_ends=30"]) == 0
+                 "--target", "solution_length=200", "--target", "dead_ends=30"]) == 0
     files = sorted(out.iterdir())
     assert [f.name for f in files] == [f"level-8-{i}.json" for i in range(3)]
     for path in files:
         data = json.loads(path.read_text())
-        assert data["targets"] == {"solution_length": 220.0, "dead_ends": 30.0} and data["met"] is True
-        assert within(data["achieved"]["solution_length"], 220, 0.05)
+        assert data["targets"] == {"solution_length": 200.0, "dead_ends": 30.0} and data["met"] is True
+        assert within(data["achieved"]["solution_length"], 200, 0.05)
         level = Level.from_dict(data)
         assert stats.solution_length(level.grid) == data["achieved"]["solution_length"]
 

@@ -203,12 +203,16 @@ class Searcher:
                  for b in range(0, len(z), self.generator.chunk_size)]
         return _concat(parts, self.batched)
 
-    def measure(self, outputs, z: np.ndarray, style: bool = True, longest: bool = True):
+    def measure(self, outputs, z: np.ndarray, style: bool = True, longest: bool = True, keys: bool = False):
         """Attributes and style index of the levels the outputs decode to (the search's own grids); without
-        ``style`` the style index is -1, without ``longest`` the longest path (no request asked for them)."""
+        ``style`` the style index is -1, without ``longest`` the longest path (no request asked for them). With
+        ``keys``, also each grid's bytes (what tells one level from another)."""
         grids, _ = self.decoding.levels(outputs, self.mode)
         styles = styles_of(self.info, z) if style else np.full(len(z), -1, dtype=np.int64)
-        return attributes(grids, self.info.start, self.info.exit, longest=longest), styles
+        values = attributes(grids, self.info.start, self.info.exit, longest=longest)
+        if keys:
+            return values, styles, [grid.tobytes() for grid in grids]
+        return values, styles
 
     def bank(self):
         """``(z, outputs, values, style_index)`` of the bank (computed once)."""
@@ -221,8 +225,9 @@ class Searcher:
                 parts.append(np.asarray(self._anchors, dtype=np.float32))
             z = np.concatenate(parts)
             outputs = self.outputs(z)
-            values, style_index = self.measure(outputs, z)
+            values, style_index, keys = self.measure(outputs, z, keys=True)
             self._bank = (z, outputs, values, style_index)
+            self._bank_keys = frozenset(keys)
         return self._bank
 
     # -- moves ----------------------------------------------------------------------------------------------------
@@ -258,8 +263,8 @@ class Searcher:
                     if b:
                         outputs[k] = outputs[k].copy()
                         outputs[k][moved] = fresh[k]
-        values, style_index = self.measure(outputs, z, style, longest)
-        return outputs, values, style_index
+        values, style_index, keys = self.measure(outputs, z, style, longest, keys=True)
+        return outputs, values, style_index, keys
 
     def search(self, requests: list[Request], rngs: list[np.random.Generator], rounds: int = ROUNDS,
                elites: int = ELITES, children: int = CHILDREN,
@@ -268,20 +273,22 @@ class Searcher:
         ``near``: a latent; the search starts from latents around it (``variations``' moves) instead of the bank."""
         if near is None:
             bank_z, bank_out, bank_values, bank_style = self.bank()
+            starts = self._bank_keys
         state = []
         for request, rng in zip(requests, rngs):
             if near is not None:  # this request's own starting points, around the latent
                 bank_z = np.clip(near + NEAR_SPREAD * rng.standard_normal((4 * elites, len(near))), -CLIP, CLIP)
                 bank_z = bank_z.astype(np.float32)
                 bank_out = self.outputs(bank_z)
-                bank_values, bank_style = self.measure(bank_out, bank_z, request.style is not None)
+                bank_values, bank_style, keys = self.measure(bank_out, bank_z, request.style is not None, keys=True)
+                starts = frozenset(keys)
             scores = score(bank_values, bank_style, request, self.styles)
             # Elites: drawn from the best entries, so that different seeds start from different latents.
             pool = np.argsort(scores, kind="stable")[: 4 * elites]
             pick = rng.choice(pool, size=min(elites, len(pool)), replace=False)
             state.append({"z": bank_z[pick], "out": _rows(bank_out, pick, self.batched),
                           "values": bank_values[pick], "style": bank_style[pick], "score": scores[pick],
-                          "done": None})
+                          "done": None, "starts": starts})
         for _ in range(rounds):
             active = [i for i, s in enumerate(state) if s["done"] is None]
             if not active:
@@ -296,7 +303,7 @@ class Searcher:
                 outs.append(_rows(s["out"], parent, self.batched))
                 owners.append(np.full(len(z), i))
             z = np.concatenate(zs)
-            outputs, values, style_index = self._evaluate(
+            outputs, values, style_index, keys = self._evaluate(
                 z, _concat(outs, self.batched), np.concatenate(moves),
                 style=any(requests[i].style is not None for i in active),
                 longest=any("longest_path" in requests[i].numeric for i in active))
@@ -305,7 +312,10 @@ class Searcher:
                 s, mine = state[i], np.nonzero(owners == i)[0]
                 request = requests[i]
                 child_scores = score(values[mine], style_index[mine], request, self.styles)
-                hits = np.nonzero(meets(values[mine], style_index[mine], request, self.styles))[0]
+                # A hit is a level of its own: not one of the starting points (the bank is shared by every
+                # request and seed, so a bank level that already meets would come back for many of them).
+                hits = [h for h in np.nonzero(meets(values[mine], style_index[mine], request, self.styles))[0]
+                        if keys[mine[h]] not in s["starts"]]
                 if len(hits):
                     j = mine[hits[0]]
                     s["done"] = (z[j], values[j], True)
