@@ -196,6 +196,7 @@ class Searcher:
         self.styles = generator.styles
         self._anchors = anchors
         self._bank = None
+        self._bank_keys = frozenset()  # the bank's grids as bytes, set with the bank
 
     # -- decoding and measuring candidates ----------------------------------------------------------------------
     def outputs(self, z: np.ndarray) -> list[np.ndarray]:
@@ -203,16 +204,13 @@ class Searcher:
                  for b in range(0, len(z), self.generator.chunk_size)]
         return _concat(parts, self.batched)
 
-    def measure(self, outputs, z: np.ndarray, style: bool = True, longest: bool = True, keys: bool = False):
-        """Attributes and style index of the levels the outputs decode to (the search's own grids); without
-        ``style`` the style index is -1, without ``longest`` the longest path (no request asked for them). With
-        ``keys``, also each grid's bytes (what tells one level from another)."""
+    def measure(self, outputs, z: np.ndarray, style: bool = True, longest: bool = True):
+        """The levels the outputs decode to (the search's own grids), their attributes and style index: ``(grids,
+        values, style_index)``; without ``style`` the style index is -1, without ``longest`` the longest path (no
+        request asked for them)."""
         grids, _ = self.decoding.levels(outputs, self.mode)
         styles = styles_of(self.info, z) if style else np.full(len(z), -1, dtype=np.int64)
-        values = attributes(grids, self.info.start, self.info.exit, longest=longest)
-        if keys:
-            return values, styles, [grid.tobytes() for grid in grids]
-        return values, styles
+        return grids, attributes(grids, self.info.start, self.info.exit, longest=longest), styles
 
     def bank(self):
         """``(z, outputs, values, style_index)`` of the bank (computed once)."""
@@ -225,9 +223,9 @@ class Searcher:
                 parts.append(np.asarray(self._anchors, dtype=np.float32))
             z = np.concatenate(parts)
             outputs = self.outputs(z)
-            values, style_index, keys = self.measure(outputs, z, keys=True)
+            grids, values, style_index = self.measure(outputs, z)
             self._bank = (z, outputs, values, style_index)
-            self._bank_keys = frozenset(keys)
+            self._bank_keys = frozenset(grid.tobytes() for grid in grids)
         return self._bank
 
     # -- moves ----------------------------------------------------------------------------------------------------
@@ -251,7 +249,7 @@ class Searcher:
         return np.clip(parents, -CLIP, CLIP).astype(np.float32), code_move
 
     def _evaluate(self, z, parent_outputs, code_move, style: bool, longest: bool):
-        """Outputs and measurements of candidates: children that kept their parent's code reuse its outputs."""
+        """Outputs, grids and measurements of candidates: children that kept their parent's code reuse its outputs."""
         if self.noise_start is None:
             outputs = self.outputs(z)
         else:
@@ -263,8 +261,8 @@ class Searcher:
                     if b:
                         outputs[k] = outputs[k].copy()
                         outputs[k][moved] = fresh[k]
-        values, style_index, keys = self.measure(outputs, z, style, longest, keys=True)
-        return outputs, values, style_index, keys
+        grids, values, style_index = self.measure(outputs, z, style, longest)
+        return outputs, grids, values, style_index
 
     def search(self, requests: list[Request], rngs: list[np.random.Generator], rounds: int = ROUNDS,
                elites: int = ELITES, children: int = CHILDREN,
@@ -280,8 +278,8 @@ class Searcher:
                 bank_z = np.clip(near + NEAR_SPREAD * rng.standard_normal((4 * elites, len(near))), -CLIP, CLIP)
                 bank_z = bank_z.astype(np.float32)
                 bank_out = self.outputs(bank_z)
-                bank_values, bank_style, keys = self.measure(bank_out, bank_z, request.style is not None, keys=True)
-                starts = frozenset(keys)
+                grids, bank_values, bank_style = self.measure(bank_out, bank_z, request.style is not None)
+                starts = frozenset(grid.tobytes() for grid in grids)
             scores = score(bank_values, bank_style, request, self.styles)
             # Elites: drawn from the best entries, so that different seeds start from different latents.
             pool = np.argsort(scores, kind="stable")[: 4 * elites]
@@ -303,7 +301,7 @@ class Searcher:
                 outs.append(_rows(s["out"], parent, self.batched))
                 owners.append(np.full(len(z), i))
             z = np.concatenate(zs)
-            outputs, values, style_index, keys = self._evaluate(
+            outputs, grids, values, style_index = self._evaluate(
                 z, _concat(outs, self.batched), np.concatenate(moves),
                 style=any(requests[i].style is not None for i in active),
                 longest=any("longest_path" in requests[i].numeric for i in active))
@@ -315,7 +313,7 @@ class Searcher:
                 # A hit is a level of its own: not one of the starting points (the bank is shared by every
                 # request and seed, so a bank level that already meets would come back for many of them).
                 hits = [h for h in np.nonzero(meets(values[mine], style_index[mine], request, self.styles))[0]
-                        if keys[mine[h]] not in s["starts"]]
+                        if grids[mine[h]].tobytes() not in s["starts"]]
                 if len(hits):
                     j = mine[hits[0]]
                     s["done"] = (z[j], values[j], True)
