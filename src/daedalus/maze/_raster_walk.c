@@ -139,12 +139,28 @@ static inline void prefetch_span(const float *start, size_t floats) {
 }
 
 
+#if defined(__SSE2__) || defined(_M_X64)
+/* Units o..o+3 of one layer for `count` lanes from h's rows on: independent sums side by side. Called with constant
+ * counts (LANES, 4, 1), which the compiler specialises, so acc stays in registers. */
+static inline void dense_units(const float *weights, const float *b, int inputs, int outputs, int o, int last,
+                               const float *h, float *next, int stride, int count) {
+    __m128 acc[LANES];
+    for (int j = 0; j < count; j++) acc[j] = _mm_loadu_ps(b + o);
+    for (int i = 0; i < inputs; i++) {
+        __m128 w = _mm_loadu_ps(weights + (size_t)i * outputs + o);
+        for (int j = 0; j < count; j++)
+            acc[j] = _mm_add_ps(acc[j], _mm_mul_ps(_mm_set1_ps(h[(size_t)j * stride + i]), w));
+    }
+    for (int j = 0; j < count; j++)
+        _mm_storeu_ps(next + (size_t)j * stride + o, last ? acc[j] : _mm_max_ps(acc[j], _mm_setzero_ps()));
+}
+#endif
+
 /* The window network's four scores at one cell for every lane, in float32 and the order docs/formats.md fixes:
  * h = the level's bias plus the table row of each group of bits, in group order; then for each further layer, ReLU,
  * its bias, plus h_k * w_k for k in order. Every unit's sum runs in that order in its own SSE lane (four units per
  * register where there is SSE, one by one elsewhere: the same bits); -ffp-contract=off keeps products and sums
- * rounded one by one. h and next hold LANES rows of net->stride; lanes at or past n hold zeros and are
- * computed and ignored, so the inner loops run a fixed LANES times. */
+ * rounded one by one. h and next hold LANES rows of net->stride. */
 static void window_net_scores(const WindowNet *net, Lane *lanes, int n, float *h, float *next,
                               float score[LANES][OPTIONS]) {
     int width = net->sizes[1];
@@ -174,17 +190,16 @@ static void window_net_scores(const WindowNet *net, Lane *lanes, int n, float *h
         int o = 0;
 #if defined(__SSE2__) || defined(_M_X64)
         for (; o + 4 <= outputs; o += 4) {
-            __m128 acc[LANES];
-            __m128 start = _mm_loadu_ps(b + o);
-            for (int l = 0; l < LANES; l++) acc[l] = start;
-            for (int i = 0; i < inputs; i++) {
-                __m128 w = _mm_loadu_ps(weights + (size_t)i * outputs + o);
-                for (int l = 0; l < LANES; l++)
-                    acc[l] = _mm_add_ps(acc[l], _mm_mul_ps(_mm_set1_ps(h[(size_t)l * net->stride + i]), w));
-            }
-            for (int l = 0; l < LANES; l++)
-                _mm_storeu_ps(next + (size_t)l * net->stride + o,
-                              last ? acc[l] : _mm_max_ps(acc[l], _mm_setzero_ps()));
+            int l = 0, stride = net->stride;
+            for (; l + LANES <= n; l += LANES)
+                dense_units(weights, b, inputs, outputs, o, last, h + (size_t)l * stride, next + (size_t)l * stride,
+                            stride, LANES);
+            for (; l + 4 <= n; l += 4)
+                dense_units(weights, b, inputs, outputs, o, last, h + (size_t)l * stride, next + (size_t)l * stride,
+                            stride, 4);
+            for (; l < n; l++)
+                dense_units(weights, b, inputs, outputs, o, last, h + (size_t)l * stride, next + (size_t)l * stride,
+                            stride, 1);
         }
 #endif
         for (; o < outputs; o++) {
@@ -350,9 +365,9 @@ static void write_grid(const Walk *w, int closed_cells, unsigned char *grid) {
     }
 }
 
-/* The walk of count levels, LANES at a time. lanes: LANES Lanes; links: LANES * 2 * (rows + TOP) * stride bytes;
- * h and next: LANES * net->stride floats each, zeroed. *bad: the first (level * cells + cell) whose scores are
- * not finite (the walk stops at the end of its group of LANES levels), else left alone. */
+/* The walk of count levels, LANES at a time. lanes: min(count, LANES) Lanes, and as many times 2 * (rows + TOP) *
+ * stride bytes of links and net->stride floats of h and of next. *bad: the first (level * cells + cell) whose scores
+ * are not finite (the walk stops at the end of its group of LANES levels), else left alone. */
 static void walk_batch(const Walker *k, const float *cell_logits, const float *context_mix, const double *uniforms,
                        unsigned char *out, Py_ssize_t count, Lane *lanes, unsigned char *links, float *h, float *next,
                        Py_ssize_t *bad) {
@@ -473,10 +488,12 @@ static PyObject *walk(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "walk: buffer sizes do not match the dimensions");
         goto done;
     }
-    lanes = calloc(LANES, sizeof(Lane));
-    links = malloc((size_t)LANES * 2 * (rows + TOP) * (cols + LEFT + RIGHT));
-    h = calloc((size_t)LANES * net.stride, sizeof(float));
-    next = calloc((size_t)LANES * net.stride, sizeof(float));
+    /* Every field a lane reads is written first (walk_batch, start_row, read_cell): no zeroing needed. */
+    size_t used = count < LANES ? (size_t)(count > 0 ? count : 1) : LANES;
+    lanes = malloc(used * sizeof(Lane));
+    links = malloc(used * 2 * (rows + TOP) * (cols + LEFT + RIGHT));
+    h = malloc(used * net.stride * sizeof(float));
+    next = malloc(used * net.stride * sizeof(float));
     if (lanes == NULL || links == NULL || h == NULL || next == NULL) {
         PyErr_NoMemory();
         goto done;
