@@ -138,7 +138,6 @@ static inline void prefetch_span(const float *start, size_t floats) {
     for (; p < end; p += 64) PREFETCH(p);
 }
 
-
 #if defined(__SSE2__) || defined(_M_X64)
 /* Units o..o+3 of one layer for `count` lanes from h's rows on: independent sums side by side. Called with constant
  * counts (LANES, 4, 1), which the compiler specialises, so acc stays in registers. */
