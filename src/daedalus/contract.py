@@ -18,7 +18,7 @@ FORMAT_VERSION = "1"
 # format 1 only would walk without them and draw other levels, so it must refuse such a file. Format 3 adds the
 # raster walk's order (metadata walk_order other than identity): a runtime that knows format 2 at most would not
 # turn its levels back.
-FORMAT_VERSIONS = ("1", "2", "3")
+FORMAT_VERSIONS = ("1", "2", "3", "4")
 INPUT_NAME = "z"
 # The graph's outputs per decoding kind, in order. A kind is one entry here, one trainer model and one runtime
 # decoding class (daedalus.runtime.decodings).
@@ -42,8 +42,16 @@ def output_names(decoding: str, metadata: dict) -> tuple[str, ...]:
 
 
 def format_version(decoding: str, metadata: dict) -> str:
-    """The oldest format that describes a decoder: 3 when its walk has an order other than rows from the top
+    """The oldest format that describes a decoder: 4 when a style's walk has a temperature other than 1
+    (``walk_temperature`` in its ``corpus``), else 3 when its walk has an order other than rows from the top
     (``walk_order``), else 2 when it has optional outputs, else 1."""
+    try:
+        styles = json.loads(metadata.get("styles", "[]"))
+    except ValueError:
+        styles = []  # read_contract names the fault
+    if any(isinstance(entry, dict) and isinstance(entry.get("corpus"), dict)
+           and entry["corpus"].get("walk_temperature", 1.0) != 1.0 for entry in styles):
+        return "4"
     if metadata.get("walk_order", "identity") != "identity":
         return "3"
     return "2" if len(output_names(decoding, metadata)) > len(OUTPUTS[decoding]) else "1"

@@ -101,6 +101,9 @@ class Decoding:
         grids = self.raw(outputs, mode, style)
         return grids, np.zeros(len(grids), dtype=np.int64)
 
+    # Whether a style's ``walk_temperature`` changes this decoder's levels (the export fits one per style then).
+    tempered = False
+
     def braid_metadata(self, outputs: list[np.ndarray]) -> dict[str, str]:
         """Metadata the export adds so that braid mode keeps enough loops (none for most kinds)."""
         return {}
@@ -220,6 +223,8 @@ class RasterDecoding(Decoding):
         problem = walk_order_problem(self.walk_order, info.height, info.width, self.closed_cells)
         if problem is not None:
             raise ModelError(f"model {source}: metadata walk_order {problem}")
+        self.temperatures = {style.name: style_temperature(style, source) for style in info.styles}
+        self._tempered_weights: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # T -> (the weights, tempered)
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
         self.noise_start = int(code_dim) if code_dim is not None else None
@@ -265,26 +270,53 @@ class RasterDecoding(Decoding):
 
     def raw(self, outputs, mode, style=None):
         braid = mode == "braid"
-        bonus = self.loop_bonus
-        if style is not None and "braid_loop_bonus" in style.corpus:
-            bonus = float(style.corpus["braid_loop_bonus"])
-        return self._walk(outputs, braid, bonus if braid else 0.0)
+        bonus, temperature = self.loop_bonus, 1.0
+        if style is not None:
+            bonus = float(style.corpus.get("braid_loop_bonus", bonus))
+            temperature = style_temperature(style, self.source)
+        return self._walk(outputs, braid, bonus if braid else 0.0, temperature)
 
-    def _walk(self, outputs, loops: bool, bonus: float) -> np.ndarray:
+    tempered = True
+
+    def _walk(self, outputs, loops: bool, bonus: float, temperature: float = 1.0) -> np.ndarray:
         cell_logits, context_mix, context_basis, uniforms, *window = outputs
-        window = self._window(*window) if self.window_hidden else None
+        if temperature != 1.0:
+            # docs/formats.md "Raster decoders", step 0: every score is the walk's at T 1 times s = 1 / T, because
+            # each is linear in these numbers (the window network's through its output layer).
+            scale = np.float32(1.0 / temperature)
+            cell_logits, context_mix, bonus = cell_logits * scale, context_mix * scale, bonus / temperature
+        window = self._window(*window, temperature=temperature) if self.window_hidden else None
         grids = raster_walk(cell_logits, context_mix, context_basis, uniforms, loops=loops, loop_bonus=bonus,
                             closed_cells=self.closed_cells, window=window)
         return turned_back(grids, self.walk_order)
 
-    def _window(self, bias: np.ndarray, weights: np.ndarray) -> Window:
+    def _window(self, bias: np.ndarray, weights: np.ndarray, temperature: float = 1.0) -> Window:
         """The window network's numbers, its first layer's tables made once for the decoder's fixed weights (the
-        pipeline hands the same array every call) and again only if other weights come."""
+        pipeline hands the same array every call) and again only if other weights come. At a temperature other
+        than 1 the output layer's weights and bias are multiplied by 1 / T (the first layer and its tables stay)."""
         kept = self._window_tables
         if kept is None or not (kept[0] is weights or np.array_equal(kept[0], weights)):
             first = window_layers(np.asarray(weights, dtype=np.float32), self.window_hidden)[0][0]
             kept = self._window_tables = (weights, window_tables(first))
+            self._tempered_weights.clear()
+        if temperature != 1.0:
+            tempered = self._tempered_weights.get(temperature)
+            if tempered is None or tempered[0] is not weights:
+                scaled = np.array(weights, dtype=np.float32)
+                output_layer = self.window_hidden[-1] * OPTIONS + OPTIONS
+                scaled[-output_layer:] *= np.float32(1.0 / temperature)
+                tempered = self._tempered_weights[temperature] = (weights, scaled)
+            weights = tempered[1]
         return Window(bias, weights, self.window_hidden, kept[1])
+
+
+def style_temperature(style, source: str) -> float:
+    """A style's ``walk_temperature`` (1 when its corpus entry has none): a finite number > 0."""
+    value = style.corpus.get("walk_temperature", 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ModelError(f"model {source}: style {style.name!r} has walk_temperature {value!r}, expected a finite "
+                         f"number > 0")
+    return float(value)
 
 
 DECODINGS: dict[str, type[Decoding]] = {cls.kind: cls for cls in (ThresholdDecoding, CarveDecoding, RasterDecoding)}
