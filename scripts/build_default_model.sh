@@ -2,7 +2,8 @@
 # Rebuild the many-style default decoder shipped with the runtime: a corpus of eight styles (1,000 levels each from
 # the classic generators, one of them braided), trained with the one recommended configuration (configs/styles.toml)
 # for 80 epochs instead of 40 (the mixture's held-out loss still falls at 40; EXPERIMENTS.md "The window network"),
-# ending with critic tuning style by style (one critic per style), then exported, then its critics
+# ending with critic tuning style by style (one critic per style), then exported (the export fits a walk
+# temperature per style, about 5 minutes: docs/formats.md "Raster decoders" step 0), then its critics
 # (scripts/build_default_critics.sh). About 15-25 minutes on two CPU threads; then
 # python scripts/target_ranges.py (the reachable ranges the game's targeted levels read) and python scripts/style_figures.py --run RUN_DIR --out docs/figures.
 #   scripts/build_default_model.sh [RUN_DIR]

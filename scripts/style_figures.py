@@ -5,6 +5,8 @@
   style's sampling Gaussian mean from the ONNX metadata (the seed's latent scatter, for styles);
 - ``styles-blend.png``: ``interpolate`` from one style to another, the walk's noise shared by every step.
 
+Without the run folder (``--run`` missing) the latent scatter is skipped and the other two are drawn.
+
     python scripts/style_figures.py --run runs/default-model --out docs/figures
 """
 
@@ -64,26 +66,29 @@ def main() -> int:
     fig.suptitle("the shipped decoder, generate --style NAME (braid mode for the braided style)", fontsize=10)
     save(fig, "styles-sheet.png")
 
-    model, config = load_model(args.run)
-    data = load_dataset(config["data"])
-    with torch.no_grad():
-        codes = np.concatenate([model.encode(torch.from_numpy(chunk))[0].numpy()
-                                for chunk in np.array_split(data.train, max(1, len(data.train) // 1024))])
-    mean = codes.mean(axis=0)
-    _, _, axes2 = np.linalg.svd(codes - mean, full_matrices=False)
-    flat = (codes - mean) @ axes2[:2].T
-    names = config["data"]["styles"]
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    for index, name in enumerate(names):
-        pick = data.train_labels == index
-        ax.scatter(flat[pick, 0], flat[pick, 1], s=3, alpha=0.5, label=name, color=plt.cm.tab10(index))
-        centre = (generator.info.style(name).mean - mean) @ axes2[:2].T
-        ax.scatter(*centre, marker="X", s=90, color=plt.cm.tab10(index), edgecolor="black")
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    ax.set_title("codes of the training levels by style (X: the style's sampling mean)", fontsize=10)
-    ax.legend(markerscale=4, fontsize=8, loc="best")
-    save(fig, "styles-latent.png")
+    if not Path(args.run, "config.json").exists():  # the sheet and the blend need the decoder only
+        print(f"no run folder {args.run}: styles-latent.png (the training codes) is left as it is")
+    else:
+        model, config = load_model(args.run)
+        data = load_dataset(config["data"])
+        with torch.no_grad():
+            codes = np.concatenate([model.encode(torch.from_numpy(chunk))[0].numpy()
+                                    for chunk in np.array_split(data.train, max(1, len(data.train) // 1024))])
+        mean = codes.mean(axis=0)
+        _, _, axes2 = np.linalg.svd(codes - mean, full_matrices=False)
+        flat = (codes - mean) @ axes2[:2].T
+        names = config["data"]["styles"]
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+        for index, name in enumerate(names):
+            pick = data.train_labels == index
+            ax.scatter(flat[pick, 0], flat[pick, 1], s=3, alpha=0.5, label=name, color=plt.cm.tab10(index))
+            centre = (generator.info.style(name).mean - mean) @ axes2[:2].T
+            ax.scatter(*centre, marker="X", s=90, color=plt.cm.tab10(index), edgecolor="black")
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+        ax.set_title("codes of the training levels by style (X: the style's sampling mean)", fontsize=10)
+        ax.legend(markerscale=4, fontsize=8, loc="best")
+        save(fig, "styles-latent.png")
 
     ends = (styles[0], styles[-1])
     steps = generator.interpolate(*ends, steps=8, seed=args.seed)

@@ -294,7 +294,7 @@ def test_shipped_default_model_keeps_the_contract():
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["context_groups"] == "2"  # the recommended configuration's two context groups
     assert meta["window_hidden"] == "64"  # and its window network
-    assert meta["walk_order"] == "flip_rows" and meta["daedalus_format"] == "3"  # walked from the bottom up
+    assert meta["walk_order"] == "flip_rows" and meta["daedalus_format"] == "4"  # bottom up; a style tempered
     assert meta["decoding"] == "raster" and meta["model_name"] == "raster"
     # The many-style default (issue 11): at least six styles, one of them braided, each with its Gaussian.
     styles = json.loads(meta["styles"])

@@ -121,3 +121,12 @@ def test_export_refuses_an_unknown_style_temperatures_choice(tmp_path):
 
     with pytest.raises(UsageError, match="--style-temperatures must be one of fit, none, got 'warm'"):
         export_decoder(tmp_path, tmp_path / "m.onnx", style_temperatures="warm")
+
+
+def test_info_names_the_styles_walked_at_another_temperature(tmp_path, capsys):
+    from daedalus.cli import main
+
+    path = with_temperatures(tmp_path / "warm.onnx", {"prim": 0.9})
+    assert main(["info", "--model", str(path)]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("styles: "))
+    assert "prim (walk temperature 0.9)" in line and "kruskal," in line and "kruskal (" not in line

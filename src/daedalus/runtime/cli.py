@@ -150,7 +150,11 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"latent_dim {report['latent_dim']}, grid {report['height']}x{report['width']}, "
           f"threshold {report['threshold']}")
     print(f"decoding: {report['decoding']}")
-    print(f"styles: {', '.join(report['styles']) or '(one style)'}")
+    # A style walked at another temperature than 1 says so (docs/formats.md "Raster decoders", step 0).
+    named = [style.name + (f" (walk temperature {style.corpus['walk_temperature']:g})"
+                           if style.corpus.get("walk_temperature", 1) != 1 else "")
+             for style in generator.info.styles]
+    print(f"styles: {', '.join(named) or '(one style)'}")
     print("metadata:")
     for key, value in sorted(report["metadata"].items()):
         if key == "styles":
