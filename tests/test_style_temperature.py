@@ -55,8 +55,13 @@ def test_a_sharp_temperature_makes_a_style_walk_its_best_option_and_leaves_the_o
     from daedalus.maze.stats import is_perfect
 
     assert is_perfect(cold).all()
-    level = sharp.generate(1, seed=11, style="prim")[0]
-    assert np.array_equal(sharp.from_latents(level.z, style="prim").grid, level.grid)
+    # generate(style=) walks at the style's temperature too, in its threaded pipeline as in raw_levels.
+    levels = sharp.generate(300, seed=11, style="prim")
+    z300 = np.stack([level.z for level in levels])
+    grids = np.stack([level.grid for level in levels])
+    assert np.array_equal(grids, sharp.raw_levels(z300, style="prim"))
+    assert not np.array_equal(grids, plain.raw_levels(z300, style="prim"))
+    assert np.array_equal(sharp.from_latents(levels[5].z, style="prim").grid, levels[5].grid)
 
 
 def test_a_temperature_of_one_is_the_walk_without_one(tmp_path):

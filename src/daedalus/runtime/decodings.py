@@ -189,6 +189,7 @@ class RasterDecoding(Decoding):
     level under it and the level is turned back."""
 
     kind = "raster"
+    tempered = True  # a style's walk_temperature divides its walk's scores (docs/formats.md, step 0)
 
     def __init__(self, info: ModelInfo, source: str):
         super().__init__(info, source)
@@ -275,8 +276,6 @@ class RasterDecoding(Decoding):
             bonus = float(style.corpus.get("braid_loop_bonus", bonus))
             temperature = style_temperature(style, self.source)
         return self._walk(outputs, braid, bonus if braid else 0.0, temperature)
-
-    tempered = True
 
     def _walk(self, outputs, loops: bool, bonus: float, temperature: float = 1.0) -> np.ndarray:
         cell_logits, context_mix, context_basis, uniforms, *window = outputs
