@@ -121,11 +121,11 @@ def test_the_fit_finds_the_temperature_a_corpus_was_drawn_at(tmp_path, monkeypat
     assert read_contract(metadata, "fitted").style("recursive-division").corpus["walk_temperature"] == 0.6
 
 
-def test_export_refuses_an_unknown_style_temperatures_choice(tmp_path):
+def test_export_refuses_an_unknown_walk_temperatures_choice(tmp_path):
     from daedalus.export.onnx_export import export_decoder
 
-    with pytest.raises(UsageError, match="--style-temperatures must be one of fit, none, got 'warm'"):
-        export_decoder(tmp_path, tmp_path / "m.onnx", style_temperatures="warm")
+    with pytest.raises(UsageError, match="--walk-temperatures must be one of fit, none, got 'warm'"):
+        export_decoder(tmp_path, tmp_path / "m.onnx", walk_temperatures="warm")
 
 
 def test_info_names_the_styles_walked_at_another_temperature(tmp_path, capsys):
@@ -135,3 +135,55 @@ def test_info_names_the_styles_walked_at_another_temperature(tmp_path, capsys):
     assert main(["info", "--model", str(path)]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("styles: "))
     assert "prim (walk temperature 0.9)" in line and "kruskal," in line and "kruskal (" not in line
+
+
+def with_metadata(path, **keys):
+    """A copy of the shipped decoder at ``path`` with metadata ``keys`` set (None removes a key)."""
+    proto = onnx.load(str(DEFAULT_MODEL))
+    kept = {p.key: p.value for p in proto.metadata_props}
+    for key, value in keys.items():
+        if value is None:
+            kept.pop(key, None)
+        else:
+            kept[key] = value
+    kept["daedalus_format"] = format_version("raster", kept)
+    del proto.metadata_props[:]
+    for key, value in kept.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+    return path
+
+
+def test_the_prior_walks_at_the_top_level_temperature_and_a_style_at_its_own(tmp_path):
+    plain = MazeGenerator.load(with_metadata(tmp_path / "plain.onnx"))
+    sharp = MazeGenerator.load(with_metadata(tmp_path / "sharp.onnx", walk_temperature="1e-06"))
+    assert sharp.metadata["daedalus_format"] == "4"
+    z = same_code_other_noise(plain, "prim")
+    cold = sharp.raw_levels(z)  # no style: the prior's temperature
+    assert (cold[0::2] == cold[1::2]).all()
+    # A style without a walk_temperature of its own walks at 1 whatever the top-level key says.
+    assert np.array_equal(sharp.raw_levels(z, style="prim"), plain.raw_levels(z, style="prim"))
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "hot", "nan", "inf"])
+def test_a_top_level_walk_temperature_that_is_not_a_positive_number_is_refused(tmp_path, bad):
+    path = with_metadata(tmp_path / "bad.onnx", walk_temperature=bad)
+    with pytest.raises(ModelError, match=rf"metadata walk_temperature '{bad}' is not a finite number > 0"):
+        MazeGenerator.load(path)
+
+
+def test_the_prior_fit_finds_the_temperature_its_training_levels_were_drawn_at(tmp_path, monkeypatch):
+    monkeypatch.setattr(temperatures, "TEMPERATURES", (0.6, 1.0))
+    monkeypatch.setattr(temperatures, "SAMPLES", 300)
+    one_style = with_metadata(tmp_path / "one.onnx", styles=None)
+    sharp = MazeGenerator.load(with_metadata(tmp_path / "sharp.onnx", styles=None, walk_temperature="0.5"))
+    plain = MazeGenerator.load(one_style)
+    metadata = {p.key: p.value for p in onnx.load(str(one_style)).metadata_props}
+    raw = one_style.read_bytes()
+    drawn_sharp = sharp.raw_levels(sharp.sample_latents(300, 10**6))
+    fitted = temperatures.fit_prior_temperature(raw, metadata, drawn_sharp, seed=0)
+    assert fitted["walk_temperature"] == "0.6" and set(json.loads(fitted["walk_temperature_fit"])) == {"0.6", "1.0"}
+    drawn_plain = plain.raw_levels(plain.sample_latents(300, 10**6))
+    assert temperatures.fit_prior_temperature(raw, metadata, drawn_plain, seed=0)["walk_temperature"] == "1.0"
+    assert temperatures.fit_prior_temperature(raw, metadata, drawn_plain[:100], seed=0) == {}  # too few to tell

@@ -228,6 +228,24 @@ def test_a_decoder_with_a_window_network_gives_python_s_levels_in_both_modes(win
     assert_the_browser_draws_python_s_levels(window_model)
 
 
+def test_a_decoder_whose_walk_has_a_temperature_gives_python_s_levels_in_both_modes(window_model, tmp_path):
+    """The prior's walk_temperature (docs/formats.md "Raster decoders", step 0): the page scales the same numbers
+    Python does, the window network's output layer included, and the levels are not those at T = 1."""
+    import onnx
+
+    proto = onnx.load(str(window_model))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "walk_temperature", "0.6"
+    next(e for e in proto.metadata_props if e.key == "daedalus_format").value = "4"
+    onnx.save(proto, str(tmp_path / "tempered.onnx"))
+    tempered = assert_the_browser_draws_python_s_levels(tmp_path / "tempered.onnx")
+    plain = MazeGenerator.load(window_model, device="cpu")
+    for mode, levels in tempered.items():
+        moved = sum(level.to_text() != plain.generate(1, seed=code, mode=mode)[0].to_text()
+                    for code, level in zip(CODES, levels))
+        assert moved >= len(CODES) // 2, f"{mode}: T 0.6 changed only {moved} of {len(CODES)} levels"
+
+
 def test_the_browser_s_window_network_walks_random_scores_as_numpy_does(page):
     """web/walk.js against the numpy reference on random scores and a strong random two-layer window network:
     every level equal (the page's decoder levels above are a weaker check, its window being barely trained)."""

@@ -67,7 +67,26 @@ const DECODINGS = {
       decoder.windowTables ||= windowTables(outputs.windowWeights, windowHidden[0]);
       outputs.windowTables = decoder.windowTables;
     }
-    const grid = rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, braid ? decoder.loopBonus : 0,
+    let bonus = braid ? decoder.loopBonus : 0;
+    const temperature = decoder.temperature;
+    if (temperature !== 1) {
+      // docs/formats.md "Raster decoders", step 0: the scores divided by T through the numbers they are linear in.
+      // A float32 times a float32 is exact in float64, so storing it in a Float32Array rounds as float32 math does.
+      const s = Math.fround(1 / temperature);
+      outputs.cellLogits = Float32Array.from(outputs.cellLogits, (v) => v * s);
+      outputs.contextMix = Float32Array.from(outputs.contextMix, (v) => v * s);
+      if (windowHidden.length) {
+        if (!decoder.temperedWeights) {
+          const scaled = Float32Array.from(outputs.windowWeights);
+          const outputLayer = windowHidden[windowHidden.length - 1] * 4 + 4;
+          for (let i = scaled.length - outputLayer; i < scaled.length; i++) scaled[i] *= s;
+          decoder.temperedWeights = scaled;
+        }
+        outputs.windowWeights = decoder.temperedWeights;
+      }
+      bonus /= temperature;
+    }
+    const grid = rasterWalk(outputs, decoder.height / 2, decoder.width / 2, braid, bonus,
       decoder.meta.closed_cells === "learned", windowHidden);
     return turnBack(grid, decoder.height, decoder.width, decoder.meta.walk_order);
   },
@@ -110,6 +129,11 @@ export class Decoder {
     this.start = JSON.parse(meta.start);
     this.exit = JSON.parse(meta.exit);
     this.loopBonus = Number(meta.braid_loop_bonus || 0);
+    // The prior's walk temperature (docs/formats.md "Raster decoders", step 0); the page draws the prior only.
+    this.temperature = Number(meta.walk_temperature || 1);
+    if (!(Number.isFinite(this.temperature) && this.temperature > 0)) {
+      throw new Error(`the model's walk_temperature ${JSON.stringify(meta.walk_temperature)} is not a finite number > 0`);
+    }
     const prior = JSON.parse(meta.latent_prior || '{"kind": "normal"}');
     this.mean = prior.kind === "gaussian" ? prior.mean : null;
     this.scaleTril = prior.kind === "gaussian" ? prior.scale_tril : null;

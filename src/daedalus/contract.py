@@ -42,15 +42,16 @@ def output_names(decoding: str, metadata: dict) -> tuple[str, ...]:
 
 
 def format_version(decoding: str, metadata: dict) -> str:
-    """The oldest format that describes a decoder: 4 when a style's walk has a temperature other than 1
-    (``walk_temperature`` in its ``corpus``), else 3 when its walk has an order other than rows from the top
-    (``walk_order``), else 2 when it has optional outputs, else 1."""
+    """The oldest format that describes a decoder: 4 when its walk or a style's has a temperature other than 1
+    (``walk_temperature``, top-level or in a style's ``corpus``), else 3 when its walk has an order other than rows
+    from the top (``walk_order``), else 2 when it has optional outputs, else 1."""
     try:
         styles = json.loads(metadata.get("styles", "[]"))
     except ValueError:
         styles = []  # read_contract names the fault
-    if any(isinstance(entry, dict) and isinstance(entry.get("corpus"), dict)
-           and entry["corpus"].get("walk_temperature", 1.0) != 1.0 for entry in styles):
+    tempered = metadata.get("walk_temperature", "1") not in ("1", "1.0")
+    if tempered or any(isinstance(entry, dict) and isinstance(entry.get("corpus"), dict)
+                       and entry["corpus"].get("walk_temperature", 1.0) != 1.0 for entry in styles):
         return "4"
     if metadata.get("walk_order", "identity") != "identity":
         return "3"

@@ -28,10 +28,10 @@ def register(subparsers) -> None:
                         help="carve decoders: walk temperature to write (default: the run's)")
     parser.add_argument("--size", help="N or HxW: levels of another size than the training size (a raster decoder "
                         "trained with --cell-decoder shared draws any size)")
-    parser.add_argument("--style-temperatures", dest="style_temperatures", choices=("fit", "none"), default="fit",
-                        help="many-style raster decoders: fit a walk temperature per style by the two-sample test "
-                        "against its training levels (fit, the default: about 45 s a style) or walk every style "
-                        "at 1 (none)")
+    parser.add_argument("--walk-temperatures", dest="walk_temperatures", choices=("fit", "none"), default="fit",
+                        help="raster decoders trained on a corpus of at least 150 levels: fit the walk's temperature "
+                        "(one per style of a many-style corpus) by the two-sample test against the training levels "
+                        "(fit, the default: about 40 s, or 40 s a style) or walk at 1 (none)")
     parser.set_defaults(func=run_export)
 
 
@@ -54,7 +54,7 @@ def run_export(args: argparse.Namespace) -> int:
         size = parse_size(args.size)
     meta = export_decoder(args.run, args.out, opset=args.opset, quality_samples=args.quality_samples,
                           prior=args.prior, temperature=args.temperature, size=size,
-                          style_temperatures=args.style_temperatures)
+                          walk_temperatures=args.walk_temperatures)
     quality = json.loads(meta["quality"])
     print(f"wrote {args.out}: {meta.get('decoding', 'threshold')} decoder, opset {args.opset}, z [batch, "
           f"{meta['latent_dim']}], {meta['height']}x{meta['width']} levels, max |onnx - torch| "

@@ -55,7 +55,7 @@ class _Decoder(torch.nn.Module):
         return self.model.export_outputs(z)
 
 
-STYLE_TEMPERATURE_CHOICES = ("fit", "none")
+WALK_TEMPERATURE_CHOICES = ("fit", "none")
 
 
 def output_names(model) -> list[str]:
@@ -295,7 +295,7 @@ def _readable_corpus(config: dict):
 def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET,
                    quality_samples: int = 1000, seed: int = 0, prior: str | None = None,
                    temperature: float | None = None, size: tuple[int, int] | None = None,
-                   style_temperatures: str = "fit") -> dict:
+                   walk_temperatures: str = "fit") -> dict:
     """Export the decoder of a run folder to ONNX with the full metadata contract.
 
     Args:
@@ -309,9 +309,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         size: ``(height, width)`` of the levels to draw, when not the training size: a decoder whose weights do
             not depend on the size (``model.resized``; a raster decoder with ``cell_decoder = "shared"``) is exported
             for that size, and ``trained_size`` records the size it learned at.
-        style_temperatures: ``"fit"`` (a many-style raster decoder gets a walk temperature per style, fitted by the
-            two-sample test against that style's training levels: ``daedalus.export.temperatures``) or ``"none"``
-            (every style walks at T = 1).
+        walk_temperatures: ``"fit"`` (a raster decoder trained on a corpus gets a walk temperature, fitted by the
+            two-sample test against its training levels, or one per style against each style's:
+            ``daedalus.export.temperatures``) or ``"none"`` (it walks at T = 1).
 
     Returns:
         The ``metadata_props`` written, as a dict of strings.
@@ -335,9 +335,9 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
 
     check_writable_folder(folder, "--out", out_path)  # before the export, not after it (/proc, a read-only mount)
 
-    if style_temperatures not in STYLE_TEMPERATURE_CHOICES:
-        raise UsageError(f"--style-temperatures must be one of {', '.join(STYLE_TEMPERATURE_CHOICES)}, got "
-                         f"{style_temperatures!r}")
+    if walk_temperatures not in WALK_TEMPERATURE_CHOICES:
+        raise UsageError(f"--walk-temperatures must be one of {', '.join(WALK_TEMPERATURE_CHOICES)}, got "
+                         f"{walk_temperatures!r}")
     if prior is not None and prior not in PRIORS:
         raise UsageError(f"--prior must be one of {', '.join(PRIORS)}, got {prior!r}")
     model, config = load_model(run_dir, device="cpu")
@@ -411,14 +411,17 @@ def export_decoder(run_dir: str | os.PathLike, out_path: str | os.PathLike, opse
         entry["corpus"].update(decoding.style_braid_metadata(outputs))
     if styles:
         metadata["styles"] = json.dumps(styles)
-        if style_temperatures == "fit" and dataset is not None and decoding.tempered and trained == (height, width):
-            from daedalus.export.temperatures import fit_style_temperatures, stderr_progress
+    if walk_temperatures == "fit" and dataset is not None and decoding.tempered and trained == (height, width):
+        from daedalus.export.temperatures import fit_prior_temperature, fit_style_temperatures, stderr_progress
 
+        if styles:  # each style against its own levels; the prior (their mixture) walks at 1
             names = config["data"].get("styles") or []
             references = {name: dataset.train[dataset.train_labels == i] for i, name in enumerate(names)}
             styles = fit_style_temperatures(raw, metadata, references, seed, progress=stderr_progress)
             metadata["styles"] = json.dumps(styles)
-            metadata["daedalus_format"] = format_version(info.decoding, metadata)
+        else:
+            metadata.update(fit_prior_temperature(raw, metadata, dataset.train, seed, progress=stderr_progress))
+        metadata["daedalus_format"] = format_version(info.decoding, metadata)
     info = read_contract(metadata, f"the export of {str(run_dir)!r}")
     decoding = decoding_for(info, "being exported")
     provisional = check_against_torch(raw, model, decoding, seed)

@@ -101,8 +101,13 @@ class Decoding:
         grids = self.raw(outputs, mode, style)
         return grids, np.zeros(len(grids), dtype=np.int64)
 
-    # Whether a style's ``walk_temperature`` changes this decoder's levels (the export fits one per style then).
+    # Whether a ``walk_temperature`` changes this decoder's levels (the export fits one then).
     tempered = False
+
+    def tempered_levels(self, outputs: list[np.ndarray], mode: str, style, temperature: float) -> np.ndarray:
+        """``raw`` as if the prior (``style`` None) or the style walked at ``temperature``: the same as ``raw`` for
+        a kind that is not ``tempered``."""
+        return self.raw(outputs, mode, style)
 
     def braid_metadata(self, outputs: list[np.ndarray]) -> dict[str, str]:
         """Metadata the export adds so that braid mode keeps enough loops (none for most kinds)."""
@@ -189,7 +194,7 @@ class RasterDecoding(Decoding):
     level under it and the level is turned back."""
 
     kind = "raster"
-    tempered = True  # a style's walk_temperature divides its walk's scores (docs/formats.md, step 0)
+    tempered = True  # a walk_temperature divides the walk's scores (docs/formats.md, step 0)
 
     def __init__(self, info: ModelInfo, source: str):
         super().__init__(info, source)
@@ -224,6 +229,8 @@ class RasterDecoding(Decoding):
         problem = walk_order_problem(self.walk_order, info.height, info.width, self.closed_cells)
         if problem is not None:
             raise ModelError(f"model {source}: metadata walk_order {problem}")
+        # The prior's walk temperature (metadata walk_temperature) and each style's (its corpus entry); step 0.
+        self.prior_temperature = prior_temperature(info.metadata, source)
         self.temperatures = {style.name: style_temperature(style, source) for style in info.styles}
         self._tempered_weights: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # T -> (the weights, tempered)
         code_dim = info.metadata.get("code_dim")
@@ -270,11 +277,12 @@ class RasterDecoding(Decoding):
         return {"braid_loop_bonus": self.loop_bonus_for(outputs)}
 
     def raw(self, outputs, mode, style=None):
+        temperature = self.prior_temperature if style is None else style_temperature(style, self.source)
+        return self.tempered_levels(outputs, mode, style, temperature)
+
+    def tempered_levels(self, outputs, mode, style, temperature):
         braid = mode == "braid"
-        bonus, temperature = self.loop_bonus, 1.0
-        if style is not None:
-            bonus = float(style.corpus.get("braid_loop_bonus", bonus))
-            temperature = style_temperature(style, self.source)
+        bonus = self.loop_bonus if style is None else float(style.corpus.get("braid_loop_bonus", self.loop_bonus))
         return self._walk(outputs, braid, bonus if braid else 0.0, temperature)
 
     def _walk(self, outputs, loops: bool, bonus: float, temperature: float = 1.0) -> np.ndarray:
@@ -307,6 +315,18 @@ class RasterDecoding(Decoding):
                 tempered = self._tempered_weights[temperature] = (weights, scaled)
             weights = tempered[1]
         return Window(bias, weights, self.window_hidden, kept[1])
+
+
+def prior_temperature(metadata: dict, source: str) -> float:
+    """The metadata ``walk_temperature`` (1 when absent): a finite number > 0."""
+    text = metadata.get("walk_temperature", "1")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ModelError(f"model {source}: metadata walk_temperature {text!r} is not a finite number > 0")
+    return value
 
 
 def style_temperature(style, source: str) -> float:
