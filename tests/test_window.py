@@ -208,5 +208,5 @@ def test_the_contract_lists_the_window_outputs_and_refuses_an_unknown_format(win
 
     metadata = dict(MazeGenerator.load(window_model / "window.onnx", device="cpu").metadata)
     assert read_contract(metadata, "x").outputs[-2:] == ("window_bias", "window_weights")
-    with pytest.raises(ModelError, match=r"daedalus_format '4' is not supported, expected one of '1', '2', '3'"):
-        read_contract({**metadata, "daedalus_format": "4"}, "x")
+    with pytest.raises(ModelError, match=r"daedalus_format '5' is not supported, expected one of '1', '2', '3', '4'"):
+        read_contract({**metadata, "daedalus_format": "5"}, "x")
