@@ -129,3 +129,18 @@ def foreign(path: str | Path) -> Path:
     onnx.save_model(model, str(path))
     return path
 
+
+
+def with_metadata(source, target, **changes):
+    """A copy of the ONNX file ``source`` at ``target`` with metadata ``changes`` set (a value of None removes the
+    key); returns ``target``."""
+    proto = onnx.load(str(source))
+    entries = {entry.key: entry.value for entry in proto.metadata_props}
+    entries.update(changes)
+    del proto.metadata_props[:]
+    for key, value in entries.items():
+        if value is not None:
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+    onnx.save(proto, str(target))
+    return target

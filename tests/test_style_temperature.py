@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
+import onnx_models
 from daedalus.contract import format_version, read_contract
 from daedalus.errors import ModelError, UsageError
 from daedalus.export import temperatures
@@ -138,21 +139,13 @@ def test_info_names_the_styles_walked_at_another_temperature(tmp_path, capsys):
 
 
 def with_metadata(path, **keys):
-    """A copy of the shipped decoder at ``path`` with metadata ``keys`` set (None removes a key)."""
-    proto = onnx.load(str(DEFAULT_MODEL))
-    kept = {p.key: p.value for p in proto.metadata_props}
-    for key, value in keys.items():
-        if value is None:
-            kept.pop(key, None)
-        else:
-            kept[key] = value
-    kept["daedalus_format"] = format_version("raster", kept)
-    del proto.metadata_props[:]
-    for key, value in kept.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(path))
-    return path
+    """A copy of the shipped decoder at ``path`` with metadata ``keys`` set (None removes a key) and the format
+    version its metadata needs."""
+    kept = {p.key: p.value for p in onnx.load(str(DEFAULT_MODEL)).metadata_props}
+    kept.update(keys)
+    return onnx_models.with_metadata(DEFAULT_MODEL, path, **keys,
+                                     daedalus_format=format_version("raster", {k: v for k, v in kept.items()
+                                                                                if v is not None}))
 
 
 def test_the_prior_walks_at_the_top_level_temperature_and_a_style_at_its_own(tmp_path):

@@ -6,7 +6,6 @@ order says format 3; bad orders are refused with their value."""
 import json
 
 import numpy as np
-import onnx
 import pytest
 import torch
 
@@ -19,6 +18,7 @@ from daedalus.runtime import MazeGenerator
 from daedalus.trainer.config import resolve_config
 from daedalus.trainer.models import build_model, fit_to_data, model_config
 from daedalus.trainer.walk_order import candidates, choose_walk_order, order_nats
+from onnx_models import with_metadata
 from test_window import TINY
 
 
@@ -129,18 +129,6 @@ def identity_model(tmp_path_factory):
                  "identity", "--out", str(tmp / "run")]) == 0
     assert main(["export", str(tmp / "run"), "--out", str(tmp / "plain.onnx"), "--quality-samples", "8"]) == 0
     return tmp
-
-
-def with_metadata(source, target, **changes):
-    proto = onnx.load(str(source))
-    entries = {entry.key: entry.value for entry in proto.metadata_props}
-    entries.update(changes)
-    del proto.metadata_props[:]
-    for key, value in entries.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(proto, str(target))
-    return target
 
 
 def test_the_runtime_turns_the_walk_s_levels_back_by_the_metadata(identity_model):
