@@ -7,7 +7,8 @@ T > 1 flatter. Each style's levels at each T against fresh levels of its generat
     python experiments/walk_temperature.py --model runs/X/model.onnx --data runs/X/held-out.npz   # a one-style model
 
 Scores are linear in the decoder's outputs, so dividing the cell logits, the context mix, the window's last layer
-and the loop bonus by T divides every score by T exactly; nothing in the ONNX graph changes.
+and the loop bonus by T divides every score by T exactly; nothing in the ONNX graph changes (the runtime's
+``RasterDecoding.tempered_levels``, the same step 0 a file's ``walk_temperature`` applies).
 """
 
 from __future__ import annotations
@@ -17,35 +18,17 @@ import argparse
 import numpy as np
 
 from daedalus.maze import generators
-from daedalus.maze.raster_walk import Window, raster_walk, window_layers
-from daedalus.maze.symmetry import turned_back
 from daedalus.runtime import MazeGenerator
 from daedalus.trainer.two_sample import two_sample_accuracy
 
 
 def tempered_levels(generator: MazeGenerator, style: str | None, count: int, temperature: float,
                     seed: int) -> np.ndarray:
-    decoding = generator._decoding
-    corpus = generator._style(style).corpus if style else {}
-    braid = generator.mode_for(style) == "braid"
+    """``count`` levels of the prior or a style walked at ``temperature`` (docs/formats.md "Raster decoders", step 0),
+    whatever temperature the file itself records."""
+    chosen = generator._style(style)
     outputs = generator._run(generator._code_latents(seed, count, style))
-    cells, mix, basis, uniforms, *window = outputs
-    tempered = None
-    if window:
-        full = decoding._window(*window)
-        layers = window_layers(np.asarray(full.weights, dtype=np.float32), full.hidden)
-        flat = []
-        for i, (w, b) in enumerate(layers):
-            if i == len(layers) - 1:  # the last layer is linear: its scores divide by T
-                w, b = w / temperature, b / temperature
-            flat += [w.reshape(-1)] + ([] if b is None else [b])
-        # The first layer (its tables) stays: a window has at least one hidden layer before the last.
-        tempered = Window(full.bias, np.concatenate(flat).astype(np.float32), full.hidden, full.tables)
-    bonus = float(corpus.get("braid_loop_bonus", decoding.loop_bonus)) if braid else 0.0
-    grids = raster_walk((cells / temperature).astype(np.float32), (mix / temperature).astype(np.float32), basis,
-                        uniforms, loops=braid, loop_bonus=bonus / temperature, closed_cells=decoding.closed_cells,
-                        window=tempered)
-    return turned_back(grids, decoding.walk_order)
+    return generator._decoding.tempered_levels(outputs, generator.mode_for(style), chosen, temperature)
 
 
 def main() -> None:

@@ -231,8 +231,9 @@ class RasterDecoding(Decoding):
             raise ModelError(f"model {source}: metadata walk_order {problem}")
         # The prior's walk temperature (metadata walk_temperature) and each style's (its corpus entry); step 0.
         self.prior_temperature = prior_temperature(info.metadata, source)
-        self.temperatures = {style.name: style_temperature(style, source) for style in info.styles}
-        self._tempered_weights: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # T -> (the weights, tempered)
+        for style in info.styles:
+            style_temperature(style, source)  # a bad value is refused at load, not at the first level of the style
+        self._tempered_weights: dict[float, np.ndarray] = {}  # T -> window_weights with the output layer tempered
         code_dim = info.metadata.get("code_dim")
         # The graph's uniforms are Φ(noise) of the dimensions after the code (docs/formats.md "Raster decoders").
         self.noise_start = int(code_dim) if code_dim is not None else None
@@ -306,14 +307,13 @@ class RasterDecoding(Decoding):
             first = window_layers(np.asarray(weights, dtype=np.float32), self.window_hidden)[0][0]
             kept = self._window_tables = (weights, window_tables(first))
             self._tempered_weights.clear()
-        if temperature != 1.0:
-            tempered = self._tempered_weights.get(temperature)
-            if tempered is None or tempered[0] is not weights:
+        if temperature != 1.0:  # kept per T for these weights (other weights clear them above)
+            scaled = self._tempered_weights.get(temperature)
+            if scaled is None:
                 scaled = np.array(weights, dtype=np.float32)
-                output_layer = self.window_hidden[-1] * OPTIONS + OPTIONS
-                scaled[-output_layer:] *= np.float32(1.0 / temperature)
-                tempered = self._tempered_weights[temperature] = (weights, scaled)
-            weights = tempered[1]
+                scaled[-(self.window_hidden[-1] * OPTIONS + OPTIONS):] *= np.float32(1.0 / temperature)
+                self._tempered_weights[temperature] = scaled
+            weights = scaled
         return Window(bias, weights, self.window_hidden, kept[1])
 
 
