@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     add("--braid", type=float, help="with --data mazes: probability of opening one more link at each dead end")
     add("--mnist-dir", dest="mnist_dir", help="folder with train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte")
     add("--count", type=int, help="training mazes (default 1280) or digits (default: all)")
-    add("--size", help="maze size N or HxW (default 28)")
+    add("--size", help="maze size N or HxW (default 28 for generated mazes; a corpus given as --data PATH sets "
+                       "its own, which a --size must match)")
     add("--holdout", type=int, help="held-out samples (default 256)")
     add("--fresh", action="store_true", default=None, help="fresh mazes every epoch")
     add("--data-seed", dest="data_seed", type=int, help="seed of the training data (default: --seed)")

@@ -26,7 +26,7 @@ OPTIONS: dict[str, object] = {
     "ratio": 0.5,
     "data": "mazes",
     "count": None,
-    "size": 28,
+    "size": None,
     "holdout": 256,
     "fresh": False,
     "generator": None,
@@ -178,7 +178,8 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         schedule = {"kind": "none", "beta_max": 0.0, "cycles": 1, "ratio": 1.0}
 
     seed = _int("seed", options["seed"], 0)
-    height, width = _size(options["size"])
+    # No size: 28 x 28 for generated mazes, the corpus's own for --data PATH (which a size given must match).
+    height, width = (None, None) if options["size"] is None else _size(options["size"])
     data = check_data({
         "kind": options["data"], "count": options["count"], "holdout": options["holdout"],
         "seed": seed if options["data_seed"] is None else options["data_seed"],

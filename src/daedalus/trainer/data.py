@@ -58,7 +58,7 @@ def check_data(config: dict) -> dict:
         if out["count"] < 1:
             raise UsageError(f"data count must be >= 1 for mazes, got {out['count']}")
         try:
-            out["height"], out["width"] = check_shape(config.get("height", 28), config.get("width", 28))
+            out["height"], out["width"] = check_shape(config.get("height") or 28, config.get("width") or 28)
         except ValueError as error:
             raise UsageError(str(error)) from None
         out["fresh"] = bool(config.get("fresh", False))
@@ -111,6 +111,10 @@ def _check_corpus(config: dict, kind: str) -> dict:
     if len(corpus) < 2:
         raise UsageError(f"--data {path!r} holds {len(corpus)} level; training needs at least 2 (one held out)")
     out["height"], out["width"] = (int(v) for v in corpus.grids.shape[1:])
+    asked = (config.get("height"), config.get("width"))
+    if asked != (None, None) and asked != (out["height"], out["width"]):
+        raise UsageError(f"size {asked[0]}x{asked[1]} does not match --data {path!r}, whose levels are "
+                         f"{out['height']}x{out['width']}: leave --size out (a corpus's levels set the size)")
     for key in ("sha256", "format", "generator", "braid"):
         if key in corpus.description:
             out[key] = corpus.description[key]
