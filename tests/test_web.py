@@ -152,6 +152,25 @@ def test_the_web_command_refuses_a_bad_port_and_a_missing_page(tmp_path):
         make_server(port=0, folder=tmp_path)
 
 
+def test_the_web_command_refuses_a_file_that_is_not_a_decoder_before_serving(tmp_path):
+    import onnx
+
+    from daedalus.errors import ModelError
+    from daedalus.runtime.session import DEFAULT_MODEL
+    from daedalus.web import make_server
+
+    levels = tmp_path / "levels.npz"
+    np.savez(levels, grids=np.zeros((2, 4, 4), dtype=np.uint8))
+    with pytest.raises(ModelError, match="levels.npz.*not a valid ONNX model"):
+        make_server(port=0, model=levels)
+    plain = onnx.load(DEFAULT_MODEL)
+    del plain.metadata_props[:]  # a real ONNX graph, but no Daedalus contract in it
+    onnx.save(plain, tmp_path / "plain.onnx")
+    with pytest.raises(ModelError, match="plain.onnx"):
+        make_server(port=0, model=tmp_path / "plain.onnx")
+    make_server(port=0).server_close()  # the shipped decoder is served
+
+
 @pytest.fixture(scope="module")
 def carve_model(tmp_path_factory):
     """A carve decoder (what the one configuration trains on a depth-first corpus), 12 x 16, one epoch."""
