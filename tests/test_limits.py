@@ -102,3 +102,14 @@ def test_generate_npz_checks_its_memory_from_the_model_shape(decoder_path, tmp_p
     one_line(capsys, "generate --count 100000 --format npz of 28x28 levels needs about", "(DAEDALUS_MEMORY_LIMIT=1M)")
     assert not out.exists()
     assert main(["generate", "--count", "100", "--format", "npz", "--model", str(decoder_path), "--out", str(out)]) == 0
+
+
+def test_generate_refuses_a_list_of_levels_it_cannot_hold_and_batches_still_streams(decoder_path, monkeypatch):
+    from daedalus.runtime import MazeGenerator
+
+    generator = MazeGenerator.load(decoder_path)
+    monkeypatch.setenv(MEMORY_ENV, "1M")
+    with pytest.raises(UsageError, match=r"generate\(100000\).*MazeGenerator.batches.*DAEDALUS_MEMORY_LIMIT=1M"):
+        generator.generate(100_000, seed=1)
+    assert len(generator.generate(50, seed=1)) == 50
+    assert next(generator.batches(100_000, seed=1))["grids"].shape[1:] == generator.shape
