@@ -162,3 +162,19 @@ def test_auto_trains_both_walks_of_a_depth_first_corpus_in_one_process_group(tmp
     assert config["train"]["world_size"] == 2 and config["model"]["name"] == config["selection"]["chosen"]
     for name in ("raster", "carve"):
         assert log(run / "candidates" / name)[-1]["epoch"] == 2
+
+
+def test_the_first_process_tunes_alone_on_every_process_s_thread_and_the_others_do_not_wait(tmp_path):
+    """Critic tuning after a two-process run: rank 0 tunes on both processes' threads (one each here) while rank 1
+    has returned (a barrier behind a long tuning would pass the process group's 30-minute timeout)."""
+    data = tmp_path / "prim.npz"
+    assert main(["dataset", "--generator", "prim", "--count", "200", "--size", "12", "--seed", "1",
+                 "--out", str(data)]) == 0
+    run = tmp_path / "tuned"
+    torchrun("--data", str(data), "--latent", "4", "--hidden", "32", "--window", "8", "--context-hidden", "16",
+             "--holdout", "16", "--batch-size", "16", "--epochs", "1", "--cycles", "1", "--eval-samples", "0",
+             "--augment", "none", "--tune-rounds", "1", "--tune-steps", "2", "--no-figures", "--quiet",
+             "--threads", "1", "--out", str(run), attempts=2)
+    report = json.loads((run / "tune.json").read_text())
+    assert len(report["rounds"]) == 1 and report["threads"] == 2
+    assert report["weights_sha256"] == weights_digest(load_model(run)[0])

@@ -72,6 +72,12 @@ def _env_int(name: str, default: int) -> int:
         raise UsageError(f"environment variable {name}={text!r} must be an integer (torchrun sets it)") from None
 
 
+def local_processes(world: World) -> int:
+    """How many of the run's processes share this machine (torchrun's ``LOCAL_WORLD_SIZE``; the whole world when
+    it is not set)."""
+    return max(1, _env_int("LOCAL_WORLD_SIZE", world.size))
+
+
 def world_from_env() -> World:
     """The world torchrun describes in the environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``); one process
     when they are absent."""

@@ -28,7 +28,7 @@ from daedalus.limits import check_memory
 from daedalus.trainer import augment
 from daedalus.trainer import checkpoint as ckpt
 from daedalus.trainer.data import is_maze_data, load_dataset, maze_set
-from daedalus.trainer.distributed import World, join, joined, leave, world_from_env
+from daedalus.trainer.distributed import World, join, joined, leave, local_processes, world_from_env
 from daedalus.trainer.losses import kl_divergence
 from daedalus.trainer.models import MazeAutoencoder, build_model, fit_to_data
 from daedalus.trainer.schedules import ScheduleWarning, kl_weight, learning_rate, schedule_warning
@@ -218,15 +218,24 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
 
 
 def finish(out_dir: Path, data, device, world: World, progress: bool) -> None:
-    """Critic tuning of a finished run's kept weights (its ``config.json`` says how), by the main process (the
-    others wait: only the files matter now)."""
+    """Critic tuning of a finished run's kept weights (its ``config.json`` says how), by the main process alone,
+    on the CPU cores of every process of its machine. The other processes return at once (torchrun waits for all
+    of them): a barrier behind the tuning would time out after the process group's 30 minutes, which a tuning of
+    48 x 48 levels on one thread passes, and torchrun would then stop the main process too."""
     from daedalus.trainer.tune import tune_run
 
-    if world.main:
-        config = ckpt.read_config(out_dir)
-        if "tune_rounds" in config["train"]:  # runs from before critic tuning have none
-            tune_run(out_dir, config, data, device, progress)
-    world.barrier()
+    if not world.main:
+        return
+    config = ckpt.read_config(out_dir)
+    if "tune_rounds" not in config["train"]:  # runs from before critic tuning have none
+        return
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and world.distributed:
+        torch.set_num_threads(threads * local_processes(world))
+    try:
+        tune_run(out_dir, config, data, device, progress)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:

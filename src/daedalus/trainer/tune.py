@@ -262,7 +262,8 @@ def tune_run(run_dir, config: dict, data, device, progress: bool = False) -> dic
                    float(tcfg["tune_weight"]), int(tcfg["seed"]), progress, labels=data.train_labels,
                    style_names=config["data"].get("styles"))
     tuned = {"rounds": records, "steps": int(tcfg["tune_steps"]), "weight": float(tcfg["tune_weight"]),
-             "seconds": round(time.perf_counter() - started, 1), "weights_sha256": weights_digest(model)}
+             "seconds": round(time.perf_counter() - started, 1), "threads": torch.get_num_threads(),
+             "weights_sha256": weights_digest(model)}
     # tune.json first: a kill before the weights land leaves a digest the untuned weights do not match.
     atomic_write(run_dir / TUNE_FILE, json.dumps(tuned, indent=1).encode())
     ckpt.save_weights(run_dir, model, int(ckpt.load_state(run_dir)["step"]))
