@@ -86,7 +86,6 @@ def test_a_bad_level_in_the_corpus_stops_training_before_anything_is_written(tmp
     assert not out.exists()
 
 
-
 def test_a_size_that_does_not_match_the_corpus_is_refused_naming_both(tmp_path, capsys):
     from daedalus.cli import main
     from daedalus.trainer.config import resolve_config
@@ -101,6 +100,8 @@ def test_a_size_that_does_not_match_the_corpus_is_refused_naming_both(tmp_path, 
     assert "size 28x28" in error and "12x16" in error and "prim.npz" in error
     assert not out.exists()
     assert resolve_config({})["data"]["height"] == 28  # generated mazes: 28 x 28 unless told
+
+
 def test_context_groups_is_an_option_of_the_raster_model_only():
     from daedalus.trainer.config import resolve_config
 

@@ -11,6 +11,7 @@ job of hundreds of hours:
 
 from __future__ import annotations
 
+import functools
 import os
 
 from daedalus.errors import UsageError
@@ -42,6 +43,7 @@ def format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+@functools.cache  # read once: generate() checks its request against it on every call
 def physical_memory() -> int | None:
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -84,7 +84,7 @@ def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=No
                 critic=None) -> http.server.HTTPServer:
     """A threading HTTP server for the page (not started). ``port`` 0 picks a free port (``server.server_port``);
     ``critic``: a critic file served as ``/critic.onnx``."""
-    from daedalus.runtime.session import model_path
+    from daedalus.runtime.session import model_path, read_decoder
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise UsageError(f"port must be an integer in 0..65535, got {port!r}")
@@ -92,7 +92,7 @@ def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=No
     model = Path(model_path(model))
     if not model.is_file():
         raise UsageError(f"model file {str(model)!r} does not exist")
-    check_decoder(model)
+    read_decoder(model)  # a file that is not a decoder is refused here, not in the browser
     if critic is not None and not Path(critic).is_file():
         raise UsageError(f"critic file {str(critic)!r} does not exist")
     handler = functools.partial(Handler, root=root, model=model.resolve(),
@@ -101,20 +101,6 @@ def make_server(port: int = 8000, host: str = "127.0.0.1", model=None, folder=No
         return http.server.ThreadingHTTPServer((host, port), handler)
     except OSError as error:
         raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-
-
-def check_decoder(path: Path) -> None:
-    """Refuse a file that is not a Daedalus decoder before serving it (the page would only fail in the browser):
-    the ONNX container and the contract in its metadata, read without onnxruntime.
-
-    Raises:
-        ModelError: naming the file and what is wrong with it.
-    """
-    from daedalus.contract import read_contract
-    from daedalus.runtime.onnxfile import inspect_onnx
-
-    source = f"model {str(path)!r}"
-    read_contract(inspect_onnx(path.read_bytes(), source).metadata, source)
 
 
 def run_web(args: argparse.Namespace) -> int:

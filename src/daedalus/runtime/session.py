@@ -10,7 +10,7 @@ from typing import Sequence
 
 from daedalus.contract import MIN_OPSET, ModelInfo, read_contract
 from daedalus.errors import DeviceError, MissingExtraError, ModelError, UsageError
-from daedalus.runtime.onnxfile import inspect_onnx, without_outputs
+from daedalus.runtime.onnxfile import OnnxInfo, inspect_onnx, without_outputs
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.onnx"
 DEVICES = ("auto", "cpu", "cuda")
@@ -106,6 +106,22 @@ def model_path(path) -> Path:
     return Path(path)
 
 
+def read_decoder(path: Path) -> tuple[bytes, OnnxInfo, ModelInfo]:
+    """A decoder file's bytes, what its ONNX container holds and its contract, checked without onnxruntime (what
+    ``daedalus web`` serves is checked this way too).
+
+    Raises:
+        ModelError: the file is missing, not ONNX, keeps tensors in external data or is not a Daedalus decoder.
+    """
+    source = f"model {str(path)!r}"
+    data = _read_file(path)
+    onnx = inspect_onnx(data, source)
+    if onnx.external_tensors:
+        raise ModelError(f"{source} keeps tensors in external data ({', '.join(onnx.external_tensors[:3])}); "
+                         "expected one self-contained file (export without external data)")
+    return data, onnx, read_contract(onnx.metadata, source)
+
+
 def open_session(path: Path, device: str = "auto", providers: Sequence | None = None,
                  threads: int | None = 1) -> tuple["onnxruntime.InferenceSession", ModelInfo]:
     """Check ``path`` and open it: ``(session, contract)``.
@@ -117,16 +133,11 @@ def open_session(path: Path, device: str = "auto", providers: Sequence | None = 
     ort = onnxruntime()
     warn_if_both_runtimes()
     source = f"model {str(path)!r}"
-    data = _read_file(path)
-    onnx = inspect_onnx(data, source)
-    if onnx.external_tensors:
-        raise ModelError(f"{source} keeps tensors in external data ({', '.join(onnx.external_tensors[:3])}); "
-                         "expected one self-contained file (export without external data)")
+    data, onnx, info = read_decoder(path)
     opset = onnx.default_opset
     if opset is None or opset < MIN_OPSET:
         raise ModelError(f"{source} uses ai.onnx opset {opset}, expected {MIN_OPSET} or newer (the oldest "
                          f"onnxruntime {ort.__version__} supports)")
-    info = read_contract(onnx.metadata, source)
     chosen = choose_providers(device, providers)
     try:
         session = ort.InferenceSession(data, sess_options=session_options(threads), providers=chosen)
