@@ -79,7 +79,8 @@ def register(subparsers) -> None:
              "the position term); shared and modulated export at any size")
     add("--free-bits", dest="free_bits", type=float,
         help="KL floor in nats per latent dimension, batch-averaged (default 0: plain KL)")
-    add("--prior", help="latent prior the export records: normal (N(0, I), default) or aggregate (a Gaussian "
+    add("--prior", help="latent prior the export records (and critic tuning draws from): normal (N(0, I), default; "
+        "aggregate with --init) or aggregate (a Gaussian "
         "fitted to the training codes)")
     add("--keep", choices=KEEPS,
         help="which epoch's weights the run keeps: best (the lowest held-out loss, rec + beta_max * KL; default) or "
@@ -94,6 +95,9 @@ def register(subparsers) -> None:
     add("--tune-steps", dest="tune_steps", type=int, help="policy-gradient steps per tuning round (default 30)")
     add("--tune-weight", dest="tune_weight", type=float,
         help="weight of the critic's reward beside the run's own loss while tuning (default 0.3)")
+    add("--init", help="RUN folder of a trained run to start from: its model (kind, shapes, walk order) and weights, "
+        "fine-tuned on --data; e.g. a many-style run, so that a few hundred levels of a new style only have to "
+        "select and adjust what it has learned (docs/training.md 'Fine-tuning')")
     add("--no-figures", dest="figures", action="store_false", default=None, help="skip the figures")
     add("--quiet", action="store_true", help="no progress bar")
     add("--nproc", type=positive_int, help="data-parallel training in N processes on this machine: starts "
@@ -106,7 +110,7 @@ OPTION_NAMES = ("model", "latent", "hidden", "schedule", "beta_max", "cycles", "
                 "mnist_dir", "count", "size", "holdout", "fresh", "data_seed", "epochs", "batch_size", "lr",
                 "lr_schedule", "loss", "seed", "device", "eval_samples", "threshold", "figures", "temperature",
                 "free_bits", "prior", "context_groups", "cell_decoder", "context_hidden", "context_mix", "window",
-                "walk_order", "keep", "augment", "tune_rounds", "tune_steps", "tune_weight")
+                "walk_order", "keep", "augment", "tune_rounds", "tune_steps", "tune_weight", "init")
 
 
 def run_train(args: argparse.Namespace) -> int:

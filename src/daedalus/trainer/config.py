@@ -51,12 +51,13 @@ OPTIONS: dict[str, object] = {
     "context_mix": None,
     "walk_order": "auto",
     "free_bits": 0.0,
-    "prior": "normal",
+    "prior": None,
     "keep": "best",
     "augment": "auto",
     "tune_rounds": 12,
     "tune_steps": 30,
     "tune_weight": 0.3,
+    "init": None,
 }
 PRIORS = ("normal", "aggregate")
 # Which epoch's weights a run keeps in model.safetensors: the one with the lowest held-out loss, or the last.
@@ -109,6 +110,47 @@ def _window(value) -> list[int] | None:
         return list(window_widths(value))
     except ValueError as error:
         raise UsageError(f"window {error}") from None
+
+
+# The options that shape a model; a run that starts from another run's weights (``init``) takes that run's.
+SHAPE_OPTIONS = {"latent_dim": "latent", "hidden": "hidden", "temperature": "temperature",
+                 "context_groups": "context_groups", "cell_decoder": "cell_decoder",
+                 "context_hidden": "context_hidden", "window_hidden": "window", "mix": "context_mix"}
+
+
+def init_model(init, data: dict, name: str, given: dict, walk_order: str) -> dict:
+    """The model configuration of a run that starts from the trained run folder ``init`` (``--init``): that run's
+    own, checked for what can be checked before torch (the folder, its config and weights, the size). Raises
+    UsageError naming the folder or the option that does not fit."""
+    import json
+
+    from daedalus.trainer.walk_order import AUTO
+
+    folder = Path(init)
+    config_path, weights = folder / "config.json", folder / "model.safetensors"
+    if not config_path.is_file() or not weights.is_file():
+        missing = config_path if not config_path.is_file() else weights
+        raise UsageError(f"init {str(folder)!r} is not a trained run folder: {str(missing)!r} is missing")
+    try:
+        model = json.loads(config_path.read_text())["model"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise UsageError(f"init {str(folder)!r}: {str(config_path)!r} is not a run configuration "
+                         f"({type(error).__name__}: {error})") from None
+    if not isinstance(model, dict) or not isinstance(model.get("height"), int) or \
+            not isinstance(model.get("width"), int):
+        raise UsageError(f"init {str(folder)!r}: {str(config_path)!r} describes no model with a height and width")
+    shaped = [SHAPE_OPTIONS[key] for key, value in given.items() if value is not None]
+    if name != AUTO:
+        shaped.insert(0, "model")
+    if walk_order != AUTO:
+        shaped.append("walk_order")
+    if shaped:
+        raise UsageError(f"init {str(folder)!r} brings its own model; drop {', '.join(shaped)}")
+    size = (model["height"], model["width"])
+    if data.get("height") is not None and (data["height"], data["width"]) != size:
+        raise UsageError(f"size {data['height']}x{data['width']} does not match init {str(folder)!r}, whose model "
+                         f"draws {size[0]}x{size[1]} levels")
+    return model
 
 
 def _size(value) -> tuple[int, int]:
@@ -220,7 +262,11 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
             return {**given, "walk_order": walk_order}
         return given
 
-    if name == AUTO:
+    if options["init"] is not None:
+        # Fine-tuning: the model is the trained run's own (its class, shapes, walk order and closed cells), so its
+        # weights fit it; the options that would shape another model are refused rather than ignored.
+        model, alternatives = init_model(options["init"], data, name, given, walk_order), []
+    elif name == AUTO:
         # Every candidate that takes the options given; the trainer keeps those that can draw the data and, of
         # several, the one with the best held-out likelihood (daedalus.trainer.selection).
         candidates, errors = [], []
@@ -252,6 +298,11 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     free_bits = options["free_bits"]
     if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float)) or not 0 <= free_bits < math.inf:
         raise UsageError(f"free_bits must be a number >= 0 (nats per latent dimension), got {free_bits!r}")
+    if options["prior"] is None:
+        # A run from another run's weights keeps that run's latent space, in which its own levels' codes lie
+        # wherever that run put the style closest to them: its prior is fitted to them (EXPERIMENTS.md "Few examples
+        # from a many-style run").
+        options["prior"] = "aggregate" if options["init"] is not None else "normal"
     if options["prior"] not in PRIORS:
         raise UsageError(f"prior must be one of {', '.join(PRIORS)}, got {options['prior']!r}")
     if options["keep"] not in KEEPS:
@@ -288,6 +339,7 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
         "tune_rounds": _int("tune_rounds", options["tune_rounds"], 0),
         "tune_steps": _int("tune_steps", options["tune_steps"], 1),
         "tune_weight": float(tune_weight),
+        **({"init": str(options["init"])} if options["init"] is not None else {}),
     }
     return {"model": model, **({"alternatives": alternatives} if alternatives else {}), "schedule": schedule,
             "data": data, "train": train, "threshold": threshold, "prior": options["prior"],

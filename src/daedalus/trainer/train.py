@@ -193,7 +193,10 @@ def train(config: dict, out_dir: str | Path, resume: bool = False, progress: boo
     device = pick_device(tcfg["device"])
     check_training_memory(config)
     data = load_dataset(dcfg) if dataset is None else dataset
-    if state is None:  # a resumed run's configuration was fitted to its data when it started
+    init = config["train"].get("init")
+    if init is not None:
+        check_init_size(config["model"], data, init)
+    elif state is None:  # a resumed run's configuration was fitted to its data when it started
         config = {**config, "model": fit_to_data(config["model"], data.train, data.holdout)}
     if is_maze_data(dcfg):
         model = build_model(config["model"])
@@ -238,6 +241,33 @@ def finish(out_dir: Path, data, device, world: World, progress: bool) -> None:
         torch.set_num_threads(threads)
 
 
+def check_init_size(model_config: dict, data, init: str) -> None:
+    """UsageError when the levels of ``data`` are not the size the model of the run ``init`` draws."""
+    size = (int(model_config["height"]), int(model_config["width"]))
+    found = tuple(int(n) for n in np.asarray(data.train).shape[1:3])
+    if found != size:
+        raise UsageError(f"the training levels are {found[0]}x{found[1]}, but init {init!r} has a model that draws "
+                         f"{size[0]}x{size[1]} levels")
+
+
+def load_init_weights(model: torch.nn.Module, init: str) -> None:
+    """The trained weights of the run folder ``init`` into ``model`` (built from that run's configuration); a
+    CheckpointError naming the file when they are missing, corrupt or of another model."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(init) / ckpt.WEIGHTS_FILE
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ckpt.CheckpointError(f"init weights {str(path)!r} cannot be read ({error})") from None
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as error:
+        detail = [line.strip() for line in str(error).splitlines() if line.strip()][1:2] or [str(error)]
+        raise ckpt.CheckpointError(f"init weights {str(path)!r} do not match its model: {detail[0]}") from None
+
+
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:
     """The seed of a process's own noise generator (several processes only): from the run's seed, the rank and the
     epoch it starts at."""
@@ -251,7 +281,10 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    model = build_model(config["model"]).to(device)
+    model = build_model(config["model"])
+    if state is None and tcfg.get("init") is not None:
+        load_init_weights(model, tcfg["init"])
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg["lr"])
     # ``generator`` draws each epoch's permutation: the same on every process. One process draws its noise from it
     # too (as it always has); several draw noise from their own.

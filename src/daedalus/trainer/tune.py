@@ -93,11 +93,15 @@ class _Style:
         return (eps.astype(np.float64) @ tril.T + mean).astype(np.float32)
 
 
-def _styles(model, grids, labels, names, symmetries, rng) -> list[_Style]:
-    """The styles to tune: the whole corpus under its symmetries (one style), or each style of a many-style corpus
-    with at least ``MIN_LEVELS`` training levels, under its own symmetries, drawn from its code Gaussian."""
+def _styles(model, grids, labels, names, symmetries, rng, fitted: bool = False) -> list[_Style]:
+    """The styles to tune: the whole corpus under its symmetries (one style; drawn from N(0, I), or from its code
+    Gaussian when ``fitted``: the prior the export records is then that Gaussian), or each style of a many-style
+    corpus with at least ``MIN_LEVELS`` training levels, under its own symmetries, drawn from its code Gaussian."""
     if labels is None:
-        return [_Style("", grids, symmetries, model, rng, MAX_VIEWS)]
+        style = _Style("", grids, symmetries, model, rng, MAX_VIEWS)
+        if fitted:
+            style.fit_codes(model)
+        return [style]
     styles = []
     for index in range(int(labels.max()) + 1):
         own = grids[labels == index]
@@ -117,7 +121,7 @@ def style_symmetries(symmetries: list, index: int) -> list[str]:
 
 def tune(model, train: np.ndarray, symmetries: list, beta: float, rounds: int, steps: int, weight: float,
          seed: int, progress: bool = False, labels: np.ndarray | None = None,
-         style_names: list[str] | None = None) -> list[dict]:
+         style_names: list[str] | None = None, fitted: bool = False) -> list[dict]:
     """Tune ``model`` (a decoder with ``TUNABLE``) in place on the training levels ``train`` ``(N, H, W)``, shown
     under ``symmetries``; returns one record per round (the critic's training accuracy and the mean reward) and
     leaves the model in eval mode.
@@ -126,7 +130,8 @@ def tune(model, train: np.ndarray, symmetries: list, beta: float, rounds: int, s
     by style against the mixture's loss: each round trains one critic per style (the style's levels drawn from its
     code Gaussian, refitted each round, against that style's training views), and each step draws ``BATCH`` levels
     of every style, each rewarded by its own style's critic and centred within the style. The record then holds
-    each style's critic accuracy and mean reward too."""
+    each style's critic accuracy and mean reward too. ``fitted``: a one-style corpus's levels are drawn from its
+    code Gaussian, refitted each round, as the export's aggregate prior draws them (a run from ``--init``)."""
     from tqdm import tqdm
 
     from daedalus.trainer.critic import logits_of, train_critic
@@ -136,7 +141,7 @@ def tune(model, train: np.ndarray, symmetries: list, beta: float, rounds: int, s
     grids = (np.asarray(train) > 0.5).astype(np.uint8)
     if labels is not None:
         labels = np.asarray(labels, dtype=np.int64)
-    styles = _styles(model, grids, labels, style_names, symmetries, rng)
+    styles = _styles(model, grids, labels, style_names, symmetries, rng, fitted)
     if labels is None:
         corpus_views = styles[0].views
     else:  # the mixture's loss is taken on every style, tuned or not, under its own symmetries
@@ -260,7 +265,7 @@ def tune_run(run_dir, config: dict, data, device, progress: bool = False) -> dic
     beta = config["schedule"]["beta_max"] if config["model"]["kind"] == "vae" else 0.0
     records = tune(model, data.train, tcfg.get("symmetries", ["identity"]), beta, rounds, int(tcfg["tune_steps"]),
                    float(tcfg["tune_weight"]), int(tcfg["seed"]), progress, labels=data.train_labels,
-                   style_names=config["data"].get("styles"))
+                   style_names=config["data"].get("styles"), fitted=config.get("prior") == "aggregate")
     tuned = {"rounds": records, "steps": int(tcfg["tune_steps"]), "weight": float(tcfg["tune_weight"]),
              "seconds": round(time.perf_counter() - started, 1), "threads": torch.get_num_threads(),
              "weights_sha256": weights_digest(model)}
