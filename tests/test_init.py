@@ -69,6 +69,10 @@ def test_init_refuses_what_it_cannot_start_from_naming_it(base, tmp_path, capsys
         assert main(["train", *args, *TINY, "--out", str(out)]) == 2, args
         assert message in capsys.readouterr().err, args
         assert not out.exists()
+    # Generated mazes with no size are drawn at the init's.
+    from daedalus.trainer.config import resolve_config
+
+    assert resolve_config({"init": str(base)})["data"]["height"] == 12
     # A corpus of another size than the init's model draws is refused once it is read, before anything is written.
     out = tmp_path / "refused"
     assert main(["train", "--data", corpus(tmp_path, "kruskal", "16"), "--init", str(base), *TINY,

@@ -118,13 +118,9 @@ SHAPE_OPTIONS = {"latent_dim": "latent", "hidden": "hidden", "temperature": "tem
                  "context_hidden": "context_hidden", "window_hidden": "window", "mix": "context_mix"}
 
 
-def init_model(init, data: dict, name: str, given: dict, walk_order: str) -> dict:
-    """The model configuration of a run that starts from the trained run folder ``init`` (``--init``): that run's
-    own, checked for what can be checked before torch (the folder, its config and weights, the size). Raises
-    UsageError naming the folder or the option that does not fit."""
+def _init_config(init) -> dict:
+    """The model configuration of the trained run folder ``init``; UsageError naming what is missing or wrong."""
     import json
-
-    from daedalus.trainer.walk_order import AUTO
 
     folder = Path(init)
     config_path, weights = folder / "config.json", folder / "model.safetensors"
@@ -139,6 +135,17 @@ def init_model(init, data: dict, name: str, given: dict, walk_order: str) -> dic
     if not isinstance(model, dict) or not isinstance(model.get("height"), int) or \
             not isinstance(model.get("width"), int):
         raise UsageError(f"init {str(folder)!r}: {str(config_path)!r} describes no model with a height and width")
+    return model
+
+
+def init_model(init, data: dict, name: str, given: dict, walk_order: str) -> dict:
+    """The model configuration of a run that starts from the trained run folder ``init`` (``--init``): that run's
+    own, checked for what can be checked before torch (the folder, its config and weights, the size). Raises
+    UsageError naming the folder or the option that does not fit."""
+    from daedalus.trainer.walk_order import AUTO
+
+    folder = Path(init)
+    model = _init_config(init)
     shaped = [SHAPE_OPTIONS[key] for key, value in given.items() if value is not None]
     if name != AUTO:
         shaped.insert(0, "model")
@@ -222,6 +229,10 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     seed = _int("seed", options["seed"], 0)
     # No size: 28 x 28 for generated mazes, the corpus's own for --data PATH (which a size given must match).
     height, width = (None, None) if options["size"] is None else _size(options["size"])
+    if options["init"] is not None and options["size"] is None and options["data"] == "mazes":
+        # Generated mazes for a run from --init: the size its model draws.
+        init = _init_config(options["init"])
+        height, width = init["height"], init["width"]
     data = check_data({
         "kind": options["data"], "count": options["count"], "holdout": options["holdout"],
         "seed": seed if options["data_seed"] is None else options["data_seed"],
