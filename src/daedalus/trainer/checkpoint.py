@@ -103,13 +103,20 @@ def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -
     Raises:
         CheckpointError: one line naming the file when the folder, config or weights are missing or corrupt.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     model = model_from_config(config, f"{str(run_dir / CONFIG_FILE)!r}")
-    path = run_dir / WEIGHTS_FILE
+    load_weights(model, run_dir)
+    return model.to(device).eval(), config
+
+
+def load_weights(model: torch.nn.Module, run_dir: str | os.PathLike) -> None:
+    """The ``model.safetensors`` of a run folder into ``model`` (built from that run's ``config.json``); a
+    CheckpointError naming the file when it is missing, corrupt or of another model."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(run_dir) / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"{str(path)!r} is missing: the run has no weights yet")
     try:
@@ -122,4 +129,3 @@ def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -
         # torch's first line only says "Error(s) in loading state_dict"; the next one names the tensor.
         detail = [line.strip() for line in str(error).splitlines() if line.strip()][1:2] or [str(error)]
         raise CheckpointError(f"{str(path)!r} does not match the model in {CONFIG_FILE}: {detail[0]}") from None
-    return model.to(device).eval(), config

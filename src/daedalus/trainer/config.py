@@ -138,14 +138,13 @@ def _init_config(init) -> dict:
     return model
 
 
-def init_model(init, data: dict, name: str, given: dict, walk_order: str) -> dict:
-    """The model configuration of a run that starts from the trained run folder ``init`` (``--init``): that run's
-    own, checked for what can be checked before torch (the folder, its config and weights, the size). Raises
-    UsageError naming the folder or the option that does not fit."""
+def init_model(init, model: dict, data: dict, name: str, given: dict, walk_order: str) -> dict:
+    """The model configuration of a run that starts from the trained run folder ``init`` (``--init``), whose own
+    is ``model`` (``_init_config``): checked for what can be checked before torch (the options given, the size).
+    Raises UsageError naming the folder or the option that does not fit."""
     from daedalus.trainer.walk_order import AUTO
 
     folder = Path(init)
-    model = _init_config(init)
     shaped = [SHAPE_OPTIONS[key] for key, value in given.items() if value is not None]
     if name != AUTO:
         shaped.insert(0, "model")
@@ -229,9 +228,9 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
     seed = _int("seed", options["seed"], 0)
     # No size: 28 x 28 for generated mazes, the corpus's own for --data PATH (which a size given must match).
     height, width = (None, None) if options["size"] is None else _size(options["size"])
-    if options["init"] is not None and options["size"] is None and options["data"] == "mazes":
+    init = None if options["init"] is None else _init_config(options["init"])
+    if init is not None and options["size"] is None and options["data"] == "mazes":
         # Generated mazes for a run from --init: the size its model draws.
-        init = _init_config(options["init"])
         height, width = init["height"], init["width"]
     data = check_data({
         "kind": options["data"], "count": options["count"], "holdout": options["holdout"],
@@ -273,10 +272,10 @@ def resolve_config(overrides: dict | None = None, config_file: str | os.PathLike
             return {**given, "walk_order": walk_order}
         return given
 
-    if options["init"] is not None:
+    if init is not None:
         # Fine-tuning: the model is the trained run's own (its class, shapes, walk order and closed cells), so its
         # weights fit it; the options that would shape another model are refused rather than ignored.
-        model, alternatives = init_model(options["init"], data, name, given, walk_order), []
+        model, alternatives = init_model(options["init"], init, data, name, given, walk_order), []
     elif name == AUTO:
         # Every candidate that takes the options given; the trainer keeps those that can draw the data and, of
         # several, the one with the best held-out likelihood (daedalus.trainer.selection).

@@ -250,24 +250,6 @@ def check_init_size(model_config: dict, data, init: str) -> None:
                          f"{size[0]}x{size[1]} levels")
 
 
-def load_init_weights(model: torch.nn.Module, init: str) -> None:
-    """The trained weights of the run folder ``init`` into ``model`` (built from that run's configuration); a
-    CheckpointError naming the file when they are missing, corrupt or of another model."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(init) / ckpt.WEIGHTS_FILE
-    try:
-        tensors = load_file(path)
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ckpt.CheckpointError(f"init weights {str(path)!r} cannot be read ({error})") from None
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as error:
-        detail = [line.strip() for line in str(error).splitlines() if line.strip()][1:2] or [str(error)]
-        raise ckpt.CheckpointError(f"init weights {str(path)!r} do not match its model: {detail[0]}") from None
-
-
 def _noise_seed(seed: int, rank: int, epoch: int) -> int:
     """The seed of a process's own noise generator (several processes only): from the run's seed, the rank and the
     epoch it starts at."""
@@ -283,7 +265,7 @@ def _train(config, out_dir, state, world: World, device, data, progress, stop_af
     torch.manual_seed(seed)
     model = build_model(config["model"])
     if state is None and tcfg.get("init") is not None:
-        load_init_weights(model, tcfg["init"])
+        ckpt.load_weights(model, tcfg["init"])
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg["lr"])
     # ``generator`` draws each epoch's permutation: the same on every process. One process draws its noise from it
